@@ -1,0 +1,40 @@
+# Quick start: `make run` and `make test`. Both create .venv and install on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test bench lint typecheck clean install
+
+install: $(STAMP)
+
+# torch first: the local CPU wheel satisfies torch==2.13.0; resolving it as a dependency of
+# sentence-transformers would pull several GB of CUDA packages instead.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/lore ingest examples/handbook --if-empty
+	$(BIN)/lore serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest -q -m bench -p no:cacheprovider bench/ -s
+
+lint: $(STAMP)
+	$(BIN)/ruff check core retrieval connectors bot tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) data .pytest_cache
