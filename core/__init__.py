@@ -1,0 +1,1 @@
+"""What every layer shares: config, models, access control, metadata database."""

