@@ -116,10 +116,16 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             return [v.strip() for v in str(value).split(",") if v.strip()]
         if target is Path:
             return Path(str(value))
-        if target in (int, float, str):
-            if target is not str and isinstance(value, bool):
+        if target is str:
+            return str(value)
+        if target in (int, float):
+            if isinstance(value, bool):
                 raise ValueError(f"expected a number, got {value!r}")
-            return target(value)
+            try:
+                return target(value)
+            except (TypeError, ValueError):
+                kind = "an integer" if target is int else "a number"
+                raise ValueError(f"expected {kind}, got {value!r}") from None
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     raise ConfigError(f"{where}: unsupported setting type {annotation!r}")
@@ -151,7 +157,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
             if key == "data_dir":
                 cfg.data_dir = Path(str(value))
             elif key in sections and isinstance(value, dict):
-                _apply(getattr(cfg, key), value, f"{p}: [{key}]")
+                _apply(getattr(cfg, key), value, f"{p}: {key}")
             else:
                 raise ConfigError(f"{p}: unknown section or setting {key!r}")
     if "LORE_DATA_DIR" in env:

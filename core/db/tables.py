@@ -37,9 +37,9 @@ class GroupMembership(Base):
 
     __tablename__ = "group_memberships"
 
-    group: Mapped[str] = mapped_column(String(512), primary_key=True)
+    source: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    group: Mapped[str] = mapped_column(String(512), primary_key=True, index=True)
     member_email: Mapped[str] = mapped_column(String(320), primary_key=True, index=True)
-    source: Mapped[str] = mapped_column(String(1024), index=True)
 
 
 class IngestRun(Base):

@@ -31,12 +31,12 @@ def upgrade() -> None:
     op.create_index("ix_documents_source", "documents", ["source"])
     op.create_table(
         "group_memberships",
+        sa.Column("source", sa.String(1024), primary_key=True),
         sa.Column("group", sa.String(512), primary_key=True),
         sa.Column("member_email", sa.String(320), primary_key=True),
-        sa.Column("source", sa.String(1024), nullable=False),
     )
+    op.create_index("ix_group_memberships_group", "group_memberships", ["group"])
     op.create_index("ix_group_memberships_member_email", "group_memberships", ["member_email"])
-    op.create_index("ix_group_memberships_source", "group_memberships", ["source"])
     op.create_table(
         "ingest_runs",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -1,0 +1,1 @@
+"""The application: chat adapters, the conversation service, the server, the `lore` CLI."""

@@ -1,0 +1,273 @@
+"""The `lore` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core.config import Config, ConfigError, load_config
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit status 2."""
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+# -- ingest -------------------------------------------------------------------------------------
+
+
+def cmd_ingest(cfg: Config, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from connectors.files import FilesConnector
+    from connectors.ingest import IngestEngine
+    from retrieval.runtime import Runtime
+
+    root = Path(args.path)
+    if not root.is_dir():
+        raise CliError(f"{root} is not a folder")
+    rt = Runtime(cfg)
+    try:
+        if args.if_empty and rt.index.count_chunks() > 0:
+            print(f"index at {cfg.index_path} already has {rt.index.count_chunks()} chunks; not ingesting")
+            return 0
+        engine = IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker)
+        connector = FilesConnector(root, cfg.files)
+        bar = tqdm(desc=f"ingest {root}", unit="file", disable=args.json or None, file=sys.stderr)
+        started = time.monotonic()
+        try:
+            report = engine.run(connector, progress=lambda _sid: bar.update(1))
+        finally:
+            bar.close()
+        elapsed = time.monotonic() - started
+    finally:
+        rt.close()
+    if args.json:
+        _print_json(
+            {
+                "source": report.source,
+                "status": report.status,
+                "counts": report.counts(),
+                "skipped": [{"source_id": s, "reason": r} for s, r in report.skipped],
+                "failed": [{"source_id": s, "reason": r} for s, r in report.failed],
+                "deleted": report.deleted,
+                "errors": report.errors,
+                "seconds": round(elapsed, 2),
+            }
+        )
+    else:
+        c = report.counts()
+        print(
+            f"{report.status}: {c['indexed']} indexed, {c['acl_updated']} permissions updated, "
+            f"{c['unchanged']} unchanged, {c['deleted']} deleted, {c['skipped']} skipped, "
+            f"{c['failed']} failed ({c['chunks_written']} chunks written in {elapsed:.1f}s)"
+        )
+        for sid, why in report.skipped:
+            print(f"  skipped {sid}: {why}")
+        for sid, why in report.failed:
+            print(f"  FAILED  {sid}: {why}")
+        for sid in report.deleted:
+            print(f"  deleted {sid}")
+        for err in report.errors:
+            print(f"  ERROR   {err}")
+    return 0 if report.status in ("succeeded", "partial") else 1
+
+
+# -- search -------------------------------------------------------------------------------------
+
+
+def cmd_search(cfg: Config, args: argparse.Namespace) -> int:
+    from core.acl import PrincipalError
+    from core.memberships import principals_for
+    from retrieval.runtime import Runtime
+    from retrieval.search import Mode
+
+    if bool(args.question) == bool(args.queries):
+        raise CliError("give either a question or --queries FILE")
+    if args.queries:
+        qfile = Path(args.queries)
+        if not qfile.is_file():
+            raise CliError(f"--queries: {qfile} does not exist")
+        questions = [q.strip() for q in qfile.read_text(encoding="utf-8").splitlines() if q.strip()]
+    else:
+        questions = [args.question]
+    rt = Runtime(cfg)
+    try:
+        try:
+            principals = principals_for(rt.db, args.as_email, org_member=not args.guest)
+        except PrincipalError as exc:
+            raise CliError(f"--as: {exc}") from None
+        mode = Mode(args.mode)
+        for question in questions:
+            hits = rt.searcher.search(question, principals, mode=mode, top_k=args.top)
+            results = [
+                {"source_id": h.source_id, "title": h.title, "url": h.url, "score": round(h.score, 6), "text": h.text}
+                for h in hits
+            ]
+            if args.json or args.queries:
+                _print_json({"results": results})
+                continue
+            print(f"{len(hits)} results for {args.as_email} ({', '.join(principals)}):")
+            for i, h in enumerate(hits, start=1):
+                where = " > ".join(h.heading_path)
+                snippet = " ".join(h.text.split())[:200]
+                print(f"[{i}] {h.title} ({h.source_id}{' > ' + where if where else ''})  score {h.score:.3f}")
+                print(f"    {snippet}")
+    finally:
+        rt.close()
+    return 0
+
+
+# -- eval ---------------------------------------------------------------------------------------
+
+
+def cmd_eval(cfg: Config, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from retrieval.eval import EvalDataError, build_index, evaluate, load_beir, store_key
+    from retrieval.runtime import Runtime
+    from retrieval.search import Mode, Searcher
+
+    try:
+        data = load_beir(Path(args.dir))
+    except EvalDataError as exc:
+        raise CliError(str(exc)) from None
+    rt = Runtime(cfg)
+    try:
+        store = cfg.data_dir / "eval" / store_key(data, rt.embedder, rt.chunker)
+        bar = tqdm(desc=f"index {data.name}", unit="doc", file=sys.stderr, disable=args.json or None)
+        index = build_index(data, store, rt.embedder, rt.chunker, progress=bar.update)
+        bar.close()
+        searcher = Searcher(rt.embedder, index, cfg.search)
+        modes = [Mode.HYBRID, Mode.DENSE, Mode.BM25] if args.mode == "all" else [Mode(args.mode)]
+        results = {m.value: evaluate(data, searcher, m) for m in modes}
+    finally:
+        rt.close()
+    if args.json:
+        _print_json({"dataset": data.name, "results": results})
+    else:
+        print(f"{data.name}: {len(data.queries)} judged queries")
+        print(f"{'mode':8} {'nDCG@10':>8} {'R@10':>8} {'R@100':>8} {'MRR@10':>8}")
+        for mode, m in results.items():
+            print(f"{mode:8} {m['ndcg@10']:8.4f} {m['recall@10']:8.4f} {m['recall@100']:8.4f} {m['mrr@10']:8.4f}")
+    return 0
+
+
+# -- status -------------------------------------------------------------------------------------
+
+
+def cmd_status(cfg: Config, args: argparse.Namespace) -> int:
+    from bot.status import collect_status
+
+    status = collect_status(cfg)
+    if args.json:
+        _print_json(status)
+        return 0
+    print(f"data directory: {status['data_dir']}")
+    print(f"database:       {status['database']}")
+    print(f"index:          {status['index']['path']} ({status['index']['chunks']} chunks)")
+    print(f"documents:      {status['documents']}  groups: {status['groups']}")
+    for src in status["sources"]:
+        last = src["last_run"]
+        line = f"  {src['source']}: {src['documents']} documents"
+        if last:
+            line += f"; last run {last['status']} at {last['finished_at'] or last['started_at']} {last['counts']}"
+        print(line)
+    return 0
+
+
+# -- serve --------------------------------------------------------------------------------------
+
+
+def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
+    from bot.server import serve
+
+    if args.host:
+        cfg.server.host = args.host
+    if args.port:
+        cfg.server.port = args.port
+    serve(cfg)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lore", description=__doc__)
+    p.add_argument("--config", help="TOML config file (default: $LORE_CONFIG)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("ingest", help="index a folder of documents (files connector)")
+    s.add_argument("path")
+    s.add_argument("--if-empty", action="store_true", help="do nothing when the index has chunks")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("search", help="search as a user, with that user's permissions")
+    s.add_argument("question", nargs="?")
+    s.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+    s.add_argument("--guest", action="store_true", help="not a full member: no org:members")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--queries", metavar="FILE", help="one question per line; JSON line per question")
+    s.add_argument("--top", type=int, default=5)
+    s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("eval", help="retrieval quality on a BEIR folder")
+    s.add_argument("dir")
+    s.add_argument("--mode", choices=["hybrid", "dense", "bm25", "all"], default="all")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("status", help="index, database and last ingest runs")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("serve", help="start the server")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    try:
+        cfg = load_config(args.config)
+        if getattr(args, "top", 1) < 1:
+            raise CliError("--top must be at least 1")
+        return int(args.func(cfg, args))
+    except (CliError, ConfigError) as exc:
+        print(f"lore: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lore: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a clear line for known failure kinds, no traceback for the user
+        from core.db.engine import DatabaseError
+        from retrieval.embedding import EmbeddingError
+        from retrieval.index.base import IndexError_
+
+        if isinstance(exc, (DatabaseError, EmbeddingError, IndexError_)):
+            print(f"lore: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Chunking, embedding, index backends, ACL-filtered hybrid search, evaluation."""

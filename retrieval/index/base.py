@@ -1,0 +1,68 @@
+"""The interface every index backend implements.
+
+Both searches take the searcher's principals and must apply the ACL filter inside the engine's
+query (never by post-filtering a top-k). Writes are per document: all chunks of a document are
+replaced together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from core.models import Chunk
+from retrieval.acl_fields import AclFields
+
+
+class IndexError_(RuntimeError):  # noqa: N801 - not the builtin IndexError
+    pass
+
+
+@dataclass(frozen=True)
+class IndexedChunk:
+    chunk: Chunk
+    vector: npt.NDArray[np.float32]
+    acl_fields: AclFields
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: str
+    document_id: str
+    source_id: str
+    title: str
+    url: str
+    heading_path: tuple[str, ...]
+    text: str
+    score: float  # higher is better; scale depends on the retriever
+
+
+class IndexBackend(Protocol):
+    def replace_documents(self, document_ids: Sequence[str], chunks: Sequence[IndexedChunk]) -> None:
+        """Make the index hold exactly ``chunks`` for these documents, atomically where the
+        engine allows it (a crash leaves the old or the new state of the batch)."""
+        ...
+
+    def delete_documents(self, document_ids: Sequence[str]) -> None: ...
+
+    def update_acl(self, document_id: str, fields: AclFields) -> None:
+        """Rewrite the ACL fields of every chunk of a document, without re-embedding."""
+        ...
+
+    def dense_search(
+        self, vector: npt.NDArray[np.float32], principals: Sequence[str], limit: int
+    ) -> list[Hit]: ...
+
+    def lexical_search(self, query: str, principals: Sequence[str], limit: int) -> list[Hit]: ...
+
+    def document_ids(self) -> set[str]: ...
+
+    def count_chunks(self) -> int: ...
+
+    def optimize(self) -> None:
+        """Fold recent writes into the indexes (after an ingest run)."""
+        ...

@@ -1,0 +1,74 @@
+"""Shared fixtures. Real PostgreSQL when it runs; in CI (CI=true) its absence is a failure."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from core.config import Config  # noqa: E402
+from core.db import Database, open_database  # noqa: E402
+
+PG_URL = os.environ.get("LORE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _pg_available() -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"):
+            return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not there"
+        return f"{exc.__class__.__name__}: {exc}"
+
+
+def require_service(name: str, problem: str | None) -> None:
+    if problem is None:
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is required in CI but unavailable: {problem}")
+    pytest.skip(f"{name} unavailable: {problem}")
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test, dropped afterwards."""
+    require_service("PostgreSQL", _pg_available())
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield schema
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The metadata database on both engines."""
+    if request.param == "sqlite":
+        db = open_database(f"sqlite:///{tmp_path / 'lore.db'}")
+    else:
+        schema = request.getfixturevalue("pg_schema")
+        db = open_database(PG_URL, schema)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def hash_config(tmp_path: Path) -> Config:
+    """Config on a temporary data dir with the deterministic hash embedder."""
+    cfg = Config(data_dir=tmp_path / "data")
+    cfg.embedding.provider = "hash"
+    cfg.embedding.dimension = 64
+    cfg.chunking.max_tokens = 60
+    cfg.chunking.min_tokens = 10
+    return cfg
