@@ -1,0 +1,96 @@
+"""The embedded LanceDB backend: writes, ACL filter inside both searches, ACL rewrite."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.acl import ORG_MEMBERS, Acl
+from core.models import Chunk
+from retrieval.acl_fields import encode_acl
+from retrieval.embedding import HashEmbedder
+from retrieval.index.base import IndexedChunk, IndexError_
+from retrieval.index.lance import LanceIndex
+
+EMB = HashEmbedder(32)
+
+
+def rows(doc_id: str, texts: list[str], acl: Acl) -> list[IndexedChunk]:
+    fields = encode_acl(acl, lambda g: ())
+    out = []
+    vecs = EMB.embed_documents(texts)
+    for i, t in enumerate(texts):
+        c = Chunk(f"{doc_id}:{i}", doc_id, i, f"{doc_id}.md", doc_id.title(), f"file:///{doc_id}", ("H",), t, f"{doc_id}\n{t}", acl)
+        out.append(IndexedChunk(c, vecs[i], fields))
+    return out
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> LanceIndex:
+    ix = LanceIndex(tmp_path / "ix", EMB.dimension)
+    ix.replace_documents(["pub"], rows("pub", ["vpn access needs wireguard", "holiday rules"], Acl.of([[ORG_MEMBERS]])))
+    ix.replace_documents(["sec"], rows("sec", ["vpn breakglass secret procedure"], Acl.of([["group:files:eng"], ["group:files:sec"]])))
+    return ix
+
+
+def ids(hits) -> list[str]:  # type: ignore[no-untyped-def]
+    return [h.chunk_id for h in hits]
+
+
+def test_filter_applies_to_dense_and_lexical(index: LanceIndex) -> None:
+    q = EMB.embed_query("vpn")
+    everyone = [ORG_MEMBERS, "user:e@x.io"]
+    both = everyone + ["group:files:eng", "group:files:sec"]
+    one = everyone + ["group:files:eng"]
+    assert "sec:0" not in ids(index.dense_search(q, everyone, 10))
+    assert "sec:0" not in ids(index.lexical_search("vpn", everyone, 10))
+    assert "sec:0" not in ids(index.lexical_search("breakglass", one, 10))  # one clause is not enough
+    assert ids(index.lexical_search("breakglass", both, 10)) == ["sec:0"]
+    assert "sec:0" in ids(index.dense_search(q, both, 10))
+    assert index.dense_search(q, [], 10) == []  # no principals: nothing (only the sentinel)
+
+
+def test_replace_is_exact_and_idempotent(index: LanceIndex) -> None:
+    index.replace_documents(["pub"], rows("pub", ["only one chunk now"], Acl.of([[ORG_MEMBERS]])))
+    index.replace_documents(["pub"], rows("pub", ["only one chunk now"], Acl.of([[ORG_MEMBERS]])))
+    assert index.chunk_ids("pub") == ["pub:0"]
+    assert index.count_chunks() == 2
+    assert index.lexical_search("holiday", [ORG_MEMBERS], 5) == []
+
+
+def test_delete_and_document_ids(index: LanceIndex) -> None:
+    assert index.document_ids() == {"pub", "sec"}
+    index.delete_documents(["sec"])
+    assert index.document_ids() == {"pub"}
+    index.replace_documents(["pub"], [])
+    assert index.count_chunks() == 0
+
+
+def test_update_acl_without_reembedding(index: LanceIndex) -> None:
+    before = index.lexical_search("breakglass", ["group:files:eng", "group:files:sec"], 5)
+    index.update_acl("sec", encode_acl(Acl.of([[ORG_MEMBERS]]), lambda g: ()))
+    after = index.lexical_search("breakglass", [ORG_MEMBERS], 5)
+    assert ids(after) == ids(before) == ["sec:0"]
+    assert index.lexical_search("breakglass", ["group:files:eng", "group:files:sec"], 5) == []
+
+
+def test_optimize_keeps_results_and_reopen(index: LanceIndex, tmp_path: Path) -> None:
+    index.optimize()
+    reopened = LanceIndex(tmp_path / "ix", EMB.dimension)
+    assert ids(reopened.lexical_search("wireguard", [ORG_MEMBERS], 5)) == ["pub:0"]
+    assert LanceIndex.count_at(tmp_path / "ix") == 3
+
+
+def test_dimension_mismatch_is_a_clear_error(index: LanceIndex, tmp_path: Path) -> None:
+    with pytest.raises(IndexError_, match="32-dimensional vectors but the embedder makes 64"):
+        LanceIndex(tmp_path / "ix", 64)
+
+
+def test_quotes_in_principals_and_queries_are_safe(index: LanceIndex) -> None:
+    assert index.lexical_search("o'brien \"vpn\" AND (", ["user:o'brien@x.io", ORG_MEMBERS], 5) is not None
+    assert index.dense_search(np.ones(32, dtype=np.float32), ["user:x'); DROP@x.io"], 5) == []
+
+
+def test_chunks_of_other_documents_rejected(index: LanceIndex) -> None:
+    with pytest.raises(IndexError_, match="not being replaced"):
+        index.replace_documents(["pub"], rows("sec", ["x"], Acl.of([[ORG_MEMBERS]])))
