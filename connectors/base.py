@@ -3,8 +3,9 @@
 A connector scans its source and yields one :class:`ScanItem` per candidate document: the
 document itself, or the reason it was skipped or could not be read. A broken document never
 ends a scan: the engine records the failure and goes on with the rest (the Onyx lesson:
-per-document failures, not crashed runs). ``complete`` on the listing tells the engine whether it
-saw the whole source; only a complete listing may lead to deletions.
+per-document failures, not crashed runs). A scan that cannot see the whole source (a folder that
+cannot be listed, an API that fails mid-listing) raises instead of ending early: only a scan that
+finished may lead the engine to delete documents it did not see.
 """
 
 from __future__ import annotations

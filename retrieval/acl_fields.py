@@ -5,10 +5,17 @@ sentinel that every query's principal list includes; the filter is "some princip
 field 1 AND ... AND in field k" - expressible as a terms/array-contains-any filter in LanceDB,
 Qdrant and Elasticsearch alike, so the filter is always inside the index query.
 
-An ACL with more clauses than fields keeps the clauses that cannot be expanded (those naming
-``org:members``, whose members nobody can enumerate) and as many others as fit; the rest are
-intersected at index time into one list of users, expanding groups through the membership store.
-That list must be recomputed when memberships change (:func:`needs_expansion`).
+An ACL with more clauses than fields is rewritten, exactly for the memberships known at index
+time, into at most ``ACL_FIELDS`` fields:
+
+* clauses naming ``org:members`` (whose members nobody can enumerate) merge into one field by
+  distributivity: ``(org or X) and (org or Y) = org or (X and Y)``, with ``X and Y`` expanded to
+  the users in both;
+* the narrowest of the other clauses keep fields of their own;
+* the rest are intersected into one list of users, expanding groups through the membership
+  store.
+
+Such an encoding must be recomputed when memberships change (:func:`needs_expansion`).
 """
 
 from __future__ import annotations
@@ -43,28 +50,31 @@ def _users_satisfying(clause: frozenset[str], members: GroupMembers) -> set[str]
     return users
 
 
+def _intersect_users(clauses: list[frozenset[str]], members: GroupMembers) -> set[str]:
+    users = _users_satisfying(clauses[0], members)
+    for clause in clauses[1:]:
+        users &= _users_satisfying(clause, members)
+    return users
+
+
 def encode_acl(acl: Acl, members: GroupMembers) -> AclFields:
     if not acl.clauses:
         raise AclEncodingError("an ACL without clauses allows nobody; refusing to index")
     if len(acl.clauses) <= ACL_FIELDS:
         fields = [tuple(sorted(c)) for c in acl.clauses]
-    else:
-        # Clauses with org:members cannot be expanded into users, so they keep a field of
-        # their own; the narrowest of the others fill the remaining fields first.
-        fixed = [c for c in acl.clauses if ORG_MEMBERS in c]
-        rest = sorted((c for c in acl.clauses if ORG_MEMBERS not in c), key=lambda c: (len(c), sorted(c)))
-        if len(fixed) > ACL_FIELDS - 1:
-            raise AclEncodingError(
-                f"ACL has {len(fixed)} clauses naming {ORG_MEMBERS}; at most {ACL_FIELDS - 1} "
-                "can be encoded"
-            )
-        direct = fixed + rest[: ACL_FIELDS - 1 - len(fixed)]
-        surplus = rest[ACL_FIELDS - 1 - len(fixed) :]
-        users = _users_satisfying(surplus[0], members)
-        for clause in surplus[1:]:
-            users &= _users_satisfying(clause, members)
-        fields = [tuple(sorted(c)) for c in direct] + [tuple(sorted(users)) or (NOBODY,)]
-    return tuple(fields + [(ANY,)] * (ACL_FIELDS - len(fields)))
+        return tuple(fields + [(ANY,)] * (ACL_FIELDS - len(fields)))
+    org = [c - {ORG_MEMBERS} for c in acl.clauses if ORG_MEMBERS in c]
+    rest = sorted((c for c in acl.clauses if ORG_MEMBERS not in c), key=lambda c: (len(c), sorted(c)))
+    out: list[tuple[str, ...]] = []
+    if org:
+        # Acl.of drops supersets, so a bare {org:members} clause is alone here: org has one entry.
+        remainder = _intersect_users(org, members) if all(org) else set()
+        out.append(tuple(sorted({ORG_MEMBERS} | (remainder if len(org) > 1 else set(org[0])))))
+    room = ACL_FIELDS - 1 - len(out)
+    out.extend(tuple(sorted(c)) for c in rest[:room])
+    if rest[room:]:
+        out.append(tuple(sorted(_intersect_users(rest[room:], members))) or (NOBODY,))
+    return tuple(out + [(ANY,)] * (ACL_FIELDS - len(out)))
 
 
 def query_principals(principals: Iterable[str]) -> list[str]:

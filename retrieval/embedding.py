@@ -101,7 +101,8 @@ class SentenceTransformerEmbedder:
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        encoded = self._tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        encoded = self._tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False
+        )["input_ids"]
         return [len(ids) for ids in encoded]
 
     def count_tokens(self, text: str) -> int:

@@ -1,13 +1,21 @@
 """Principals -> ACL-filtered hybrid search.
 
-The principal list goes into both index queries; fusion happens here, once, above the backend.
+The principal list goes into every index query; fusion happens here, once, above the backend.
 An empty principal list returns nothing (fail closed) rather than reaching the index.
+
+Hybrid search is: dense search -> Rocchio query feedback (the query vector moved toward the
+mean of its top permitted hits, then searched again) -> convex fusion with BM25. Feedback only
+ever sees documents the searcher may read, because it is built from an ACL-filtered result.
+The choice is measured in docs/PERFORMANCE.md ("Retrieval quality").
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
 
 from core.config import SearchConfig
 from retrieval import fusion
@@ -49,8 +57,24 @@ class Searcher:
             return self.index.dense_search(self.embedder.embed_query(query), principals, k)
         if mode is Mode.BM25:
             return self.index.lexical_search(query, principals, k)
-        dense = self.index.dense_search(self.embedder.embed_query(query), principals, n)
+        dense = self._dense_with_feedback(self.embedder.embed_query(query), principals, n)
         lexical = self.index.lexical_search(query, principals, n)
         if self.config.fusion == "rrf":
             return fusion.rrf(dense, lexical, self.config.rrf_k, k)
         return fusion.convex(dense, lexical, self.config.dense_weight, k)
+
+    def _dense_with_feedback(
+        self, vector: npt.NDArray[np.float32], principals: Sequence[str], limit: int
+    ) -> list[Hit]:
+        k, beta = self.config.feedback_docs, self.config.feedback_weight
+        if k <= 0 or beta <= 0:
+            return self.index.dense_search(vector, principals, limit)
+        first = self.index.dense_search(vector, principals, limit, with_vectors=True)
+        feedback = [h.vector for h in first[:k] if h.vector is not None]
+        if not feedback:
+            return first
+        moved = vector + beta * np.mean(feedback, axis=0)
+        norm = float(np.linalg.norm(moved))
+        if norm == 0.0:
+            return first
+        return self.index.dense_search((moved / norm).astype(np.float32), principals, limit)

@@ -8,7 +8,7 @@ replaced together.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -39,6 +39,8 @@ class Hit:
     heading_path: tuple[str, ...]
     text: str
     score: float  # higher is better; scale depends on the retriever
+    # The stored embedding, only when the search was asked for it (query feedback needs it).
+    vector: npt.NDArray[np.float32] | None = field(default=None, compare=False, repr=False)
 
 
 class IndexBackend(Protocol):
@@ -54,7 +56,12 @@ class IndexBackend(Protocol):
         ...
 
     def dense_search(
-        self, vector: npt.NDArray[np.float32], principals: Sequence[str], limit: int
+        self,
+        vector: npt.NDArray[np.float32],
+        principals: Sequence[str],
+        limit: int,
+        *,
+        with_vectors: bool = False,
     ) -> list[Hit]: ...
 
     def lexical_search(self, query: str, principals: Sequence[str], limit: int) -> list[Hit]: ...

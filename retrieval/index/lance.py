@@ -147,7 +147,7 @@ class LanceIndex:
     # -- reads ------------------------------------------------------------------------------
 
     @staticmethod
-    def _hits(rows: list[dict[str, Any]], score: Any) -> list[Hit]:
+    def _hits(rows: list[dict[str, Any]], score: Any, with_vectors: bool = False) -> list[Hit]:
         return [
             Hit(
                 chunk_id=r["chunk_id"],
@@ -158,22 +158,29 @@ class LanceIndex:
                 heading_path=tuple(r["heading_path"] or ()),
                 text=r["text"],
                 score=float(score(r)),
+                vector=np.asarray(r["vector"], dtype=np.float32) if with_vectors else None,
             )
             for r in rows
         ]
 
     def dense_search(
-        self, vector: npt.NDArray[np.float32], principals: Sequence[str], limit: int
+        self,
+        vector: npt.NDArray[np.float32],
+        principals: Sequence[str],
+        limit: int,
+        *,
+        with_vectors: bool = False,
     ) -> list[Hit]:
+        columns = [*_RESULT_COLUMNS, "_distance"] + (["vector"] if with_vectors else [])
         rows = (
             self._table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
             .distance_type("cosine")
             .where(acl_predicate(principals), prefilter=True)
-            .select(_RESULT_COLUMNS)
+            .select(columns)
             .limit(limit)
             .to_list()
         )
-        return self._hits(rows, lambda r: 1.0 - r["_distance"])  # cosine similarity
+        return self._hits(rows, lambda r: 1.0 - r["_distance"], with_vectors)  # cosine similarity
 
     def lexical_search(self, query: str, principals: Sequence[str], limit: int) -> list[Hit]:
         if not query.strip():
@@ -181,7 +188,7 @@ class LanceIndex:
         rows = (
             self._table.search(query, query_type="fts", fts_columns="search_text")
             .where(acl_predicate(principals), prefilter=True)
-            .select(_RESULT_COLUMNS)
+            .select([*_RESULT_COLUMNS, "_score"])
             .limit(limit)
             .to_list()
         )

@@ -1,0 +1,368 @@
+"""Bytes of one file -> title, heading-structured sections and (Markdown only) an ACL clause.
+
+One function per file type behind :func:`parse_document`. Every failure surfaces as
+:class:`ParseError` (or :class:`~connectors.files.rules.RuleError` for bad front matter) so a
+broken file becomes one ``Failed`` item instead of ending the scan.
+
+PDF pages become one section each, with heading path ``("Page N",)``: PDFs carry no reliable
+heading structure, and a page number is what lets a reader find a cited passage again.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import docx
+from bs4 import BeautifulSoup
+from bs4.element import NavigableString, PreformattedString, Tag
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+from pypdf import PasswordType, PdfReader
+
+from core.models import Section
+
+from .rules import RuleError, decode_utf8, parse_front_matter, utf8_problem
+
+
+class ParseError(ValueError):
+    """A file whose content cannot be turned into text."""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    title: str | None
+    sections: tuple[Section, ...]
+    acl_clause: frozenset[str] | None = None
+    # Reserved for a source-provided modification date; files use their mtime instead.
+    updated_hint: None = None
+
+
+def parse_document(relpath: str, data: bytes) -> Parsed:
+    """Parse one file by its extension. ``relpath`` names the file in error messages.
+
+    Raises ParseError for unreadable content and RuleError for invalid Markdown front matter.
+    """
+    suffix = PurePosixPath(relpath).suffix.lower()
+    parser = _PARSERS.get(suffix)
+    if parser is None:
+        raise ParseError(f"unsupported file type {suffix or '(none)'!r}")
+    try:
+        return parser(relpath, data)
+    except (ParseError, RuleError):
+        raise
+    except Exception as exc:  # third-party parsers raise anything; never crash a scan
+        raise ParseError(f"could not parse {suffix} file: {_describe(exc)}") from exc
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc).strip()
+    if len(message) > 200:
+        message = message[:200] + "..."
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _decode(data: bytes) -> str:
+    try:
+        text = decode_utf8(data)
+    except UnicodeDecodeError as exc:
+        raise ParseError(utf8_problem(exc)) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _tidy(text: str) -> str:
+    """Trailing spaces off, runs of blank lines down to one, NULs (PDF extraction) removed."""
+    lines = [line.rstrip() for line in text.replace("\x00", "").split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip("\n")
+
+
+class _Outline:
+    """Collects text under a stack of headings; a heading closes every deeper-or-equal one."""
+
+    def __init__(self, joiner: str) -> None:
+        self._joiner = joiner
+        self._stack: list[tuple[int, str]] = []
+        self._buffer: list[str] = []
+        self._sections: list[Section] = []
+
+    def heading(self, level: int, text: str) -> None:
+        self._flush()
+        while self._stack and self._stack[-1][0] >= level:
+            self._stack.pop()
+        self._stack.append((level, text))
+
+    def add(self, text: str) -> None:
+        self._buffer.append(text)
+
+    def sections(self) -> tuple[Section, ...]:
+        self._flush()
+        return tuple(self._sections)
+
+    def _flush(self) -> None:
+        text = _tidy(self._joiner.join(self._buffer))
+        self._buffer = []
+        if text.strip():
+            self._sections.append(Section(tuple(h for _, h in self._stack), text))
+
+
+# --- Markdown -------------------------------------------------------------------------------
+
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
+_ATX_CLOSING = re.compile(r"(?:^|[ \t]+)#+$")
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+_INLINE = (
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # image -> alt text
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # link -> its text; the URL is noise to a reader
+    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # reference link
+    (re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*"), r"\1"),
+    (re.compile(r"(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)"), r"\1"),
+    (re.compile(r"(?<![*\w])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![*\w])"), r"\1"),
+    # Underscores only at word edges, so snake_case identifiers survive.
+    (re.compile(r"(?<!\w)_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)"), r"\1"),
+    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),
+)
+
+
+def _parse_markdown(relpath: str, data: bytes) -> Parsed:
+    text = _decode(data)
+    lines = text.split("\n")
+    title: str | None = None
+    clause: frozenset[str] | None = None
+    if lines[0].rstrip() == "---":
+        close = next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), None)
+        if close is None:
+            # Reading this as body text would drop an intended acl and widen access.
+            raise RuleError(
+                relpath, "front matter opened here is never closed; add a `---` line after it", 1
+            )
+        front = parse_front_matter(relpath, "\n".join(lines[1:close]), first_line=2)
+        title, clause = front.title, front.acl_clause
+        lines = lines[close + 1 :]
+    outline = _Outline("\n")
+    first_h1: str | None = None
+    fence: tuple[str, int] | None = None  # (fence character, length) while inside a code block
+    for line in lines:
+        if fence is not None:
+            char, length = fence
+            if re.fullmatch(rf" {{0,3}}{re.escape(char)}{{{length},}}[ \t]*", line):
+                fence = None
+            else:
+                outline.add(line)
+            continue
+        opened = _FENCE_OPEN.match(line)
+        if opened and not (opened.group(1)[0] == "`" and "`" in opened.group(2)):
+            fence = (opened.group(1)[0], len(opened.group(1)))
+            continue
+        heading = _ATX.match(line)
+        if heading:
+            words = _clean_inline(_ATX_CLOSING.sub("", heading.group(2) or "")).strip()
+            if words:
+                level = len(heading.group(1))
+                outline.heading(level, words)
+                if level == 1 and first_h1 is None:
+                    first_h1 = words
+            continue
+        outline.add(_clean_inline(line))
+    return Parsed(title or first_h1, outline.sections(), clause)
+
+
+def _clean_inline(line: str) -> str:
+    """Drop emphasis markers and link targets; code spans keep their text untouched."""
+    out: list[str] = []
+    last = 0
+    for span in _CODE_SPAN.finditer(line):
+        out.append(_strip_markup(line[last : span.start()]))
+        out.append(span.group(2))
+        last = span.end()
+    out.append(_strip_markup(line[last:]))
+    return "".join(out)
+
+
+def _strip_markup(text: str) -> str:
+    for pattern, replacement in _INLINE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+# --- Plain text -----------------------------------------------------------------------------
+
+
+def _parse_text(relpath: str, data: bytes) -> Parsed:
+    text = _tidy(_decode(data))
+    return Parsed(None, (Section((), text),) if text.strip() else ())
+
+
+# --- HTML -----------------------------------------------------------------------------------
+
+_HTML_DROP = frozenset(
+    {"script", "style", "nav", "noscript", "template", "head", "title", "svg", "canvas", "iframe"}
+)
+_HTML_HEADINGS = {f"h{n}": n for n in range(1, 7)}
+_HTML_BLOCKS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "body", "br", "caption", "dd", "details",
+        "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "header",
+        "hr", "html", "li", "main", "ol", "p", "section", "summary", "table", "tbody", "tfoot",
+        "thead", "tr", "ul",
+    }
+)  # fmt: skip
+
+
+def _parse_html(relpath: str, data: bytes) -> Parsed:
+    soup = BeautifulSoup(_decode(data), "html.parser")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    if not title:
+        h1 = soup.find("h1")
+        title = h1.get_text(" ", strip=True) if h1 else ""
+    outline = _Outline("\n\n")
+    parts: list[str] = []
+
+    def end_paragraph() -> None:
+        text = re.sub(r" {2,}", " ", "".join(parts)).strip()
+        parts.clear()
+        if text and text != "-":
+            outline.add(text)
+
+    # An explicit stack instead of recursion: deeply nested HTML must not hit the recursion limit.
+    stack: list[tuple[object, bool]] = [(soup, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if isinstance(node, Tag):
+            name = node.name.lower()
+            if leaving:
+                if name in _HTML_BLOCKS:
+                    end_paragraph()
+                continue
+            if name in _HTML_DROP:
+                continue
+            if name in _HTML_HEADINGS:
+                end_paragraph()
+                words = node.get_text(" ", strip=True)
+                if words:
+                    outline.heading(_HTML_HEADINGS[name], re.sub(r"\s+", " ", words))
+                continue
+            if name == "pre":
+                end_paragraph()
+                outline.add(node.get_text())
+                continue
+            if name in _HTML_BLOCKS:
+                end_paragraph()
+            if name == "li":
+                parts.append("- ")
+            elif name in ("td", "th") and "".join(parts).strip():
+                parts.append(" | ")
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(node.contents))
+        elif isinstance(node, NavigableString) and not isinstance(node, PreformattedString):
+            # PreformattedString covers comments, doctypes and CDATA: markup, not content.
+            parts.append(re.sub(r"\s+", " ", str(node)))
+    end_paragraph()
+    return Parsed(re.sub(r"\s+", " ", title).strip() or None, outline.sections())
+
+
+# --- PDF ------------------------------------------------------------------------------------
+
+
+def _parse_pdf(relpath: str, data: bytes) -> Parsed:
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+            raise ParseError(
+                "not a readable PDF: it is encrypted with a password; save an unprotected copy"
+            )
+        pages = [_tidy(page.extract_text() or "") for page in reader.pages]
+    except ParseError:
+        raise
+    except Exception as exc:  # pypdf raises many unrelated types on corrupt input
+        raise ParseError(f"not a readable PDF: {_describe(exc)}") from exc
+    sections = tuple(
+        Section((f"Page {number}",), text) for number, text in enumerate(pages, 1) if text.strip()
+    )
+    if not sections:
+        raise ParseError("no extractable text (scanned image PDF?)")
+    return Parsed(_pdf_title(reader), sections)
+
+
+def _pdf_title(reader: PdfReader) -> str | None:
+    try:
+        metadata = reader.metadata
+        title = metadata.title if metadata is not None else None
+    except Exception:  # noqa: BLE001 - a broken info dictionary only costs the title
+        return None
+    return (title.strip() or None) if isinstance(title, str) else None
+
+
+# --- DOCX -----------------------------------------------------------------------------------
+
+
+def _parse_docx(relpath: str, data: bytes) -> Parsed:
+    try:
+        document = docx.Document(io.BytesIO(data))
+        title = (document.core_properties.title or "").strip() or None
+        outline = _Outline("\n\n")
+        for block in document.iter_inner_content():
+            if isinstance(block, Paragraph):
+                text = block.text.strip()
+                level = _docx_heading_level(block)
+                if text and level is not None:
+                    outline.heading(level, text)
+                    if level == 0 and title is None:
+                        title = text
+                elif text:
+                    outline.add(text)
+            elif isinstance(block, Table):
+                for row in _docx_rows(block):
+                    outline.add(row)
+        return Parsed(title, outline.sections())
+    except Exception as exc:  # python-docx/lxml/zipfile raise many types on corrupt input
+        raise ParseError(f"not a readable DOCX: {_describe(exc)}") from exc
+
+
+def _docx_heading_level(paragraph: Paragraph) -> int | None:
+    style = paragraph.style
+    name = str((style.name if style is not None else "") or "").strip().lower()
+    if name == "title":
+        return 0  # above Heading 1: the document's own title heads everything under it
+    match = re.fullmatch(r"heading ([1-6])", name)
+    return int(match.group(1)) if match else None
+
+
+def _docx_rows(table: Table) -> Iterator[str]:
+    """One line per row, cells joined by ' | '; nested tables follow their row."""
+    for row in table.rows:
+        cells: list[str] = []
+        nested: list[Table] = []
+        seen: list[object] = []
+        for cell in row.cells:
+            # A merged cell is returned once per grid column it spans; its XML element is shared.
+            if any(cell._tc is tc for tc in seen):
+                continue
+            seen.append(cell._tc)
+            cells.append(" ".join(p.text.strip() for p in cell.paragraphs if p.text.strip()))
+            nested.extend(cell.tables)
+        line = " | ".join(c for c in cells if c)
+        if line:
+            yield line
+        for inner in nested:
+            yield from _docx_rows(inner)
+
+
+_PARSERS: dict[str, Callable[[str, bytes], Parsed]] = {
+    ".md": _parse_markdown,
+    ".markdown": _parse_markdown,
+    ".txt": _parse_text,
+    ".html": _parse_html,
+    ".htm": _parse_html,
+    ".pdf": _parse_pdf,
+    ".docx": _parse_docx,
+}
+
+SUPPORTED_SUFFIXES = frozenset(_PARSERS)

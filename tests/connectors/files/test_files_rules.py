@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import pytest
+
+from connectors.files import RuleError
+from connectors.files.rules import parse_acl_file, parse_front_matter, parse_groups_file
+
+WHERE = "eng/_acl.yaml"
+
+
+def test_acl_file_block_list_normalises_principals() -> None:
+    data = b"# engineers only\nallow:\n  - Group:Files:Engineering\n  - user:CTO@Example.com\n"
+    assert parse_acl_file(WHERE, data) == frozenset(
+        {"group:files:engineering", "user:cto@example.com"}
+    )
+
+
+def test_acl_file_flow_list() -> None:
+    assert parse_acl_file(WHERE, b"allow: [org:members, 'user:a@example.com']") == frozenset(
+        {"org:members", "user:a@example.com"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "fragment"),
+    [
+        pytest.param(
+            b"allow:\n  - org:members\n - user:a@example.com\n",
+            3,
+            "not valid YAML",
+            id="bad-syntax",
+        ),
+        pytest.param(b"allow: [org:members\n", 2, "not valid YAML", id="unclosed-flow-list"),
+        pytest.param(
+            b"# rules\n{}\n", 2, "`allow` is missing; write `allow: [", id="allow-missing"
+        ),
+        pytest.param(b"\n\nallow: []\n", 3, "`allow` is an empty list", id="empty-list"),
+        pytest.param(
+            b"allow:\n", 1, "`allow` is empty; list at least one principal", id="null-allow"
+        ),
+        pytest.param(
+            b"allow: org:members\n",
+            1,
+            "`allow` must be a list; write `allow: [org:members]`",
+            id="scalar",
+        ),
+        pytest.param(
+            b"allow:\n  - org:members\ndeny:\n  - user:a@example.com\n",
+            3,
+            "unknown key 'deny'; the only key is `allow`",
+            id="unknown-key",
+        ),
+        pytest.param(
+            b"allow:\n  - org:members\n  - usr:bob@x.com\n",
+            3,
+            "'usr:bob@x.com': unknown principal kind 'usr' (expected user, group or org); "
+            "did you mean `user:bob@x.com`?",
+            id="bad-principal",
+        ),
+        pytest.param(
+            b"allow:\n  - user: bob@x.com\n",
+            2,
+            "remove the space after the colon: `user:bob@x.com`",
+            id="space-after-colon",
+        ),
+        pytest.param(
+            b"allow:\n  - bob@x.com\n", 2, "did you mean `user:bob@x.com`?", id="bare-email"
+        ),
+        pytest.param(b"allow:\n  -\n", 2, "empty item", id="empty-item"),
+        pytest.param(
+            b"allow: [org:members]\nallow: [user:a@x.com]\n", 2, "appears twice", id="duplicate"
+        ),
+        pytest.param(b"", 1, "the file is empty", id="empty-file"),
+        pytest.param(
+            b"- org:members\n",
+            1,
+            "expected a mapping with the single key `allow`",
+            id="top-level-list",
+        ),
+        pytest.param(
+            b"allow:\n  - org:m\xe9mbers\n",
+            2,
+            "not valid UTF-8 (first bad byte at offset 16)",
+            id="latin1",
+        ),
+    ],
+)
+def test_acl_file_errors_name_file_line_and_fix(data: bytes, line: int, fragment: str) -> None:
+    with pytest.raises(RuleError) as info:
+        parse_acl_file(WHERE, data)
+    assert info.value.line == line
+    assert str(info.value).startswith(f"{WHERE} line {line}: ")
+    assert fragment in str(info.value)
+
+
+def test_front_matter_line_numbers_are_file_lines() -> None:
+    with pytest.raises(RuleError) as info:
+        parse_front_matter("a.md", "title: x\nacl: []\n", first_line=2)
+    assert str(info.value).startswith("a.md line 3: `acl` is an empty list")
+
+
+def test_front_matter_yaml_syntax_error_line() -> None:
+    with pytest.raises(RuleError) as info:
+        parse_front_matter("a.md", "title: x\nacl: [org:members\n", first_line=2)
+    assert info.value.line == 4
+    assert "not valid YAML" in str(info.value)
+
+
+def test_front_matter_title_must_be_text() -> None:
+    with pytest.raises(RuleError, match=r"a.md line 2: front matter `title` must be plain text"):
+        parse_front_matter("a.md", "title: [a, b]\n", first_line=2)
+
+
+def test_empty_front_matter_is_no_rule() -> None:
+    front = parse_front_matter("a.md", "", first_line=2)
+    assert (front.title, front.acl_clause) == (None, None)
+
+
+def test_groups_file() -> None:
+    data = b"Engineering:\n  - Alice@Example.com\n  - bob@example.com\nempty: []\n"
+    assert parse_groups_file("groups.yaml", data) == {
+        "group:files:engineering": frozenset({"alice@example.com", "bob@example.com"}),
+        "group:files:empty": frozenset(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "fragment"),
+    [
+        pytest.param(
+            b"eng:\n  - alice@example.com\n  - bob(at)example.com\n",
+            3,
+            "'bob(at)example.com' is not an email",
+            id="bad-email",
+        ),
+        pytest.param(
+            b"eng:\n  - user:alice@example.com\n",
+            2,
+            "plain email addresses (no `user:` prefix",
+            id="prefixed",
+        ),
+        pytest.param(
+            b"eng:\n  - a@example.com\nsecurity team:\n  - b@example.com\n",
+            3,
+            "one word without spaces",
+            id="bad-name",
+        ),
+        pytest.param(
+            b"eng:\n  - a@example.com\nENG:\n  - b@example.com\n",
+            3,
+            "defined twice",
+            id="duplicate",
+        ),
+        pytest.param(
+            b"eng:\nops: []\n", 1, "write `eng: []` for an empty group", id="null-members"
+        ),
+        pytest.param(b"eng: a@example.com\n", 1, "must be a list", id="scalar-members"),
+        pytest.param(
+            b"eng:\n  - a@example.com\n - b@example.com\n", 3, "not valid YAML", id="bad-syntax"
+        ),
+    ],
+)
+def test_groups_file_errors(data: bytes, line: int, fragment: str) -> None:
+    with pytest.raises(RuleError) as info:
+        parse_groups_file("groups.yaml", data)
+    assert str(info.value).startswith(f"groups.yaml line {line}: ")
+    assert fragment in str(info.value)
