@@ -23,7 +23,7 @@ def collect_status(cfg: Config) -> dict[str, Any]:
             ).all()
             run_sources = s.execute(select(IngestRun.source).distinct()).scalars().all()
             sources = []
-            counts = dict((src, n) for src, n in per_source)
+            counts = {src: n for src, n in per_source}
             for src in sorted(set(counts) | set(run_sources)):
                 last = s.execute(
                     select(IngestRun).where(IngestRun.source == src).order_by(IngestRun.id.desc()).limit(1)

@@ -130,7 +130,7 @@ class IngestEngine:
     def _sync_groups(self, connector: Connector, report: IngestReport) -> None:
         try:
             snapshot = connector.groups()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a source may fail in any way; recorded
             # Keep the memberships we have: dropping them would silently revoke access, and
             # guessing new ones could grant it.
             report.errors.append(f"group definitions not loaded, previous memberships kept: {exc}")
@@ -173,7 +173,7 @@ class IngestEngine:
                 if pending_chunks >= self.batch_chunks:
                     self._write(pending, report)
                     pending, pending_chunks = [], 0
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a source may fail in any way; recorded
             self._write(pending, report)  # what was read is good; keep it
             report.errors.append(f"scan of {connector.source} stopped: {exc.__class__.__name__}: {exc}")
             return None

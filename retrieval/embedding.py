@@ -86,14 +86,12 @@ class SentenceTransformerEmbedder:
         except Exception as exc:
             raise EmbeddingError(f"cannot load embedding model from {path}: {exc}") from exc
         self.name = path.name if config.model else "all-MiniLM-L6-v2"
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or getattr(
-            self.model, "get_sentence_embedding_dimension"
-        )
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         dim = get_dim()
         if not dim:
             raise EmbeddingError(f"model at {path} does not report its embedding dimension")
         self.dimension = int(dim)
-        self.max_seq_length = int(self.model.max_seq_length)
+        self.max_seq_length = int(self.model.max_seq_length or 256)
         self.batch_size = config.batch_size
         self.max_batch_tokens = config.max_batch_tokens
         self._tokenizer = self.model.tokenizer

@@ -157,10 +157,12 @@ def ranked_documents(searcher: Searcher, query: str, mode: Mode, depth: int = 10
     return list(seen)[:depth]
 
 
-def evaluate(data: BeirSet, searcher: Searcher, mode: Mode) -> dict[str, float]:
+def evaluate(data: BeirSet, searcher: Searcher, mode: Mode, depth: int = 100) -> dict[str, float]:
+    """Mean metrics over the judged queries. ``depth`` is both the ranking depth and the
+    candidates per retriever (at least 100 for Recall@100 to mean what it says)."""
     totals = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
     for qid, text in data.queries.items():
-        ranked = ranked_documents(searcher, text, mode)
+        ranked = ranked_documents(searcher, text, mode, depth)
         judged = data.qrels[qid]
         totals["ndcg@10"] += ndcg_at(ranked, judged)
         totals["recall@10"] += recall_at(ranked, judged, 10)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.acl import Acl
-from core.models import Document
+from core.models import Chunk, Document
 from retrieval.acl_fields import AclFields, GroupMembers, encode_acl
 from retrieval.chunking import Chunker
 from retrieval.embedding import Embedder
@@ -31,7 +31,7 @@ def write_documents(
 ) -> dict[str, int]:
     """Chunk, embed (one batched call for the whole batch) and replace these documents in the
     index in one write. Returns the chunk count per document id."""
-    all_chunks = []
+    all_chunks: list[tuple[Chunk, AclFields]] = []
     counts: dict[str, int] = {}
     for p in batch:
         chunks = chunker.chunk(p.document, p.acl)

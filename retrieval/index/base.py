@@ -18,7 +18,7 @@ from core.models import Chunk
 from retrieval.acl_fields import AclFields
 
 
-class IndexError_(RuntimeError):  # noqa: N801 - not the builtin IndexError
+class IndexError_(RuntimeError):
     pass
 
 

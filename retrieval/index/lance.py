@@ -172,9 +172,9 @@ class LanceIndex:
         with_vectors: bool = False,
     ) -> list[Hit]:
         columns = [*_RESULT_COLUMNS, "_distance"] + (["vector"] if with_vectors else [])
+        query: Any = self._table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
         rows = (
-            self._table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
-            .distance_type("cosine")
+            query.distance_type("cosine")
             .where(acl_predicate(principals), prefilter=True)
             .select(columns)
             .limit(limit)

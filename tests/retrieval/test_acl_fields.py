@@ -3,7 +3,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.acl import ORG_MEMBERS, Acl
-from retrieval.acl_fields import ACL_FIELDS, ANY, NOBODY, AclEncodingError, encode_acl, needs_expansion
+from retrieval.acl_fields import (
+    ACL_FIELDS,
+    ANY,
+    NOBODY,
+    AclEncodingError,
+    encode_acl,
+    needs_expansion,
+)
 
 MEMBERS = {
     "group:files:a": {"u1@x.io", "u2@x.io", "u3@x.io"},
