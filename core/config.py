@@ -78,9 +78,54 @@ class FilesConfig:
 
 
 @dataclass
+class LlmConfig:
+    # auto: Groq when the secret named by groq_api_key_secret resolves, otherwise extractive.
+    # groq | openai (any OpenAI-compatible endpoint) | extractive (no LLM at all)
+    provider: str = "auto"
+    model: str = "llama-3.3-70b-versatile"
+    groq_api_key_secret: str = "groq-api-key"  # a secret *name*, looked up in the secret store
+    base_url: str = ""  # groq: optional override; openai: required (e.g. http://localhost:11434/v1)
+    api_key_secret: str = ""  # openai-compatible: secret name of the key, if the endpoint needs one
+    timeout_seconds: float = 20.0  # whole answer, first byte to last
+    connect_timeout_seconds: float = 5.0
+    max_retries: int = 2  # on 429 / 5xx / connection errors, honouring Retry-After
+    max_tokens: int = 600
+    temperature: float = 0.1
+
+
+@dataclass
+class SecretsConfig:
+    # env: LORE_SECRET_<NAME> environment variables (development only; warned about otherwise)
+    provider: str = "env"
+
+
+@dataclass
+class RedisConfig:
+    url: str = ""  # e.g. redis://127.0.0.1:6379/0; empty: state stays in-process (one replica)
+    key_prefix: str = "lore:"
+
+
+@dataclass
+class RateLimitConfig:
+    questions_per_minute: int = 20  # per user, across all replicas when Redis is configured
+
+
+@dataclass
+class WebChatConfig:
+    # The local web chat at / with an identity picker: a development surface. Never enable it
+    # on a server others can reach; it is only served when server.mode is "development".
+    enabled: bool = False
+    # Picker entries: "email" for a full member, "email guest" for a guest/contractor.
+    users: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 3978
+    mode: str = "production"  # or "development" (make run): allows the web chat and env secrets
+    shutdown_timeout_seconds: float = 30.0  # answers in flight get this long to finish
+    log_level: str = "INFO"
 
 
 @dataclass
@@ -92,6 +137,11 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     files: FilesConfig = field(default_factory=FilesConfig)
+    llm: LlmConfig = field(default_factory=LlmConfig)
+    secrets: SecretsConfig = field(default_factory=SecretsConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    ratelimit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    webchat: WebChatConfig = field(default_factory=WebChatConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
 
     @property

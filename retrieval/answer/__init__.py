@@ -1,0 +1,1 @@
+"""Answer generation with numbered citations, over retrieved and permitted sources only."""

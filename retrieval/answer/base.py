@@ -1,0 +1,80 @@
+"""The contract between the conversation service and the answer providers.
+
+A provider turns a question plus numbered sources into a stream of text deltas. It never sees a
+source the asker may not read: the sources come from an ACL-filtered search. What the provider
+says is then checked (:mod:`retrieval.answer.citations`): citations to numbers that are not
+sources are removed, and only cited sources are shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from retrieval.index.base import Hit
+
+NO_SOURCES_ANSWER = "I couldn't find this in documents you can access."
+
+
+class ProviderError(RuntimeError):
+    """The provider failed (timeout, HTTP error, malformed stream). The message never contains
+    credentials; ``retryable`` says whether the caller may fall back or retry."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class Source:
+    """One retrieved, permitted chunk as the provider sees it: numbered from 1."""
+
+    number: int
+    hit: Hit
+
+    @property
+    def title(self) -> str:
+        return self.hit.title
+
+    @property
+    def url(self) -> str:
+        return self.hit.url
+
+    @property
+    def text(self) -> str:
+        return self.hit.text
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """An earlier question in the same thread (answers are not replayed into prompts)."""
+
+    question: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int  # as shown to the user: renumbered 1..n in order of first citation
+    title: str
+    url: str
+    source_id: str
+    heading_path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FinalAnswer:
+    text: str  # with citation markers [n] renumbered to match ``citations``
+    citations: tuple[Citation, ...]
+    provider: str  # name of the provider that produced the text
+    fell_back: bool = False  # the configured LLM failed and the extractive provider answered
+    found_sources: bool = True  # False: the honest "couldn't find" answer
+    removed_citations: tuple[int, ...] = field(default=())  # numbers the model made up
+
+
+class AnswerProvider(Protocol):
+    name: str
+
+    def stream(self, question: str, sources: Sequence[Source]) -> AsyncIterator[str]:
+        """Text deltas of an answer that cites sources as [n]. Raises ProviderError."""
+        ...
