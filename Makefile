@@ -20,9 +20,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The development config turns on the local web chat (http://127.0.0.1:3978/).
+DEV_CONFIG ?= lore.dev.toml
+
 run: $(STAMP)
-	$(BIN)/lore ingest examples/handbook --if-empty
-	$(BIN)/lore serve
+	$(BIN)/lore --config $(DEV_CONFIG) ingest examples/handbook --if-empty
+	$(BIN)/lore --config $(DEV_CONFIG) serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

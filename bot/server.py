@@ -1,20 +1,155 @@
-"""The `lore` aiohttp server. For now: health and readiness; later issues add the chat surfaces."""
+"""The `lore` aiohttp server: health, readiness, metrics and the chat surfaces.
+
+Graceful shutdown: on SIGTERM/SIGINT the server stops accepting connections, /readyz turns 503
+and new questions are refused, and answers in flight get ``server.shutdown_timeout_seconds`` to
+finish before the process exits.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
-from core.config import Config
-from core.db import Database, open_database
-from retrieval.index.lance import LanceIndex
+from bot.conversation import ConversationService
+from bot.identity import PrincipalsLookup, StaticIdentityResolver
+from bot.metrics import Metrics
+from bot.threads import InProcessThreadMemory, RedisThreadMemory, ThreadMemory
+from core.config import Config, ConfigError
+from core.logging import configure_logging, request_context
+from core.ratelimit import make_rate_limiter
+from core.secrets import SecretStore, open_secret_store
+from core.secrets.redaction import Redactor
+from retrieval.answer.answerer import Answerer, make_answerer
+from retrieval.runtime import Runtime
+from retrieval.search import Mode
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("lore.server")
 
-DB_KEY = web.AppKey("db", Database)
-CONFIG_KEY = web.AppKey("config", Config)
+@dataclass
+class AppState:
+    config: Config
+    runtime: Runtime
+    secrets: SecretStore
+    metrics: Metrics
+    answerer: Answerer
+    conversation: ConversationService
+    redis: Any = None
+    ready: bool = False
+    draining: bool = False
+    inflight: int = 0
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+STATE_KEY = web.AppKey("state", AppState)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def webchat_allowed(cfg: Config) -> bool:
+    """The web chat's identity picker trusts the browser: development mode on loopback only."""
+    if not cfg.webchat.enabled:
+        return False
+    if cfg.server.mode != "development":
+        log.warning("webchat.enabled is ignored outside development mode (server.mode=%s)", cfg.server.mode)
+        return False
+    if not _is_loopback(cfg.server.host):
+        raise ConfigError(
+            f"the web chat is a development surface and must listen on a loopback address, "
+            f"not {cfg.server.host!r}: set server.host=127.0.0.1 or webchat.enabled=false"
+        )
+    return True
+
+
+def _thread_memory(cfg: Config, redis: Any) -> ThreadMemory:
+    return RedisThreadMemory(redis, cfg.redis.key_prefix) if redis is not None else InProcessThreadMemory()
+
+
+def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
+    secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=redactor)
+    runtime = Runtime(cfg)
+    metrics = Metrics()
+    answerer = make_answerer(cfg.llm, secrets.get)
+    redis = None
+    if cfg.redis.url:
+        import redis.asyncio as aioredis
+
+        redis = aioredis.from_url(cfg.redis.url)
+    identities = StaticIdentityResolver.from_entries(cfg.webchat.users)
+    limiter = make_rate_limiter(cfg.ratelimit, cfg.redis)
+    metrics.track_rate_limit_store_errors(lambda: limiter.store_errors)
+    conversation = ConversationService(
+        search=lambda q, principals: runtime.searcher.search(q, principals, mode=Mode.HYBRID),
+        answerer=answerer,
+        identities=identities,
+        principals_for=PrincipalsLookup(runtime.db),
+        rate_limiter=limiter,
+        threads=_thread_memory(cfg, redis),
+        metrics=metrics,
+    )
+    return AppState(cfg, runtime, secrets, metrics, answerer, conversation, redis)
+
+
+# -- middleware -----------------------------------------------------------------------------------
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
+    rid = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    started = time.perf_counter()
+    with request_context(rid):
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            exc.headers["X-Request-Id"] = rid
+            raise
+        if not response.prepared:
+            response.headers["X-Request-Id"] = rid
+        if request.path not in ("/healthz", "/metrics"):
+            log.info(
+                "request",
+                extra={"method": request.method, "path": request.path, "status": response.status,
+                       "ms": round((time.perf_counter() - started) * 1000, 1)},
+            )
+        return response
+
+
+@web.middleware
+async def track_inflight(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    state = request.app[STATE_KEY]
+    if state.draining:
+        return web.json_response({"error": "the server is shutting down; try again"}, status=503)
+    if not state.ready:
+        return web.json_response({"error": "the server is starting; try again shortly"}, status=503)
+    state.inflight += 1
+    state.idle.clear()
+    try:
+        return await handler(request)
+    finally:
+        state.inflight -= 1
+        if state.inflight == 0:
+            state.idle.set()
+
+
+# -- handlers -------------------------------------------------------------------------------------
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -22,38 +157,96 @@ async def healthz(_request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    cfg = request.app[CONFIG_KEY]
-    db = request.app[DB_KEY]
+    state = request.app[STATE_KEY]
     checks: dict[str, str] = {}
     try:
-        await asyncio.to_thread(db.ping)
+        await asyncio.to_thread(state.runtime.db.ping)
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         checks["database"] = f"error: {exc.__class__.__name__}"
     try:
-        chunks = await asyncio.to_thread(LanceIndex.count_at, cfg.index_path)
+        chunks = await asyncio.to_thread(state.runtime.index.count_chunks)
         checks["index"] = f"ok ({chunks} chunks)"
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         checks["index"] = f"error: {exc.__class__.__name__}"
-    ready = all(v.startswith("ok") for v in checks.values())
+    checks["model"] = "ok" if state.ready else "loading"
+    if state.draining:
+        checks["server"] = "draining"
+    ready = state.ready and not state.draining and all(v.startswith("ok") for v in checks.values())
     return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
 
-def create_app(cfg: Config) -> web.Application:
-    app = web.Application()
-    app[CONFIG_KEY] = cfg
-    app[DB_KEY] = open_database(cfg.database_url, cfg.database.schema)
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[STATE_KEY].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
-    async def _close(app: web.Application) -> None:
-        app[DB_KEY].close()
 
+# -- lifecycle ------------------------------------------------------------------------------------
+
+
+async def _warm_up(app: web.Application) -> None:
+    """Load the embedder and open the index before answering: the first question is not slow."""
+    state = app[STATE_KEY]
+
+    def load() -> None:
+        state.runtime.searcher.search("warm up", ["acl:nobody"])
+
+    try:
+        await asyncio.to_thread(load)
+        state.ready = True
+        log.info("ready", extra={"chunks": state.runtime.index.count_chunks()})
+    except Exception:
+        log.exception("startup failed: the index or the embedding model cannot be loaded")
+        raise
+
+
+async def _drain(app: web.Application) -> None:
+    state = app[STATE_KEY]
+    state.draining = True
+    if state.inflight:
+        log.info("waiting for answers in flight", extra={"inflight": state.inflight})
+        try:
+            await asyncio.wait_for(state.idle.wait(), state.config.server.shutdown_timeout_seconds)
+        except TimeoutError:
+            log.warning("shutdown timeout: answers still in flight", extra={"inflight": state.inflight})
+
+
+async def _close(app: web.Application) -> None:
+    state = app[STATE_KEY]
+    await state.answerer.aclose()
+    if state.redis is not None:
+        await state.redis.aclose()
+    state.runtime.close()
+
+
+def create_app(cfg: Config, state: AppState | None = None) -> web.Application:
+    state = state or build_state(cfg)
+    state.idle.set()
+    app = web.Application(middlewares=[request_ids, track_inflight], client_max_size=1024 * 1024)
+    app[STATE_KEY] = state
+    app.on_startup.append(_warm_up)
+    app.on_shutdown.append(_drain)
     app.on_cleanup.append(_close)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    if webchat_allowed(cfg):
+        from bot.webchat.routes import add_routes
+
+        add_routes(app, state.conversation, StaticIdentityResolver.from_entries(cfg.webchat.users))
     return app
 
 
 def serve(cfg: Config) -> None:
-    logging.basicConfig(level=logging.INFO)
-    log.info("lore listening on http://%s:%d", cfg.server.host, cfg.server.port)
-    web.run_app(create_app(cfg), host=cfg.server.host, port=cfg.server.port, print=None)
+    redactor = Redactor()  # shared: every secret the store hands out is masked in the logs
+    configure_logging(cfg.server.log_level, redactor)
+    app = create_app(cfg, build_state(cfg, redactor))
+    log.info("listening", extra={"url": f"http://{cfg.server.host}:{cfg.server.port}"})
+    web.run_app(
+        app,
+        host=cfg.server.host,
+        port=cfg.server.port,
+        print=None,
+        shutdown_timeout=cfg.server.shutdown_timeout_seconds,
+        access_log=None,
+    )

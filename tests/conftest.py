@@ -72,3 +72,28 @@ def hash_config(tmp_path: Path) -> Config:
     cfg.chunking.max_tokens = 60
     cfg.chunking.min_tokens = 10
     return cfg
+
+
+REDIS_URL = os.environ.get("LORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _redis_available() -> str | None:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=3)
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not there"
+        return f"{exc.__class__.__name__}: {exc}"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The local Redis (LORE_TEST_REDIS_URL); skipped when absent, a failure in CI. Tests use a
+    unique key prefix and delete their keys."""
+    require_service("Redis", _redis_available())
+    return REDIS_URL

@@ -21,9 +21,12 @@ class ProviderError(RuntimeError):
     """The provider failed (timeout, HTTP error, malformed stream). The message never contains
     credentials; ``retryable`` says whether the caller may fall back or retry."""
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(self, message: str, *, retryable: bool = True, kind: str = "error") -> None:
         super().__init__(message)
         self.retryable = retryable
+        # A short, fixed vocabulary for logs and metric labels: timeout, rate_limited,
+        # server_error, auth, bad_request, connection, malformed, error.
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -78,3 +81,46 @@ class AnswerProvider(Protocol):
     def stream(self, question: str, sources: Sequence[Source]) -> AsyncIterator[str]:
         """Text deltas of an answer that cites sources as [n]. Raises ProviderError."""
         ...
+
+
+class QuestionRewriter(Protocol):
+    async def rewrite(self, question: str, earlier_questions: Sequence[str]) -> str:
+        """A standalone version of a follow-up question, from earlier *questions* only (never
+        document text). Raises ProviderError."""
+        ...
+
+
+# What the conversation service receives from ``Answerer.answer``, in order:
+# Delta* (Reset Delta*)* Done. ``Done.final.text`` is authoritative; it always equals the
+# deltas since the last Reset joined together.
+
+
+@dataclass(frozen=True)
+class Delta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Reset:
+    """The text streamed so far is void (the LLM failed, or its answer could not be used):
+    the client must discard what it showed; the replacement follows as new deltas."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Timings:
+    first_token_ms: float | None  # None: nothing was streamed (e.g. no sources)
+    total_ms: float
+
+
+@dataclass(frozen=True)
+class Done:
+    final: FinalAnswer
+    timings: Timings
+    # Why the extractive provider answered instead of the configured LLM (a ProviderError
+    # kind, or "uncited"); None when it did not.
+    fallback_reason: str | None = None
+
+
+AnswerEvent = Delta | Reset | Done

@@ -1,0 +1,211 @@
+"""The platform-neutral conversation service: a `Turn` in, a stream of events out.
+
+Every chat adapter (web chat, Slack, Teams) only translates its platform's events into a
+:class:`Turn` and renders the events; identity, audience policy, retrieval, answering and limits
+live here, once. Deny by default at every step: an unknown identity, an audience that cannot be
+determined, a failing membership lookup all narrow what the answer may use, never widen it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import dataclass, field
+
+from bot.audience import Audience, AudienceResolver, scope_for
+from bot.identity import IdentityResolver, PrincipalsFor
+from bot.metrics import Metrics
+from bot.threads import ThreadMemory
+from core.ratelimit import RateLimiter
+from retrieval.answer.answerer import Answerer
+from retrieval.answer.base import Citation, Delta, Done, Exchange, Reset
+from retrieval.index.base import Hit
+
+log = logging.getLogger("lore.conversation")
+
+MAX_QUESTION_CHARS = 4000
+
+
+class Kind(str, enum.Enum):
+    DIRECT = "direct"
+    GROUP = "group"
+    CHANNEL = "channel"
+
+
+@dataclass(frozen=True)
+class Turn:
+    platform: str  # "webchat", "slack", "teams"
+    workspace: str  # Slack team / enterprise id, Teams tenant id
+    user_id: str  # the platform's user id
+    kind: Kind
+    conversation_id: str
+    thread_id: str
+    text: str
+    private: bool = False  # answer over the asker's own access, delivered only to them
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    citations: tuple[Citation, ...]
+    found_sources: bool
+    restricted_to_audience: bool
+    provider: str
+    fell_back: bool
+    thread_id: str
+    note: str = ""
+    timing_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Status:
+    stage: str  # "retrieving", "answering"
+
+
+@dataclass(frozen=True)
+class Refused:
+    """No answer: ``reason`` is safe to show the asker."""
+
+    reason: str
+    code: str  # "empty", "too_long", "rate_limited", "identity", "unavailable"
+    retry_after: float = 0.0
+
+
+@dataclass(frozen=True)
+class Finished:
+    answer: Answer
+
+
+Event = Status | Delta | Reset | Finished | Refused
+Search = Callable[[str, list[str]], Sequence[Hit]]
+
+
+class ConversationService:
+    def __init__(
+        self,
+        *,
+        search: Search,
+        answerer: Answerer,
+        identities: IdentityResolver,
+        principals_for: PrincipalsFor,
+        rate_limiter: RateLimiter,
+        threads: ThreadMemory,
+        metrics: Metrics,
+        audiences: AudienceResolver | None = None,
+    ) -> None:
+        self.search = search
+        self.answerer = answerer
+        self.identities = identities
+        self.principals_for = principals_for
+        self.rate_limiter = rate_limiter
+        self.threads = threads
+        self.metrics = metrics
+        self.audiences = audiences
+
+    async def ask(self, turn: Turn) -> AsyncGenerator[Event, None]:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            async for event in self._ask(turn, started):
+                if isinstance(event, Refused):
+                    outcome = f"refused_{event.code}"
+                elif isinstance(event, Finished):
+                    outcome = "answered" if event.answer.found_sources else "not_found"
+                yield event
+        finally:
+            self.metrics.questions.labels(platform=turn.platform, outcome=outcome).inc()
+
+    async def _ask(self, turn: Turn, started: float) -> AsyncGenerator[Event, None]:
+        text = turn.text.strip()
+        if not text:
+            yield Refused("Ask me a question about the company's documents.", "empty")
+            return
+        if len(text) > MAX_QUESTION_CHARS:
+            yield Refused(f"That question is too long ({len(text)} characters; the limit is {MAX_QUESTION_CHARS}).", "too_long")
+            return
+        decision = await self.rate_limiter.acquire(f"{turn.platform}:{turn.workspace}:{turn.user_id}")
+        if not decision.allowed:
+            self.metrics.rate_limited.inc()
+            wait = max(1, round(decision.retry_after))
+            yield Refused(f"You're asking faster than I can answer; try again in {wait} s.", "rate_limited", decision.retry_after)
+            return
+
+        t = time.perf_counter()
+        try:
+            identity = await self.identities.resolve(turn)
+        except Exception:
+            log.exception("identity lookup failed", extra={"platform": turn.platform})
+            identity = None
+        if identity is None:
+            yield Refused("I couldn't verify who you are, so I can't search documents for you.", "identity")
+            return
+        asker = await asyncio.to_thread(self.principals_for, identity)
+        audience: Audience | None = None
+        if not turn.private and turn.kind is not Kind.DIRECT:
+            audience = await self._audience(turn)
+        scope = scope_for(turn.private, asker, audience, self.principals_for)
+        self.metrics.observe("identity", time.perf_counter() - t)
+
+        thread_key = f"{turn.platform}:{turn.workspace}:{turn.conversation_id}:{turn.thread_id}:{turn.user_id}"
+        history = await self.threads.questions(thread_key)
+        question = text
+        if history:
+            t = time.perf_counter()
+            question = await self.answerer.rewrite_question(text, [Exchange(q) for q in history])
+            self.metrics.observe("rewrite", time.perf_counter() - t)
+
+        yield Status("retrieving")
+        t = time.perf_counter()
+        hits = await asyncio.to_thread(self.search, question, scope.principals) if scope.principals else []
+        retrieval_s = time.perf_counter() - t
+        self.metrics.observe("retrieval", retrieval_s)
+
+        yield Status("answering")
+        t_answer = time.perf_counter()
+        first_token: float | None = None
+        async for event in self.answerer.answer(question, hits):
+            if isinstance(event, Delta):
+                if first_token is None:
+                    first_token = time.perf_counter()
+                    self.metrics.observe("first_token", first_token - started)
+                yield event
+            elif isinstance(event, Reset):
+                yield event
+            elif isinstance(event, Done):
+                final = event.final
+                if final.fell_back:
+                    self.metrics.fallbacks.inc()
+                    self.metrics.provider_errors.labels(provider=self.answerer.provider_name).inc()
+                now = time.perf_counter()
+                self.metrics.observe("answer", now - t_answer)
+                self.metrics.observe("total", now - started)
+                await self.threads.remember(thread_key, question)
+                yield Finished(
+                    Answer(
+                        text=final.text,
+                        citations=final.citations,
+                        found_sources=final.found_sources,
+                        restricted_to_audience=scope.restricted_to_audience,
+                        provider=final.provider,
+                        fell_back=final.fell_back,
+                        thread_id=turn.thread_id,
+                        note=scope.note,
+                        timing_ms={
+                            "retrieval": round(retrieval_s * 1000, 2),
+                            "first_token": round(((first_token or now) - started) * 1000, 2),
+                            "total": round((now - started) * 1000, 2),
+                        },
+                    )
+                )
+
+    async def _audience(self, turn: Turn) -> Audience:
+        if self.audiences is None:
+            return Audience(includes_outsiders=True, members=None)  # unknown: assume the worst
+        try:
+            return await self.audiences.audience(turn)
+        except Exception:
+            log.exception("audience lookup failed", extra={"platform": turn.platform})
+            return Audience(includes_outsiders=True, members=None)

@@ -1,0 +1,40 @@
+"""Prometheus metrics of one server process (one registry per app: no global state)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.questions = Counter(
+            "lore_questions", "Questions by platform and outcome", ["platform", "outcome"], registry=self.registry
+        )
+        self.stage_seconds = Histogram(
+            "lore_stage_seconds", "Latency per stage of answering", ["stage"], buckets=_STAGE_BUCKETS, registry=self.registry
+        )
+        self.provider_errors = Counter(
+            "lore_provider_errors", "Answer provider failures", ["provider"], registry=self.registry
+        )
+        self.fallbacks = Counter(
+            "lore_fallbacks", "Answers produced by the extractive fallback after an LLM failure", registry=self.registry
+        )
+        self.rate_limited = Counter("lore_rate_limited", "Questions refused by the rate limit", registry=self.registry)
+
+    def track_rate_limit_store_errors(self, read: Callable[[], int]) -> None:
+        """Failures of the shared rate-limit store (Redis); the limiter then works per replica."""
+        gauge = Gauge(
+            "lore_ratelimit_store_errors", "Rate-limit store failures since start", registry=self.registry
+        )
+        gauge.set_function(lambda: float(read()))
+
+    def observe(self, stage: str, seconds: float) -> None:
+        self.stage_seconds.labels(stage=stage).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,119 @@
+"""Web chat adapter: HTTP + server-sent events <-> the conversation service.
+
+Like every adapter it only translates: a POSTed question becomes a `Turn`, the service's events
+become SSE events. The identity picker trusts the browser to say who it is, which is why this
+surface exists only in development mode, bound to a loopback address.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot import sse
+from bot.conversation import ConversationService, Finished, Kind, Refused, Status, Turn
+from bot.identity import StaticIdentityResolver
+from retrieval.answer.base import Delta, Reset
+
+STATIC = Path(__file__).parent / "static"
+SERVICE_KEY = web.AppKey("webchat_service", ConversationService)
+USERS_KEY = web.AppKey("webchat_users", StaticIdentityResolver)
+MAX_BODY = 16 * 1024
+
+
+def answer_json(event: Finished) -> dict[str, Any]:
+    a = event.answer
+    return {
+        "text": a.text,
+        "citations": [
+            {"number": c.number, "title": c.title, "url": c.url, "source_id": c.source_id, "heading_path": list(c.heading_path)}
+            for c in a.citations
+        ],
+        "found_sources": a.found_sources,
+        "fell_back": a.fell_back,
+        "provider": a.provider,
+        "restricted_to_audience": a.restricted_to_audience,
+        "note": a.note,
+        "thread_id": a.thread_id,
+        "timing_ms": a.timing_ms,
+    }
+
+
+async def index(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+async def users(request: web.Request) -> web.Response:
+    table = request.app[USERS_KEY].users
+    return web.json_response(
+        {"users": [{"id": email, "label": email, "guest": not ident.org_member} for email, ident in table.items()]}
+    )
+
+
+def _bad(message: str) -> web.Response:
+    return web.json_response({"error": message}, status=400)
+
+
+async def ask(request: web.Request) -> web.StreamResponse:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return _bad(f"request body too large (limit {MAX_BODY} bytes)")
+    try:
+        body = await request.json()
+    except ValueError:
+        return _bad("body must be JSON: {\"user\", \"text\", \"thread_id\"}")
+    if not isinstance(body, dict):
+        return _bad("body must be a JSON object")
+    user, text, thread_id = body.get("user"), body.get("text"), body.get("thread_id")
+    if not isinstance(user, str) or user.lower() not in request.app[USERS_KEY].users:
+        return _bad("unknown user: pick one from /api/webchat/users")
+    if not isinstance(text, str):
+        return _bad("text must be a string")
+    if thread_id is not None and (not isinstance(thread_id, str) or len(thread_id) > 100):
+        return _bad("thread_id must be a short string or null")
+    thread_id = thread_id or uuid.uuid4().hex
+    turn = Turn("webchat", "local", user.lower(), Kind.DIRECT, f"webchat:{user.lower()}", thread_id, text)
+
+    events = request.app[SERVICE_KEY].ask(turn)
+    first = await anext(events)
+    if isinstance(first, Refused):  # refused before any output: a plain HTTP error
+        await events.aclose()
+        status = {"rate_limited": 429, "empty": 400, "too_long": 400}.get(first.code, 403)
+        headers = {"Retry-After": str(max(1, round(first.retry_after)))} if first.code == "rate_limited" else {}
+        payload: dict[str, Any] = {"error": first.reason}
+        if first.code == "rate_limited":
+            payload["retry_after"] = max(1, round(first.retry_after))
+        return web.json_response(payload, status=status, headers=headers)
+    response = await sse.open_stream(request)
+    try:
+        event: object = first
+        while True:
+            if isinstance(event, Status):
+                await sse.send(response, "status", {"stage": event.stage})
+            elif isinstance(event, Delta):
+                await sse.send(response, "delta", {"text": event.text})
+            elif isinstance(event, Reset):
+                await sse.send(response, "reset", {})
+            elif isinstance(event, Finished):
+                await sse.send(response, "final", answer_json(event))
+            elif isinstance(event, Refused):
+                await sse.send(response, "error", {"message": event.reason})
+            try:
+                event = await anext(events)
+            except StopAsyncIteration:
+                break
+    finally:
+        await events.aclose()
+    await response.write_eof()
+    return response
+
+
+def add_routes(app: web.Application, service: ConversationService, identities: StaticIdentityResolver) -> None:
+    app[SERVICE_KEY] = service
+    app[USERS_KEY] = identities
+    app.router.add_get("/", index)
+    app.router.add_static("/static/webchat/", STATIC)
+    app.router.add_get("/api/webchat/users", users)
+    app.router.add_post("/api/webchat/ask", ask)

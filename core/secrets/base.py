@@ -1,0 +1,77 @@
+"""The secret store contract: secrets are looked up by name at run time, never kept in config.
+
+``get`` returns ``None`` when a secret is not set: callers such as ``llm.provider = "auto"``
+treat a missing optional secret as a normal state. Where a secret is mandatory, use
+``require_secret``, which raises ``SecretNotFound`` naming the secret and the store (names are not
+secret; values never appear in any error message of this package).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from core.secrets.redaction import Redactor, redact_patterns
+
+# Key Vault's rules (1-127 alphanumerics and dashes) narrowed to lower case, so that one name is
+# valid in every vault and maps one-to-one onto an environment variable name.
+_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,125}[a-z0-9])?")
+
+
+class SecretStoreError(Exception):
+    """A secret store failed or refused an operation. The message never contains a value."""
+
+
+class InvalidSecretName(SecretStoreError, ValueError):
+    pass
+
+
+class SecretNotFound(SecretStoreError, LookupError):
+    """A mandatory secret is not set (raised by ``require_secret``, never by ``get``)."""
+
+
+def validate_secret_name(name: str) -> str:
+    """Return ``name`` if it is a valid secret name, else raise ``InvalidSecretName``."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        # A name is not a secret, but a value passed by mistake as a name could be: a long
+        # one is not echoed, a short one only with credential shapes masked.
+        short = isinstance(name, str) and len(name) <= 40
+        shown = redact_patterns(repr(name)) if short else f"<{type(name).__name__}>"
+        raise InvalidSecretName(
+            f"invalid secret name {shown}: use 1-127 lowercase letters, digits and dashes, "
+            f"starting and ending with a letter or digit (e.g. 'groq-api-key')"
+        )
+    return name
+
+
+class SecretStore(Protocol):
+    @property
+    def name(self) -> str:
+        """Short provider name for messages and logs ("env", "azure-key-vault", ...)."""
+        ...
+
+    @property
+    def redactor(self) -> Redactor:
+        """Every value ``get`` returns is registered here; logging redacts what it holds."""
+        ...
+
+    @property
+    def can_store(self) -> bool:
+        """Whether ``put`` is supported."""
+        ...
+
+    def get(self, name: str) -> str | None:
+        """The secret's value, or ``None`` when it is not set. Raises ``InvalidSecretName``
+        for a malformed name and ``SecretStoreError`` when the store cannot be reached."""
+        ...
+
+    def put(self, name: str, value: str) -> None:
+        """Create or replace a secret; ``SecretStoreError`` where unsupported."""
+        ...
+
+
+def require_secret(store: SecretStore, name: str) -> str:
+    value = store.get(name)
+    if value is None:
+        raise SecretNotFound(f"secret {name!r} is not set in the {store.name} secret store")
+    return value

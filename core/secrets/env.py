@@ -1,0 +1,54 @@
+"""Secrets from ``LORE_SECRET_<NAME>`` environment variables: for development only.
+
+Environment variables leak into child processes, crash reports and ``/proc/<pid>/environ``, and
+cannot be rotated without a restart; production deployments use a vault.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from core.secrets.base import SecretStoreError, validate_secret_name
+from core.secrets.redaction import Redactor
+
+PREFIX = "LORE_SECRET_"
+
+
+def env_var_name(name: str) -> str:
+    """``groq-api-key`` -> ``LORE_SECRET_GROQ_API_KEY``."""
+    return PREFIX + validate_secret_name(name).upper().replace("-", "_")
+
+
+class EnvSecretStore:
+    name = "env"
+    can_store = False
+
+    def __init__(self, env: Mapping[str, str] | None = None, *, redactor: Redactor | None = None):
+        # The live mapping (os.environ by default), not a copy: a test or a supervisor that
+        # changes it is seen at the next get().
+        self._env: Mapping[str, str] = os.environ if env is None else env
+        self._redactor = redactor if redactor is not None else Redactor()
+
+    @property
+    def redactor(self) -> Redactor:
+        return self._redactor
+
+    def get(self, name: str) -> str | None:
+        raw = self._env.get(env_var_name(name))
+        # Surrounding whitespace is a copy-paste accident (a trailing newline breaks HTTP
+        # headers); an empty variable means "not set", as in most shells' conventions.
+        value = raw.strip() if raw is not None else None
+        if not value:
+            return None
+        self._redactor.register(value, name=name)
+        return value
+
+    def put(self, name: str, value: str) -> None:
+        raise SecretStoreError(
+            f"the env secret store is read-only: set {env_var_name(name)} in the environment "
+            f"of the process, or configure a vault (secrets.provider)"
+        )
+
+    def __repr__(self) -> str:  # never the mapping: it holds the values
+        return "<EnvSecretStore>"

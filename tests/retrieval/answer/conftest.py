@@ -1,0 +1,51 @@
+"""Fixtures for the answer tests: the LLM stand-in on a free loopback port, and hits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from retrieval.index.base import Hit
+from tests.fakes.llm_stand_in import LlmStandIn
+
+API_KEY = "gsk_test_0123456789abcdefSECRET"
+
+MakeHit = Callable[..., Hit]
+
+
+def _hit(
+    text: str,
+    *,
+    doc: str = "doc-1",
+    title: str = "Handbook",
+    heading: tuple[str, ...] = (),
+    url: str | None = None,
+    score: float = 1.0,
+) -> Hit:
+    return Hit(
+        chunk_id=f"{doc}#{'/'.join(heading)}#{abs(hash(text)) % 10_000}",
+        document_id=doc,
+        source_id=f"{doc}.md",
+        title=title,
+        url=url or f"https://wiki.example/{doc}",
+        heading_path=heading,
+        text=text,
+        score=score,
+    )
+
+
+@pytest.fixture
+def make_hit() -> MakeHit:
+    return _hit
+
+
+@pytest.fixture
+def api_key() -> str:
+    return API_KEY
+
+
+@pytest.fixture
+async def stand_in() -> AsyncIterator[LlmStandIn]:
+    async with LlmStandIn.running(api_keys=[API_KEY]) as server:
+        yield server
