@@ -195,6 +195,7 @@ class ConversationService:
                         note=scope.note,
                         timing_ms={
                             "retrieval": round(retrieval_s * 1000, 2),
+                            "answer": round(event.timings.total_ms, 2),
                             "first_token": round(((first_token or now) - started) * 1000, 2),
                             "total": round((now - started) * 1000, 2),
                         },
