@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import os
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from bot.audience import Audience, AudienceResolver, scope_for
@@ -95,6 +97,7 @@ class ConversationService:
         threads: ThreadMemory,
         metrics: Metrics,
         audiences: AudienceResolver | None = None,
+        search_workers: int = 0,
     ) -> None:
         self.search = search
         self.answerer = answerer
@@ -104,6 +107,15 @@ class ConversationService:
         self.threads = threads
         self.metrics = metrics
         self.audiences = audiences
+        # Retrieval (query embedding + index searches) is CPU-bound and slow next to everything
+        # else; on its own pool, sized to the cores, it cannot starve the quick lookups that use
+        # the default pool (principals, audiences), and it queues instead of thrashing.
+        self._search_pool = ThreadPoolExecutor(
+            max_workers=search_workers or (os.cpu_count() or 2), thread_name_prefix="lore-search"
+        )
+
+    def close(self) -> None:
+        self._search_pool.shutdown(wait=False, cancel_futures=True)
 
     async def ask(self, turn: Turn) -> AsyncGenerator[Event, None]:
         started = time.perf_counter()
@@ -159,7 +171,10 @@ class ConversationService:
 
         yield Status("retrieving")
         t = time.perf_counter()
-        hits = await asyncio.to_thread(self.search, question, scope.principals) if scope.principals else []
+        hits: Sequence[Hit] = []
+        if scope.principals:
+            loop = asyncio.get_running_loop()
+            hits = await loop.run_in_executor(self._search_pool, self.search, question, scope.principals)
         retrieval_s = time.perf_counter() - t
         self.metrics.observe("retrieval", retrieval_s)
 
@@ -196,6 +211,8 @@ class ConversationService:
                         timing_ms={
                             "retrieval": round(retrieval_s * 1000, 2),
                             "answer": round(event.timings.total_ms, 2),
+                            # everything else: limits, identity, audience, thread memory, events
+                            "overhead": round((now - started - retrieval_s) * 1000 - event.timings.total_ms, 2),
                             "first_token": round(((first_token or now) - started) * 1000, 2),
                             "total": round((now - started) * 1000, 2),
                         },

@@ -213,6 +213,7 @@ async def _drain(app: web.Application) -> None:
 
 async def _close(app: web.Application) -> None:
     state = app[STATE_KEY]
+    state.conversation.close()
     await state.answerer.aclose()
     if state.redis is not None:
         await state.redis.aclose()

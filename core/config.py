@@ -55,6 +55,10 @@ class IndexConfig:
     backend: str = "lance"
     # Empty means <data_dir>/index
     path: str = ""
+    # From this many chunks on, `optimize()` (end of every ingest) builds an approximate vector
+    # index (IVF_HNSW_SQ) and rebuilds it when the table has doubled since; below it a flat
+    # scan is fast enough and exact. 0 disables the index. See docs/PERFORMANCE.md.
+    vector_index_min_chunks: int = 50_000
 
 
 @dataclass

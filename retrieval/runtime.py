@@ -19,7 +19,7 @@ from retrieval.search import Searcher
 def open_index(config: Config, dimension: int, path: Path | None = None) -> IndexBackend:
     if config.index.backend != "lance":
         raise ValueError(f"unknown index.backend {config.index.backend!r} (available: lance)")
-    return LanceIndex(path or config.index_path, dimension)
+    return LanceIndex(path or config.index_path, dimension, vector_index_min_chunks=config.index.vector_index_min_chunks)
 
 
 @dataclass

@@ -17,7 +17,7 @@ import lancedb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-from lancedb.index import FTS, LabelList
+from lancedb.index import FTS, HnswSq, LabelList
 
 from retrieval.acl_fields import ACL_FIELDS, AclFields, query_principals
 from retrieval.index.base import Hit, IndexedChunk, IndexError_
@@ -61,9 +61,10 @@ def acl_predicate(principals: Sequence[str]) -> str:
 
 
 class LanceIndex:
-    def __init__(self, path: Path, dimension: int) -> None:
+    def __init__(self, path: Path, dimension: int, *, vector_index_min_chunks: int = 50_000) -> None:
         self.path = path
         self.dimension = dimension
+        self.vector_index_min_chunks = vector_index_min_chunks
         path.mkdir(parents=True, exist_ok=True)
         # Another process (the ingest CLI) may write while the server reads: look for a newer
         # table version at most every second instead of pinning the one opened at start.
@@ -140,9 +141,30 @@ class LanceIndex:
         for name in _ACL_COLUMNS:
             if f"{name}_idx" not in existing:
                 self._table.create_index(name, config=LabelList())
-        # Compacts small fragments, folds new rows into the FTS and label-list indexes and drops
-        # table versions older than a minute (readers hold at most that long).
+        self._maybe_build_vector_index()
+        # Compacts small fragments, folds new rows into the FTS, label-list and vector indexes
+        # and drops table versions older than a minute (readers hold at most that long).
         self._table.optimize(cleanup_older_than=timedelta(minutes=1))
+
+    def _vector_index(self) -> Any | None:
+        return next((ix for ix in self._table.list_indices() if ix.columns == ["vector"]), None)
+
+    def _maybe_build_vector_index(self) -> None:
+        """Flat scans cost ~50 ms at 100k chunks on 2 cores; IVF_HNSW_SQ answers the same
+        ACL-prefiltered query in a few ms with recall@10 >= 0.97 against the exact result
+        (docs/PERFORMANCE.md). Its partitions are trained on the rows present at build time,
+        so it is rebuilt once the table has doubled; `optimize` folds rows added in between."""
+        if self.vector_index_min_chunks <= 0:
+            return
+        count = self.count_chunks()
+        if count < self.vector_index_min_chunks:
+            return
+        existing = self._vector_index()
+        stats = self._table.index_stats(existing.name) if existing is not None else None
+        trained_on = stats.num_indexed_rows if stats is not None else 0
+        if existing is None or count >= 2 * trained_on:
+            log.info("building vector index", extra={"chunks": count})
+            self._table.create_index("vector", config=HnswSq(distance_type="cosine"), replace=True)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -175,6 +197,9 @@ class LanceIndex:
         query: Any = self._table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
         rows = (
             query.distance_type("cosine")
+            # With the approximate index, re-rank its candidates by exact distance: exact
+            # cosine scores (the quantised ones are on another scale) and better recall.
+            .refine_factor(1)
             .where(acl_predicate(principals), prefilter=True)
             .select(columns)
             .limit(limit)

@@ -94,3 +94,31 @@ def test_quotes_in_principals_and_queries_are_safe(index: LanceIndex) -> None:
 def test_chunks_of_other_documents_rejected(index: LanceIndex) -> None:
     with pytest.raises(IndexError_, match="not being replaced"):
         index.replace_documents(["pub"], rows("sec", ["x"], Acl.of([[ORG_MEMBERS]])))
+
+
+def test_vector_index_above_threshold_keeps_filter_and_exact_scores(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    ix = LanceIndex(tmp_path / "vx", 16, vector_index_min_chunks=300)
+    flat = LanceIndex(tmp_path / "flat", 16, vector_index_min_chunks=0)
+    public, secret = Acl.of([[ORG_MEMBERS]]), Acl.of([["group:files:sec"]])
+    items = []
+    for i in range(400):
+        v = rng.standard_normal(16).astype(np.float32)
+        v /= np.linalg.norm(v)
+        acl = secret if i % 4 == 0 else public
+        c = Chunk(f"d{i}:0", f"d{i}", 0, f"d{i}.md", "t", "u", (), "x", "x", acl)
+        items.append(IndexedChunk(c, v, encode_acl(acl, lambda g: ())))
+    for target in (ix, flat):
+        target.replace_documents([f"d{i}" for i in range(400)], items)
+        target.optimize()
+    assert ix._vector_index() is not None and flat._vector_index() is None
+    q = rng.standard_normal(16).astype(np.float32)
+    q /= np.linalg.norm(q)
+    approx = ix.dense_search(q, [ORG_MEMBERS], 20)
+    exact = flat.dense_search(q, [ORG_MEMBERS], 20)
+    assert all(int(h.document_id[1:]) % 4 != 0 for h in approx)  # the ACL filter still applies
+    assert len({h.chunk_id for h in approx} & {h.chunk_id for h in exact}) >= 18
+    by_id = {h.chunk_id: h.score for h in exact}
+    for h in approx:
+        if h.chunk_id in by_id:
+            assert h.score == pytest.approx(by_id[h.chunk_id], abs=1e-4)  # refined: exact cosine
