@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import os
 import logging
+import os
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor

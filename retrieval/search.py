@@ -4,8 +4,11 @@ The principal list goes into every index query; fusion happens here, once, above
 An empty principal list returns nothing (fail closed) rather than reaching the index.
 
 Hybrid search is: dense search -> Rocchio query feedback (the query vector moved toward the
-mean of its top permitted hits, then searched again) -> convex fusion with BM25. Feedback only
-ever sees documents the searcher may read, because it is built from an ACL-filtered result.
+mean of its top permitted hits, and the dense candidates re-scored against it) -> convex fusion
+with BM25. Feedback only ever sees documents the searcher may read, because it is built from an
+ACL-filtered result. Re-scoring the candidates instead of searching again gives the same ranking
+on both evaluation sets at half the dense cost (the moved query's best matches are already among
+the first candidates).
 The choice is measured in docs/PERFORMANCE.md ("Retrieval quality").
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -69,12 +73,15 @@ class Searcher:
         k, beta = self.config.feedback_docs, self.config.feedback_weight
         if k <= 0 or beta <= 0:
             return self.index.dense_search(vector, principals, limit)
-        first = self.index.dense_search(vector, principals, limit, with_vectors=True)
-        feedback = [h.vector for h in first[:k] if h.vector is not None]
-        if not feedback:
-            return first
-        moved = vector + beta * np.mean(feedback, axis=0)
+        hits = self.index.dense_search(vector, principals, limit, with_vectors=True)
+        feedback = [h.vector for h in hits[:k] if h.vector is not None]
+        moved = vector + beta * np.mean(feedback, axis=0) if feedback else vector
         norm = float(np.linalg.norm(moved))
         if norm == 0.0:
-            return first
-        return self.index.dense_search((moved / norm).astype(np.float32), principals, limit)
+            return [replace(h, vector=None) for h in hits]
+        moved = moved / norm
+        rescored = [
+            replace(h, score=float(np.dot(h.vector, moved)) if h.vector is not None else h.score, vector=None)
+            for h in hits
+        ]
+        return sorted(rescored, key=lambda h: (-h.score, h.chunk_id))

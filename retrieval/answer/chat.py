@@ -24,7 +24,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from core.config import LlmConfig
 from retrieval.answer.base import ProviderError, Source
@@ -96,26 +96,43 @@ class SdkErrors:
 
 
 class ChatCompletionsProvider(abc.ABC):
-    """Streams an answer from a chat-completions endpoint. Subclasses make the SDK client and
-    the two calls; everything about deadlines and errors lives here."""
+    """Streams an answer from a chat-completions endpoint. The groq and openai SDKs share the
+    shape of ``client.chat.completions.create``: a subclass only builds its client and names
+    its token-limit parameter; everything about calls, deadlines and errors lives here."""
 
     name: str  # set by each subclass
     errors: ClassVar[SdkErrors]
+    tokens_param: ClassVar[str]  # "max_completion_tokens" (Groq) or "max_tokens"
+    _client: Any  # the SDK's async client, built by the subclass
 
     def __init__(self, settings: ChatSettings, *, secrets: Sequence[str] = ()) -> None:
         self.settings = settings
         self._secrets = tuple(s for s in secrets if s)
 
-    @abc.abstractmethod
     async def _open_stream(self, messages: list[dict[str, str]]) -> ChunkStream:
         """Send the request with ``stream=True``; the SDK retries before this returns."""
+        stream: ChunkStream = await self._client.chat.completions.create(
+            model=self.settings.model,
+            messages=messages,
+            stream=True,
+            temperature=self.settings.temperature,
+            **{self.tokens_param: self.settings.max_tokens},
+        )
+        return stream
 
-    @abc.abstractmethod
     async def _complete(self, messages: list[dict[str, str]], *, max_tokens: int) -> str | None:
         """One non-streaming completion with no retries: the content of the first choice."""
+        response = await self._client.with_options(max_retries=0).chat.completions.create(
+            model=self.settings.model,
+            messages=messages,
+            temperature=0.0,
+            **{self.tokens_param: max_tokens},
+        )
+        content: str | None = response.choices[0].message.content if response.choices else None
+        return content
 
-    @abc.abstractmethod
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        await self._client.close()
 
     async def stream(self, question: str, sources: Sequence[Source]) -> AsyncIterator[str]:
         messages = _as_dicts(build_messages(question, sources))

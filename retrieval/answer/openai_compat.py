@@ -4,14 +4,9 @@ OpenAI itself) through the ``openai`` SDK; ``base_url`` is the API root, e.g.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 import openai
 
-from retrieval.answer.chat import ChatCompletionsProvider, ChatSettings, ChunkStream, SdkErrors
-
-if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletionMessageParam
+from retrieval.answer.chat import ChatCompletionsProvider, ChatSettings, SdkErrors
 
 # Local servers (Ollama, vLLM) take no key, but the SDK refuses to start without one.
 UNUSED_KEY = "unused"
@@ -25,6 +20,8 @@ class OpenAICompatProvider(ChatCompletionsProvider):
         timeout=openai.APITimeoutError,
         connection=openai.APIConnectionError,
     )
+    # max_tokens rather than max_completion_tokens: it is the one Ollama and vLLM accept.
+    tokens_param = "max_tokens"
 
     def __init__(
         self, settings: ChatSettings, *, base_url: str, api_key: str | None = None
@@ -38,25 +35,3 @@ class OpenAICompatProvider(ChatCompletionsProvider):
             ),
             max_retries=settings.max_retries,
         )
-
-    async def _open_stream(self, messages: list[dict[str, str]]) -> ChunkStream:
-        # max_tokens rather than max_completion_tokens: it is the one Ollama and vLLM accept.
-        return await self._client.chat.completions.create(
-            model=self.settings.model,
-            messages=cast("list[ChatCompletionMessageParam]", messages),
-            stream=True,
-            max_tokens=self.settings.max_tokens,
-            temperature=self.settings.temperature,
-        )
-
-    async def _complete(self, messages: list[dict[str, str]], *, max_tokens: int) -> str | None:
-        response = await self._client.with_options(max_retries=0).chat.completions.create(
-            model=self.settings.model,
-            messages=cast("list[ChatCompletionMessageParam]", messages),
-            max_tokens=max_tokens,
-            temperature=0.0,
-        )
-        return response.choices[0].message.content if response.choices else None
-
-    async def aclose(self) -> None:
-        await self._client.close()
