@@ -1,5 +1,7 @@
-"""Configuration: defaults, then ``lore.toml`` (path from ``LORE_CONFIG``), then ``LORE_*``
-environment variables.
+"""Configuration: defaults, then a TOML file, then ``LORE_*`` environment variables.
+
+The file is ``--config`` / ``LORE_CONFIG`` when given (it must exist), else ``lore.toml`` in the
+working directory when there is one.
 
 Every setting lives in a section; the environment name is ``LORE_<SECTION>_<KEY>`` in upper case
 (``LORE_EMBEDDING_BATCH_SIZE``), plus the two top-level ones ``LORE_DATA_DIR`` and
@@ -203,6 +205,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     env = dict(os.environ if env is None else env)
     cfg = Config()
     path = path or env.get("LORE_CONFIG")
+    if not path and Path("lore.toml").is_file():
+        path = "lore.toml"
     if path:
         p = Path(path)
         if not p.is_file():

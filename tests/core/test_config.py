@@ -48,3 +48,13 @@ def test_missing_config_file(tmp_path: Path) -> None:
 def test_bad_env_value() -> None:
     with pytest.raises(ConfigError, match="LORE_SERVER_PORT"):
         load_config(env={"LORE_SERVER_PORT": "eighty"})
+
+
+def test_lore_toml_in_the_working_directory_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_config(env={}).search.top_k == 5
+    (tmp_path / "lore.toml").write_text("[search]\ntop_k = 9\n")
+    assert load_config(env={}).search.top_k == 9
+    other = tmp_path / "other.toml"
+    other.write_text("[search]\ntop_k = 2\n")
+    assert load_config(env={"LORE_CONFIG": str(other)}).search.top_k == 2
