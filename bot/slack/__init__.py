@@ -1,0 +1,1 @@
+"""Slack adapter: events and commands in, Block Kit answers out; identity, audience, installs."""
