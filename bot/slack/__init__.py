@@ -1,1 +1,1 @@
-"""Slack adapter: events and commands in, Block Kit answers out; identity, audience, installs."""
+"""The Slack surface: translates Slack events into turns and renders answers as Block Kit."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -52,3 +52,85 @@ class IngestRun(Base):
     status: Mapped[str] = mapped_column(String(32))  # running, succeeded, partial, failed
     counts: Mapped[Any] = mapped_column(JSON, default=dict)
     errors: Mapped[Any] = mapped_column(JSON, default=list)
+
+
+# Slack installs. Absent Slack ids are stored as "" (never NULL): a NULL never equals another in
+# a unique constraint, on SQLite as on PostgreSQL before 15, and a workspace must have one row.
+# Tokens are references made by core.tokens.TokenVault (a secret name or an AES-GCM blob bound
+# to the row's ids), never plain tokens.
+
+
+class SlackBot(Base):
+    """The bot of one workspace (``team_id``) or, for an org-wide install, one Enterprise Grid
+    org (``team_id`` ""). One row per workspace/org: the latest install or token rotation."""
+
+    __tablename__ = "slack_bots"
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", name="uq_slack_bots_org_team"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    enterprise_id: Mapped[str] = mapped_column(String(32), default="")
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, default=False)
+    app_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    enterprise_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    team_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    bot_id: Mapped[str] = mapped_column(String(32))
+    bot_user_id: Mapped[str] = mapped_column(String(32))
+    bot_scopes: Mapped[str] = mapped_column(Text, default="")  # comma-separated, as Slack sends
+    bot_token_ref: Mapped[str] = mapped_column(Text)
+    bot_refresh_token_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
+    bot_token_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SlackInstallation(Base):
+    """One installer (``user_id``) of the app in a workspace or org: who installed it when, and
+    their user token if the app asked for user scopes. The bot token is in ``slack_bots``, so
+    that revoking one user's token never loses the workspace's bot."""
+
+    __tablename__ = "slack_installations"
+    __table_args__ = (
+        UniqueConstraint(
+            "enterprise_id", "team_id", "user_id", name="uq_slack_installations_org_team_user"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    enterprise_id: Mapped[str] = mapped_column(String(32), default="")
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    user_id: Mapped[str] = mapped_column(String(32))
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, default=False)
+    app_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    enterprise_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    enterprise_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    team_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    user_scopes: Mapped[str] = mapped_column(Text, default="")
+    user_token_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
+    user_refresh_token_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
+    user_token_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    token_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SlackOAuthState(Base):
+    """A pending OAuth ``state`` (CSRF token of the install flow), single use. Only its SHA-256
+    is stored: reading the database does not let anyone complete someone else's install."""
+
+    __tablename__ = "slack_oauth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ProcessedEvent(Base):
+    """Events already handled (Slack retries re-deliver them), shared by all replicas."""
+
+    __tablename__ = "processed_events"
+
+    event_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
