@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from bot.audience import Audience
 from core.acl import PrincipalError
 from core.db import Database
 from core.memberships import principals_for
@@ -68,3 +69,23 @@ class StaticIdentityResolver:
 
 
 PrincipalsFor = Callable[[Identity], list[str]]
+
+
+class ByPlatform:
+    """One identity (and audience) resolver per chat platform, chosen by ``turn.platform``.
+    A turn from a platform with no resolver has no identity, and a conversation whose platform
+    cannot tell its audience is treated as including outsiders: fail closed both ways."""
+
+    def __init__(self, resolvers: dict[str, IdentityResolver]) -> None:
+        self.resolvers = resolvers
+
+    async def resolve(self, turn: Turn) -> Identity | None:
+        resolver = self.resolvers.get(turn.platform)
+        return await resolver.resolve(turn) if resolver is not None else None
+
+    async def audience(self, turn: Turn) -> Audience:
+        resolver = self.resolvers.get(turn.platform)
+        if resolver is None or not hasattr(resolver, "audience"):
+            return Audience(includes_outsiders=True, members=None)
+        result: Audience = await resolver.audience(turn)
+        return result

@@ -19,10 +19,11 @@ from typing import Any
 from aiohttp import web
 
 from bot.conversation import ConversationService
-from bot.identity import PrincipalsLookup, StaticIdentityResolver
+from bot.identity import ByPlatform, PrincipalsLookup, StaticIdentityResolver
 from bot.metrics import Metrics
 from bot.threads import InProcessThreadMemory, RedisThreadMemory, ThreadMemory
 from core.config import Config, ConfigError
+from core.dedupe import DatabaseDeduplicator, EventDeduplicator, RedisDeduplicator
 from core.logging import configure_logging, request_context
 from core.ratelimit import make_rate_limiter
 from core.secrets import SecretStore, open_secret_store
@@ -42,6 +43,7 @@ class AppState:
     answerer: Answerer
     conversation: ConversationService
     redis: Any = None
+    slack: Any = None  # the bolt AsyncApp when slack.enabled
     ready: bool = False
     draining: bool = False
     inflight: int = 0
@@ -89,19 +91,35 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
         import redis.asyncio as aioredis
 
         redis = aioredis.from_url(cfg.redis.url)
-    identities = StaticIdentityResolver.from_entries(cfg.webchat.users)
+    identities = ByPlatform({"webchat": StaticIdentityResolver.from_entries(cfg.webchat.users)})
+    slack = None
+    if cfg.slack.enabled:
+        from bot.slack.app import build_slack_app
+        from bot.slack.people import SlackPeople
+
+        slack = build_slack_app(cfg.slack, secrets, runtime.db)
+        identities.resolvers["slack"] = SlackPeople(slack.client_for)
     limiter = make_rate_limiter(cfg.ratelimit, cfg.redis)
     metrics.track_rate_limit_store_errors(lambda: limiter.store_errors)
     conversation = ConversationService(
         search=lambda q, principals: runtime.searcher.search(q, principals, mode=Mode.HYBRID),
         answerer=answerer,
         identities=identities,
+        audiences=identities,
         principals_for=PrincipalsLookup(runtime.db),
         rate_limiter=limiter,
         threads=_thread_memory(cfg, redis),
         metrics=metrics,
     )
-    return AppState(cfg, runtime, secrets, metrics, answerer, conversation, redis)
+    if slack is not None:
+        from bot.slack.events import SlackEvents
+
+        dedupe: EventDeduplicator = (
+            RedisDeduplicator(redis, prefix=f"{cfg.redis.key_prefix}event:") if redis is not None
+            else DatabaseDeduplicator(runtime.db)
+        )
+        SlackEvents(slack.app, conversation, dedupe)
+    return AppState(cfg, runtime, secrets, metrics, answerer, conversation, redis, slack.app if slack else None)
 
 
 # -- middleware -----------------------------------------------------------------------------------
@@ -231,6 +249,10 @@ def create_app(cfg: Config, state: AppState | None = None) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    if state.slack is not None:
+        from bot.slack.app import add_routes as add_slack_routes
+
+        add_slack_routes(app, state.slack)
     if webchat_allowed(cfg):
         from bot.webchat.routes import add_routes
 

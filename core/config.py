@@ -126,6 +126,20 @@ class WebChatConfig:
 
 
 @dataclass
+class SlackConfig:
+    enabled: bool = False
+    # Secret names (values come from the secret store). One workspace: a bot token. Several
+    # workspaces: client id + secret for the OAuth install at /slack/install, tokens per workspace
+    # kept by Lore (in the secret store, or encrypted with the key named by token_key_secret).
+    signing_secret_secret: str = "slack-signing-secret"
+    bot_token_secret: str = "slack-bot-token"
+    client_id: str = ""  # set it to use the multi-workspace OAuth install instead of one token
+    client_secret_secret: str = "slack-client-secret"
+    token_key_secret: str = "slack-token-key"
+    api_url: str = ""  # Web API root override (a proxy or a test stand-in); empty: Slack's
+
+
+@dataclass
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 3978
@@ -148,6 +162,7 @@ class Config:
     redis: RedisConfig = field(default_factory=RedisConfig)
     ratelimit: RateLimitConfig = field(default_factory=RateLimitConfig)
     webchat: WebChatConfig = field(default_factory=WebChatConfig)
+    slack: SlackConfig = field(default_factory=SlackConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
 
     @property

@@ -40,7 +40,7 @@ class Workspace:
     enterprise_id: str | None = None
 
 
-def _workspace_of(turn: Turn) -> Workspace:
+def workspace_of(turn: Turn) -> Workspace:
     # Turn.workspace is "<enterprise_id>:<team_id>" on Enterprise Grid, "<team_id>" otherwise.
     enterprise, _, team = turn.workspace.rpartition(":")
     return Workspace(team_id=team, enterprise_id=enterprise or None)
@@ -118,11 +118,11 @@ class SlackPeople:
 
     async def resolve(self, turn: Turn) -> Identity | None:
         client = await self.client_for(turn)
-        return (await self._member(client, _workspace_of(turn), turn.user_id)).identity
+        return (await self._member(client, workspace_of(turn), turn.user_id)).identity
 
     async def audience(self, turn: Turn) -> Audience:
         client = await self.client_for(turn)
-        home = _workspace_of(turn)
+        home = workspace_of(turn)
         info = (await client.conversations_info(channel=turn.conversation_id))["channel"]
         member_ids: list[str] = []
         cursor = ""

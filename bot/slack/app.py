@@ -1,0 +1,126 @@
+"""Slack on the `lore` server: the bolt app, its Web API client per workspace, and routes.
+
+Bolt's aiohttp ``web_app()`` cannot be mounted as a sub-application, so the server routes
+``POST /slack/events`` (events, commands, interactivity) to ``AsyncApp.async_dispatch`` itself,
+and ``/slack/install`` + ``/slack/oauth_redirect`` to bolt's OAuth flow when the multi-workspace
+install is configured. Bolt verifies Slack's request signature (answering 401 to a bad or stale
+one) and acknowledges before the listener runs, within Slack's 3 seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.conversation import Turn
+from bot.slack.people import workspace_of
+from bot.slack.stores import DatabaseInstallationStore, DatabaseOAuthStateStore
+from core.config import ConfigError, SlackConfig
+from core.db import Database
+from core.secrets import SecretStore, require_secret
+from core.tokens import TokenVault
+
+log = logging.getLogger("lore.slack")
+
+# Every scope Lore uses, and nothing more (manifest/slack/manifest.yaml lists the same).
+BOT_SCOPES = [
+    "app_mentions:read",  # app_mention events
+    "chat:write",  # answers, status updates, ephemeral private answers
+    "commands",  # /lore
+    "im:history",  # message.im events
+    "users:read",  # users.info: guests, deleted users, teams
+    "users:read.email",  # users.info: the email that names the asker's principals
+    "channels:read",  # conversations.info / members of public channels (audience)
+    "groups:read",  # ... of private channels
+    "mpim:read",  # ... of group DMs
+    "im:read",  # ... of DMs
+]
+
+ClientFor = Callable[[Turn], Awaitable[Any]]
+
+
+@dataclass
+class SlackApp:
+    app: AsyncApp
+    client_for: ClientFor
+
+
+def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> SlackApp:
+    signing_secret = require_secret(secrets, cfg.signing_secret_secret)
+    base_url = cfg.api_url or AsyncWebClient.BASE_URL
+    if cfg.client_id:
+        vault = TokenVault(secrets, key_secret=cfg.token_key_secret)
+        installs = DatabaseInstallationStore(db, vault)
+        settings = AsyncOAuthSettings(
+            client_id=cfg.client_id,
+            client_secret=require_secret(secrets, cfg.client_secret_secret),
+            scopes=BOT_SCOPES,
+            installation_store=installs,
+            state_store=DatabaseOAuthStateStore(db),
+        )
+        app = AsyncApp(
+            signing_secret=signing_secret,
+            oauth_settings=settings,
+            installation_store=installs,
+            client=AsyncWebClient(base_url=base_url),
+        )
+
+        # app_uninstalled / tokens_revoked: bolt deletes the stored installation and tokens.
+        app.enable_token_revocation_listeners()
+
+        async def client_for_install(turn: Turn) -> AsyncWebClient:
+            ws = workspace_of(turn)
+            bot = await installs.async_find_bot(enterprise_id=ws.enterprise_id, team_id=ws.team_id)
+            if bot is None:
+                bot = await installs.async_find_bot(enterprise_id=ws.enterprise_id, team_id=None, is_enterprise_install=True)
+            if bot is None:
+                raise LookupError("Lore is not installed in this Slack workspace")
+            return AsyncWebClient(token=bot.bot_token, base_url=base_url)
+
+        return SlackApp(app, client_for_install)
+    token = secrets.get(cfg.bot_token_secret)
+    if not token:
+        raise ConfigError(
+            f"slack.enabled needs either the secret {cfg.bot_token_secret!r} (slack.bot_token_secret, "
+            "one workspace) or slack.client_id (multi-workspace OAuth install)"
+        )
+    client = AsyncWebClient(token=token, base_url=base_url)
+    app = AsyncApp(signing_secret=signing_secret, client=client)
+
+    async def token_gone(event: dict[str, Any]) -> None:
+        # One configured token: nothing stored to delete; the operator must remove the secret.
+        log.warning("Slack says the bot token is no longer valid; remove or replace the secret",
+                    extra={"event": event.get("type"), "secret": cfg.bot_token_secret})
+
+    app.event("app_uninstalled")(token_gone)
+    app.event("tokens_revoked")(token_gone)
+
+    async def client_for_token(_turn: Turn) -> AsyncWebClient:
+        return client
+
+    return SlackApp(app, client_for_token)
+
+
+def add_routes(web_app: web.Application, slack: AsyncApp) -> None:
+    async def dispatch(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await slack.async_dispatch(await to_bolt_request(request)))
+
+    web_app.router.add_post("/slack/events", dispatch)
+    flow = slack.oauth_flow
+    if flow is not None:
+        async def install(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(await flow.handle_installation(await to_bolt_request(request)))
+
+        async def callback(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
+        web_app.router.add_get(flow.install_path, install)
+        web_app.router.add_get(flow.redirect_uri_path, callback)

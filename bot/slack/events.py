@@ -1,0 +1,131 @@
+"""Slack events, commands and actions -> the conversation service -> Slack messages.
+
+Like bolt's own adapters, this module only translates. Bolt acknowledges an event as soon as the
+listener is registered to run (process_before_response=False): the work happens after the ack,
+so Slack always gets its answer within its 3 seconds. Slack redelivers events it thinks were
+lost and bolt runs the listener again, so every event is first claimed in a store shared by all
+replicas (Redis or the database): a question is answered exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.conversation import ConversationService, Finished, Kind, Refused, Turn
+from bot.slack import render
+from core.dedupe import EventDeduplicator
+
+log = logging.getLogger("lore.slack")
+
+MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
+DEDUPE_TTL = 3600  # Slack retries within minutes; an hour is ample
+IGNORED_SUBTYPES_OK = {None, "thread_broadcast", "file_share"}
+
+
+def workspace_key(body: dict[str, Any]) -> str:
+    """Turn.workspace: "<enterprise_id>:<team_id>" on Enterprise Grid, else "<team_id>"."""
+    enterprise = body.get("enterprise_id") or (body.get("enterprise") or {}).get("id")
+    team = body.get("team_id") or (body.get("team") or {}).get("id") or ""
+    return f"{enterprise}:{team}" if enterprise else str(team)
+
+
+def question_of(text: str) -> str:
+    return MENTION.sub("", text or "").strip()
+
+
+class SlackEvents:
+    def __init__(self, app: AsyncApp, conversation: ConversationService, dedupe: EventDeduplicator) -> None:
+        self.app = app
+        self.conversation = conversation
+        self.dedupe = dedupe
+        app.event("app_mention")(self.on_mention)
+        app.event("message")(self.on_message)
+        app.command("/lore")(self.on_command)
+        app.action("lore_private_answer")(self.on_private_answer)
+        app.action(re.compile(r"lore_feedback_(up|down)"))(self.on_feedback)
+
+    async def _first_time(self, body: dict[str, Any]) -> bool:
+        event_id = body.get("event_id")
+        if not event_id:
+            return True
+        return await self.dedupe.first_time(f"slack:event:{event_id}", DEDUPE_TTL)
+
+    async def _answer(self, turn: Turn, client: Any, channel: str, thread_ts: str | None) -> None:
+        """Post a status in the thread, then replace it with the answer."""
+        status = await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
+                                               text=render.status_text("retrieving"),
+                                               blocks=render.status_blocks("retrieving"))
+        final: Finished | Refused | None = None
+        async for event in self.conversation.ask(turn):
+            if isinstance(event, (Finished, Refused)):
+                final = event
+        if isinstance(final, Finished):
+            ref = f"{channel}:{status['ts']}"
+            blocks = render.answer_blocks(final.answer, question=turn.text, feedback_ref=ref, private_ref=ref)
+            await client.chat_update(channel=channel, ts=status["ts"], text=render.answer_text(final.answer), blocks=blocks)
+        else:
+            reason = final.reason if isinstance(final, Refused) else "Something went wrong; please try again."
+            await client.chat_update(channel=channel, ts=status["ts"], text=render.refused_text(reason), blocks=[])
+
+    async def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
+        if event.get("bot_id") or event.get("subtype") not in IGNORED_SUBTYPES_OK or not await self._first_time(body):
+            return
+        kind = Kind.GROUP if event.get("channel_type") == "mpim" else Kind.CHANNEL
+        thread = event.get("thread_ts") or event["ts"]
+        turn = Turn("slack", workspace_key(body), event["user"], kind, event["channel"], thread, question_of(event.get("text", "")))
+        await self._answer(turn, client, event["channel"], thread)
+
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
+        # Only direct messages; mentions in channels arrive as app_mention. Edits, deletions,
+        # bot messages (our own included) and other subtypes are not questions.
+        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype") not in IGNORED_SUBTYPES_OK:
+            return
+        if not await self._first_time(body):
+            return
+        thread = event.get("thread_ts") or event["ts"]
+        turn = Turn("slack", workspace_key(body), event["user"], Kind.DIRECT, event["channel"], thread, question_of(event.get("text", "")))
+        await self._answer(turn, client, event["channel"], event.get("thread_ts"))
+
+    async def on_command(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], client: Any) -> None:
+        text = (body.get("text") or "").strip()
+        if text in ("", "help"):
+            await ack(text=render.help_text())
+            return
+        await ack(text=render.status_text("retrieving"))
+        # A slash command's reply is private (ephemeral), so it uses the asker's own access.
+        turn = Turn("slack", workspace_key(body), body["user_id"], Kind.CHANNEL, body["channel_id"],
+                    f"command:{body.get('trigger_id', '')}", text, private=True)
+        await self._reply_privately(turn, client, body["channel_id"], body["user_id"], None)
+
+    async def _reply_privately(self, turn: Turn, client: Any, channel: str, user: str, thread_ts: str | None) -> None:
+        final: Finished | Refused | None = None
+        async for event in self.conversation.ask(turn):
+            if isinstance(event, (Finished, Refused)):
+                final = event
+        if isinstance(final, Finished):
+            ref = f"{channel}:private:{turn.thread_id}"
+            blocks = render.answer_blocks(final.answer, question=turn.text, allow_private=False, feedback_ref=ref)
+            await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts,
+                                            text=render.answer_text(final.answer), blocks=blocks)
+        else:
+            reason = final.reason if isinstance(final, Refused) else "Something went wrong; please try again."
+            await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=render.refused_text(reason))
+
+    async def on_private_answer(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], client: Any) -> None:
+        await ack()
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id", "")
+        thread = message.get("thread_ts") or message.get("ts")
+        question = render.question_from_blocks(message.get("blocks") or []) or ""
+        turn = Turn("slack", workspace_key(body), body["user"]["id"], Kind.CHANNEL, channel, str(thread), question, private=True)
+        await self._reply_privately(turn, client, channel, body["user"]["id"], thread)
+
+    async def on_feedback(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        log.info("feedback", extra={"helpful": action.get("action_id") == "lore_feedback_up", "ref": action.get("value", "")})

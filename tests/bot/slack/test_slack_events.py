@@ -1,0 +1,160 @@
+"""Slack end to end: signed Events API requests to the real server, answers posted to the Slack
+Web API stand-in through slack_sdk. Asserts what the bot posted, to whom, and in which thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.server import create_app
+from bot.slack.app import BOT_SCOPES
+from tests.bot.conftest import dev_config
+from tests.fakes import slack_signing as sig
+from tests.fakes.slack_stand_in import SlackStandIn
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TOKEN = "xoxb-lore-test"
+SALARY = "what is the salary band for L5?"
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackStandIn]:
+    async with SlackStandIn.running(bot_token=TOKEN, scopes=BOT_SCOPES) as stand_in:
+        for uid, email, guest in [("UCAROL", "carol", False), ("UERIN", "erin", False), ("UGINA", "gina", True)]:
+            stand_in.add_user(uid, email=f"{email}@northwind.example", is_restricted=guest)
+        stand_in.add_channel("CGENERAL", name="general", members=["UCAROL", "UERIN"])
+        stand_in.add_channel("CGUESTS", name="with-guests", members=["UCAROL", "UGINA"])
+        stand_in.add_channel("DCAROL", is_im=True, members=["UCAROL"])
+        stand_in.add_channel("DGINA", is_im=True, members=["UGINA"])
+        yield stand_in
+
+
+@pytest.fixture
+async def client(handbook_data: Path, tmp_path: Path, slack: SlackStandIn,
+                 monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TestClient]:
+    shutil.copytree(handbook_data, tmp_path / "data")
+    cfg = dev_config(tmp_path / "data")
+    cfg.slack.enabled = True
+    cfg.slack.api_url = slack.api_url
+    monkeypatch.setenv("LORE_SECRET_SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.setenv("LORE_SECRET_SLACK_BOT_TOKEN", TOKEN)
+    async with TestClient(TestServer(create_app(cfg))) as c:
+        yield c
+
+
+async def post(client: TestClient, req: sig.SignedRequest) -> int:
+    r = await client.post("/slack/events", data=req.body, headers=req.headers)
+    return r.status
+
+
+async def settle(slack: SlackStandIn, method: str, count: int = 1, timeout: float = 20) -> list[Any]:
+    for _ in range(int(timeout * 20)):
+        calls = [c for c in slack.calls(method) if c.response.get("ok")]
+        if len(calls) >= count:
+            await asyncio.sleep(0.2)  # let stray duplicates show up before asserting on counts
+            return [c for c in slack.calls(method) if c.response.get("ok")]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {method} within {timeout} s: {[c.method for c in slack.calls()]}")
+
+
+def cited(blocks: Any) -> str:
+    return json.dumps(blocks)
+
+
+async def test_channel_mention_answers_in_thread_from_org_documents_only(client: TestClient, slack: SlackStandIn) -> None:
+    question = slack.add_message("CGENERAL", f"<@U0LOREBOT> {SALARY}", user="UCAROL")
+    event = sig.app_mention(user="UCAROL", channel="CGENERAL", text=f"<@U0LOREBOT> {SALARY}", ts=question.ts)
+    assert await post(client, sig.signed_event(event, SECRET)) == 200
+    updates = await settle(slack, "chat.update")
+    (reply,) = slack.messages("CGENERAL", thread_ts=question.ts)
+    assert reply.edits, "the status message was replaced by the answer"
+    assert "salary-bands" not in cited(reply.blocks) and "confidential" not in cited(reply.blocks)
+    assert "lore_private_answer" in cited(reply.blocks)  # restricted: the private answer is offered
+    assert len(updates) == 1
+
+
+async def test_retried_event_is_answered_once(client: TestClient, slack: SlackStandIn) -> None:
+    question = slack.add_message("CGENERAL", "<@U0LOREBOT> how do I get VPN access?", user="UERIN")
+    event = sig.app_mention(user="UERIN", channel="CGENERAL", text="<@U0LOREBOT> how do I get VPN access?", ts=question.ts)
+    first = sig.signed_event(event, SECRET, event_id="EvRETRY0001")
+    assert await post(client, first) == 200
+    assert await post(client, first.retried(1)) == 200
+    assert await post(client, first.retried(2, "http_error")) == 200
+    await settle(slack, "chat.update")
+    assert len(slack.messages("CGENERAL", thread_ts=question.ts)) == 1
+    assert len([c for c in slack.calls("chat.postMessage") if c.response.get("ok")]) == 1
+
+
+async def test_direct_message_uses_the_askers_own_access(client: TestClient, slack: SlackStandIn) -> None:
+    question = slack.add_message("DCAROL", SALARY, user="UCAROL")
+    assert await post(client, sig.signed_event(sig.message_im(user="UCAROL", channel="DCAROL", text=SALARY, ts=question.ts), SECRET)) == 200
+    await settle(slack, "chat.update")
+    (reply,) = [m for m in slack.messages("DCAROL") if m.user != "UCAROL"]
+    assert "hr/confidential/salary-bands.md" in cited(reply.blocks)
+
+
+async def test_guest_gets_no_org_documents(client: TestClient, slack: SlackStandIn) -> None:
+    question = slack.add_message("DGINA", "how do I get VPN access?", user="UGINA")
+    await post(client, sig.signed_event(sig.message_im(user="UGINA", channel="DGINA", text="how do I get VPN access?", ts=question.ts), SECRET))
+    await settle(slack, "chat.update")
+    (reply,) = [m for m in slack.messages("DGINA") if m.user != "UGINA"]
+    assert "general/" not in cited(reply.blocks) and "hr/" not in cited(reply.blocks)
+
+
+async def test_channel_with_a_guest_cites_nothing_the_guest_cannot_read(client: TestClient, slack: SlackStandIn) -> None:
+    question = slack.add_message("CGUESTS", "<@U0LOREBOT> how do I get VPN access?", user="UCAROL")
+    event = sig.app_mention(user="UCAROL", channel="CGUESTS", text="<@U0LOREBOT> how do I get VPN access?", ts=question.ts)
+    await post(client, sig.signed_event(event, SECRET))
+    await settle(slack, "chat.update")
+    (reply,) = slack.messages("CGUESTS", thread_ts=question.ts)
+    assert "general/" not in cited(reply.blocks) and "hr/" not in cited(reply.blocks)
+
+
+async def test_private_answer_goes_only_to_the_asker(client: TestClient, slack: SlackStandIn) -> None:
+    question = slack.add_message("CGENERAL", f"<@U0LOREBOT> {SALARY}", user="UCAROL")
+    event = sig.app_mention(user="UCAROL", channel="CGENERAL", text=f"<@U0LOREBOT> {SALARY}", ts=question.ts)
+    await post(client, sig.signed_event(event, SECRET))
+    await settle(slack, "chat.update")
+    (reply,) = slack.messages("CGENERAL", thread_ts=question.ts)
+    block, button = next((b, e) for b in reply.blocks if b.get("type") == "actions"
+                         for e in b["elements"] if e["action_id"] == "lore_private_answer")
+    action = {"action_id": button["action_id"], "block_id": block.get("block_id", "actions"), "type": "button", "value": button["value"]}
+    payload = sig.block_actions(user_id="UCAROL", channel_id="CGENERAL", message_ts=reply.ts, actions=[action],
+                                message={"ts": reply.ts, "thread_ts": question.ts, "blocks": reply.blocks})
+    assert await post(client, sig.signed_block_actions(payload, SECRET)) == 200
+    await settle(slack, "chat.postEphemeral")
+    (private,) = slack.ephemerals("UCAROL")
+    assert "hr/confidential/salary-bands.md" in cited(private.blocks)
+    assert slack.ephemerals("UERIN") == []
+
+
+async def test_slash_command_answers_privately(client: TestClient, slack: SlackStandIn) -> None:
+    form = sig.slash_command(command="/lore", text=SALARY, user_id="UCAROL", channel_id="CGENERAL")
+    r = await client.post("/slack/events", data=sig.signed_form(form, SECRET).body, headers=sig.signed_form(form, SECRET).headers)
+    assert r.status == 200
+    await settle(slack, "chat.postEphemeral")
+    (private,) = slack.ephemerals("UCAROL")
+    assert "hr/confidential/salary-bands.md" in cited(private.blocks)
+    help_form = sig.slash_command(command="/lore", text="help", user_id="UERIN", channel_id="CGENERAL")
+    r = await client.post("/slack/events", data=sig.signed_form(help_form, SECRET).body, headers=sig.signed_form(help_form, SECRET).headers)
+    assert r.status == 200 and "/lore" in await r.text()
+
+
+async def test_bad_or_stale_signature_is_401(client: TestClient, slack: SlackStandIn) -> None:
+    event = sig.app_mention(user="UCAROL", channel="CGENERAL", text="<@U0LOREBOT> hi", ts="1.000001")
+    assert await post(client, sig.signed_event(event, "wrong-secret")) == 401
+    assert await post(client, sig.signed_event(event, SECRET, timestamp=1_000_000_000)) == 401
+    await asyncio.sleep(0.3)
+    assert slack.calls("chat.postMessage") == []
+
+
+async def test_uninstall_and_revocation_events_are_acknowledged(client: TestClient, slack: SlackStandIn) -> None:
+    for event in ({"type": "app_uninstalled"}, {"type": "tokens_revoked", "tokens": {"bot": ["U0LOREBOT"]}}):
+        assert await post(client, sig.signed_event(event, SECRET)) == 200
