@@ -18,6 +18,12 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation import Turn
@@ -47,6 +53,21 @@ BOT_SCOPES = [
 ClientFor = Callable[[Turn], Awaitable[Any]]
 
 
+def retry_handlers() -> list[AsyncRetryHandler]:
+    """429 (waits Retry-After), 5xx and dropped connections are retried; slack_sdk retries none
+    of them by default, and Slack rate-limits chat.postMessage to about one message per second
+    per channel."""
+    return [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+    ]
+
+
+def web_client(base_url: str, token: str | None = None) -> AsyncWebClient:
+    return AsyncWebClient(token=token, base_url=base_url, retry_handlers=retry_handlers())
+
+
 @dataclass
 class SlackApp:
     app: AsyncApp
@@ -70,7 +91,7 @@ def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> Sla
             signing_secret=signing_secret,
             oauth_settings=settings,
             installation_store=installs,
-            client=AsyncWebClient(base_url=base_url),
+            client=web_client(base_url),
         )
 
         # app_uninstalled / tokens_revoked: bolt deletes the stored installation and tokens.
@@ -83,7 +104,7 @@ def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> Sla
                 bot = await installs.async_find_bot(enterprise_id=ws.enterprise_id, team_id=None, is_enterprise_install=True)
             if bot is None:
                 raise LookupError("Lore is not installed in this Slack workspace")
-            return AsyncWebClient(token=bot.bot_token, base_url=base_url)
+            return web_client(base_url, bot.bot_token)
 
         return SlackApp(app, client_for_install)
     token = secrets.get(cfg.bot_token_secret)
@@ -92,7 +113,7 @@ def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> Sla
             f"slack.enabled needs either the secret {cfg.bot_token_secret!r} (slack.bot_token_secret, "
             "one workspace) or slack.client_id (multi-workspace OAuth install)"
         )
-    client = AsyncWebClient(token=token, base_url=base_url)
+    client = web_client(base_url, token)
     app = AsyncApp(signing_secret=signing_secret, client=client)
 
     async def token_gone(event: dict[str, Any]) -> None:

@@ -158,3 +158,37 @@ async def test_bad_or_stale_signature_is_401(client: TestClient, slack: SlackSta
 async def test_uninstall_and_revocation_events_are_acknowledged(client: TestClient, slack: SlackStandIn) -> None:
     for event in ({"type": "app_uninstalled"}, {"type": "tokens_revoked", "tokens": {"bot": ["U0LOREBOT"]}}):
         assert await post(client, sig.signed_event(event, SECRET)) == 200
+
+
+async def test_load_100_mentions_acked_fast_and_answered_once(client: TestClient, slack: SlackStandIn) -> None:
+    import time
+
+    questions = [slack.add_message("CGENERAL", f"<@U0LOREBOT> question {i} about VPN access", user="UERIN") for i in range(100)]
+    requests = [
+        sig.signed_event(sig.app_mention(user="UERIN", channel="CGENERAL", text=q.text, ts=q.ts), SECRET)
+        for q in questions
+    ]
+
+    async def deliver(req: sig.SignedRequest) -> float:
+        started = time.perf_counter()
+        assert await post(client, req) == 200
+        return time.perf_counter() - started
+
+    started = time.perf_counter()
+    ack_times = await asyncio.gather(*(deliver(r) for r in requests))
+    sent_in = time.perf_counter() - started
+    # Slack's own retries of a few of them must not produce second answers.
+    await asyncio.gather(*(post(client, r.retried(1)) for r in requests[:10]))
+    assert sent_in < 10 and max(ack_times) < 3.0, (sent_in, max(ack_times))
+    await settle(slack, "chat.update", count=100, timeout=60)
+    for q in questions:
+        assert len(slack.messages("CGENERAL", thread_ts=q.ts)) == 1, q.text
+
+
+async def test_rate_limited_update_is_retried_after_retry_after(client: TestClient, slack: SlackStandIn) -> None:
+    slack.rate_limit_next("chat.update", retry_after=1)
+    question = slack.add_message("DCAROL", "how do I get VPN access?", user="UCAROL")
+    await post(client, sig.signed_event(sig.message_im(user="UCAROL", channel="DCAROL", text=question.text, ts=question.ts), SECRET))
+    (update,) = await settle(slack, "chat.update")
+    limited = [c for c in slack.calls("chat.update") if not c.response.get("ok")]
+    assert len(limited) == 1 and update.at - limited[0].at >= 0.95
