@@ -25,6 +25,9 @@ class Metrics:
             "lore_fallbacks", "Answers produced by the extractive fallback after an LLM failure", registry=self.registry
         )
         self.rate_limited = Counter("lore_rate_limited", "Questions refused by the rate limit", registry=self.registry)
+        self.feedback = Counter(
+            "lore_feedback", "Helpful / not helpful clicks on answers", ["platform", "helpful"], registry=self.registry
+        )
 
     def track_rate_limit_store_errors(self, read: Callable[[], int]) -> None:
         """Failures of the shared rate-limit store (Redis); the limiter then works per replica."""

@@ -112,13 +112,14 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
         metrics=metrics,
     )
     if slack is not None:
+        from bot.feedback import FeedbackRecorder
         from bot.slack.events import SlackEvents
 
         dedupe: EventDeduplicator = (
             RedisDeduplicator(redis, prefix=f"{cfg.redis.key_prefix}event:") if redis is not None
             else DatabaseDeduplicator(runtime.db)
         )
-        SlackEvents(slack.app, conversation, dedupe)
+        SlackEvents(slack.app, conversation, dedupe, FeedbackRecorder(runtime.db, metrics))
     return AppState(cfg, runtime, secrets, metrics, answerer, conversation, redis, slack.app if slack else None)
 
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.conversation import ConversationService, Finished, Kind, Refused, Turn
+from bot.feedback import FeedbackRecorder
 from bot.slack import render
 from core.dedupe import EventDeduplicator
+from retrieval.answer.base import Delta, Reset
 
 log = logging.getLogger("lore.slack")
 
@@ -39,10 +42,15 @@ def question_of(text: str) -> str:
 
 
 class SlackEvents:
-    def __init__(self, app: AsyncApp, conversation: ConversationService, dedupe: EventDeduplicator) -> None:
+    def __init__(self, app: AsyncApp, conversation: ConversationService, dedupe: EventDeduplicator,
+                 feedback: FeedbackRecorder, *, stream_interval: float = 1.2) -> None:
         self.app = app
+        # chat.update is rate limited (Tier 3, ~50 a minute per workspace): a streaming answer
+        # is shown by editing the message at most this often, then once more when complete.
+        self.stream_interval = stream_interval
         self.conversation = conversation
         self.dedupe = dedupe
+        self.feedback = feedback
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
         app.command("/lore")(self.on_command)
@@ -61,9 +69,19 @@ class SlackEvents:
                                                text=render.status_text("retrieving"),
                                                blocks=render.status_blocks("retrieving"))
         final: Finished | Refused | None = None
+        partial = ""
+        shown_at = time.monotonic()
         async for event in self.conversation.ask(turn):
             if isinstance(event, (Finished, Refused)):
                 final = event
+            elif isinstance(event, Reset):
+                partial = ""
+            elif isinstance(event, Delta):
+                partial += event.text
+                if time.monotonic() - shown_at >= self.stream_interval and partial.strip():
+                    await client.chat_update(channel=channel, ts=status["ts"], text=partial[:3000],
+                                             blocks=render.streaming_blocks(partial))
+                    shown_at = time.monotonic()
         if isinstance(final, Finished):
             ref = f"{channel}:{status['ts']}"
             blocks = render.answer_blocks(final.answer, question=turn.text, feedback_ref=ref, private_ref=ref)
@@ -128,4 +146,7 @@ class SlackEvents:
     async def on_feedback(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
         await ack()
         action = (body.get("actions") or [{}])[0]
-        log.info("feedback", extra={"helpful": action.get("action_id") == "lore_feedback_up", "ref": action.get("value", "")})
+        await self.feedback.record(
+            platform="slack", workspace=workspace_key(body), user_id=(body.get("user") or {}).get("id", ""),
+            answer_ref=str(action.get("value", "")), helpful=action.get("action_id") == render.FEEDBACK_UP,
+        )

@@ -137,6 +137,13 @@ def status_blocks(stage: str) -> list[Block]:
     return [_context(":mag: " + escape(status_text(stage)))]
 
 
+def streaming_blocks(partial: str, max_sections: int = 10) -> list[Block]:
+    """The answer so far, while it streams: the same conversion and limits as the final answer,
+    without sources or buttons (citations are checked only once the answer is complete)."""
+    sections = split_mrkdwn(to_mrkdwn(partial))[: max(max_sections, 1)]
+    return [_section(t) for t in sections if t.strip()] + status_blocks("answering")
+
+
 def refused_text(reason: str) -> str:
     """A refusal (rate limit, unverifiable identity, …) as message text, escaped."""
     return escape(reason.strip() or "I can't answer that right now.")

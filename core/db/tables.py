@@ -134,3 +134,19 @@ class ProcessedEvent(Base):
     event_key: Mapped[str] = mapped_column(String(255), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class AnswerFeedback(Base):
+    """A "helpful" / "not helpful" click on an answer. ``answer_ref`` is the surface's own
+    reference to the answer message (Slack: channel and message ts); no question or answer text
+    is stored, so feedback never holds document content."""
+
+    __tablename__ = "answer_feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    workspace: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(String(255))
+    answer_ref: Mapped[str] = mapped_column(String(512), index=True)
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

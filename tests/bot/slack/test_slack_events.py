@@ -192,3 +192,64 @@ async def test_rate_limited_update_is_retried_after_retry_after(client: TestClie
     (update,) = await settle(slack, "chat.update")
     limited = [c for c in slack.calls("chat.update") if not c.response.get("ok")]
     assert len(limited) == 1 and update.at - limited[0].at >= 0.95
+
+
+async def test_feedback_is_recorded(client: TestClient, slack: SlackStandIn) -> None:
+    from sqlalchemy import select
+
+    from bot.server import STATE_KEY
+    from core.db.tables import AnswerFeedback
+
+    question = slack.add_message("DCAROL", "how do I get VPN access?", user="UCAROL")
+    await post(client, sig.signed_event(sig.message_im(user="UCAROL", channel="DCAROL", text=question.text, ts=question.ts), SECRET))
+    await settle(slack, "chat.update")
+    (reply,) = [m for m in slack.messages("DCAROL") if m.user != "UCAROL"]
+    block, button = next((b, e) for b in reply.blocks if b.get("type") == "actions"
+                         for e in b["elements"] if e["action_id"] == "lore_feedback_down")
+    action = {"action_id": button["action_id"], "block_id": block.get("block_id", "actions"), "type": "button", "value": button["value"]}
+    payload = sig.block_actions(user_id="UCAROL", channel_id="DCAROL", message_ts=reply.ts, actions=[action])
+    assert await post(client, sig.signed_block_actions(payload, SECRET)) == 200
+    db = client.server.app[STATE_KEY].runtime.db
+    for _ in range(100):
+        with db.session() as s:
+            rows = s.execute(select(AnswerFeedback)).scalars().all()
+        if rows:
+            break
+        await asyncio.sleep(0.05)
+    (row,) = rows
+    assert (row.platform, row.user_id, row.helpful, row.answer_ref) == ("slack", "UCAROL", False, button["value"])
+    assert 'lore_feedback_total{helpful="false",platform="slack"} 1.0' in await (await client.get("/metrics")).text()
+
+
+async def test_a_slow_llm_answer_streams_by_rate_limited_edits(
+    handbook_data: Path, tmp_path: Path, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.llm_stand_in import LlmStandIn, Reply
+
+    key = "gsk_slack_stream_test_key_0123456789"
+    shutil.copytree(handbook_data, tmp_path / "data")
+    cfg = dev_config(tmp_path / "data")
+    cfg.slack.enabled = True
+    cfg.slack.api_url = slack.api_url
+    monkeypatch.setenv("LORE_SECRET_SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.setenv("LORE_SECRET_SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("LORE_SECRET_GROQ_API_KEY", key)
+    async with LlmStandIn.running(api_keys=[key]) as llm:
+        llm.script(Reply("Request VPN access in the Helpdesk portal [1]. Approval takes one business day [1].",
+                         chunks=6, chunk_delay=0.5))
+        cfg.llm.provider = "groq"
+        cfg.llm.base_url = llm.groq_base_url
+        async with TestClient(TestServer(create_app(cfg))) as c:
+            question = slack.add_message("DCAROL", "how do I get VPN access?", user="UCAROL")
+            event = sig.message_im(user="UCAROL", channel="DCAROL", text=question.text, ts=question.ts)
+            assert await post(c, sig.signed_event(event, SECRET)) == 200
+            for _ in range(200):
+                final = [m for m in slack.messages("DCAROL") if m.user != "UCAROL" and "lore_feedback_up" in cited(m.blocks)]
+                if final:
+                    break
+                await asyncio.sleep(0.05)
+    (reply,) = final
+    updates = [c for c in slack.calls("chat.update") if c.response.get("ok")]
+    assert 2 <= len(updates) <= 4  # at least one partial edit, then the final one; never one per chunk
+    assert all(b - a >= 1.0 for a, b in zip([u.at for u in updates[:-2]], [u.at for u in updates[1:-1]]))
+    assert "Helpdesk" in cited(reply.blocks) and "general/it-vpn-access.md" in cited(reply.blocks)
