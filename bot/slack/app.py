@@ -48,6 +48,7 @@ BOT_SCOPES = [
     "groups:read",  # ... of private channels
     "mpim:read",  # ... of group DMs
     "im:read",  # ... of DMs
+    "assistant:write",  # assistant threads: suggested prompts, status, titles
 ]
 
 ClientFor = Callable[[Turn], Awaitable[Any]]

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot.conversation import ConversationService, Finished, Kind, Refused, Turn
 from bot.feedback import FeedbackRecorder
@@ -28,6 +29,13 @@ log = logging.getLogger("lore.slack")
 MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
 DEDUPE_TTL = 3600  # Slack retries within minutes; an hour is ample
 IGNORED_SUBTYPES_OK = {None, "thread_broadcast", "file_share"}
+# Shown when someone opens a thread with Lore in Slack's AI-app surface (assistant threads).
+SUGGESTED_PROMPTS = [
+    {"title": "Find a policy", "message": "What is our policy on working from abroad?"},
+    {"title": "IT help", "message": "How do I get VPN access?"},
+    {"title": "First week", "message": "What should I do in my first week?"},
+]
+ASSISTANT_STATUS = "is searching documents you can access…"
 
 
 def workspace_key(body: dict[str, Any]) -> str:
@@ -56,6 +64,8 @@ class SlackEvents:
         app.command("/lore")(self.on_command)
         app.action("lore_private_answer")(self.on_private_answer)
         app.action(re.compile(r"lore_feedback_(up|down)"))(self.on_feedback)
+        app.event("assistant_thread_started")(self.on_assistant_thread_started)
+        app.event("assistant_thread_context_changed")(self.on_assistant_context_changed)
 
     async def _first_time(self, body: dict[str, Any]) -> bool:
         event_id = body.get("event_id")
@@ -107,7 +117,36 @@ class SlackEvents:
             return
         thread = event.get("thread_ts") or event["ts"]
         turn = Turn("slack", workspace_key(body), event["user"], Kind.DIRECT, event["channel"], thread, question_of(event.get("text", "")))
+        if event.get("thread_ts"):
+            await self._assistant_working(client, event["channel"], event["thread_ts"], turn.text)
         await self._answer(turn, client, event["channel"], event.get("thread_ts"))
+
+    async def _assistant_working(self, client: Any, channel: str, thread_ts: str, question: str) -> None:
+        """In an assistant thread: a status while Lore works (Slack clears it when the answer is
+        posted) and, once per thread, a title. Best effort: in a workspace without the AI-app
+        surface, or in a plain DM thread, Slack refuses these calls and nothing else changes."""
+        try:
+            await client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status=ASSISTANT_STATUS)
+            if await self.dedupe.first_time(f"slack:title:{channel}:{thread_ts}", 30 * 24 * 3600):
+                await client.assistant_threads_setTitle(channel_id=channel, thread_ts=thread_ts, title=question[:80])
+        except SlackApiError as exc:
+            log.info("assistant thread call refused", extra={"error": exc.response.get("error")})
+
+    async def on_assistant_thread_started(self, body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
+        if not await self._first_time(body):
+            return
+        thread = event.get("assistant_thread") or {}
+        try:
+            await client.assistant_threads_setSuggestedPrompts(
+                channel_id=thread.get("channel_id"), thread_ts=thread.get("thread_ts"),
+                title="Ask about company documents", prompts=SUGGESTED_PROMPTS,
+            )
+        except SlackApiError as exc:
+            log.info("suggested prompts refused", extra={"error": exc.response.get("error")})
+
+    async def on_assistant_context_changed(self) -> None:
+        """The user moved to another channel while the assistant pane stayed open: Lore answers
+        from the asker's own access wherever they are, so nothing changes."""
 
     async def on_command(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], client: Any) -> None:
         text = (body.get("text") or "").strip()

@@ -253,3 +253,22 @@ async def test_a_slow_llm_answer_streams_by_rate_limited_edits(
     assert 2 <= len(updates) <= 4  # at least one partial edit, then the final one; never one per chunk
     assert all(b - a >= 1.0 for a, b in zip([u.at for u in updates[:-2]], [u.at for u in updates[1:-1]]))
     assert "Helpdesk" in cited(reply.blocks) and "general/it-vpn-access.md" in cited(reply.blocks)
+
+
+async def test_assistant_thread_prompts_status_and_title(client: TestClient, slack: SlackStandIn) -> None:
+    opener = slack.add_message("DCAROL", "", user="U0LOREBOT")  # Slack opens the thread with the app
+    started = {"type": "assistant_thread_started", "event_ts": opener.ts,
+               "assistant_thread": {"user_id": "UCAROL", "channel_id": "DCAROL", "thread_ts": opener.ts, "context": {}}}
+    assert await post(client, sig.signed_event(started, SECRET)) == 200
+    await settle(slack, "assistant.threads.setSuggestedPrompts")
+    assert [p["title"] for p in slack.suggested_prompts("DCAROL", opener.ts)][:1] == ["Find a policy"]
+    for text in ("how do I get VPN access?", "and how long does approval take?"):
+        question = slack.add_message("DCAROL", text, user="UCAROL", thread_ts=opener.ts)
+        event = sig.message_im(user="UCAROL", channel="DCAROL", text=text, ts=question.ts, thread_ts=opener.ts)
+        assert await post(client, sig.signed_event(event, SECRET)) == 200
+    await settle(slack, "chat.update", count=2)
+    assert slack.status_history("DCAROL", opener.ts)[:1] == ["is searching documents you can access…"]
+    assert slack.thread_titles("DCAROL", opener.ts) == ["how do I get VPN access?"]  # once per thread
+    replies = [m for m in slack.messages("DCAROL", thread_ts=opener.ts) if m.user != "UCAROL"]
+    assert len(replies) == 2 and "general/it-vpn-access.md" in cited(replies[0].blocks)
+    assert all("lore_feedback_up" in cited(m.blocks) for m in replies)  # both are finished answers

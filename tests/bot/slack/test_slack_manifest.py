@@ -16,7 +16,10 @@ def test_scopes_match_the_code() -> None:
 
 def test_events_command_and_interactivity_point_at_the_events_route() -> None:
     settings = MANIFEST["settings"]
-    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im", "app_uninstalled", "tokens_revoked"}
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "app_mention", "message.im", "app_uninstalled", "tokens_revoked",
+        "assistant_thread_started", "assistant_thread_context_changed",
+    }
     assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
     assert settings["interactivity"]["is_enabled"] and settings["interactivity"]["request_url"].endswith("/slack/events")
     (command,) = MANIFEST["features"]["slash_commands"]
