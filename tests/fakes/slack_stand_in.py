@@ -68,6 +68,9 @@ Documented behaviour it follows (docs.slack.dev/reference/methods, /apis/web-api
   ``{title, message}``, optional ``title``), ``setTitle`` (``title``): unknown channel ->
   ``channel_not_found``, a ``thread_ts`` that is no message in the channel ->
   ``invalid_thread_ts``. A status is cleared when the bot posts in the thread.
+- ``oauth.v2.access`` (the OAuth install's code exchange): client id/secret by HTTP Basic auth
+  or form fields (``invalid_client_id``, ``bad_client_secret``), single-use ``code``
+  (``invalid_code``), returns a new bot token with ``team``, ``bot_user_id``, ``authed_user``.
 - Rate limits: HTTP 429, ``Retry-After: <seconds>``, body ``{"ok": false, "error":
   "ratelimited"}``. Scripted with :meth:`SlackStandIn.rate_limit_next`, or budgeted per method
   and workspace (per channel for chat.postMessage: 1 per second) after
@@ -92,6 +95,7 @@ import base64
 import binascii
 import json
 import math
+import secrets
 import socket
 import time
 from collections import defaultdict, deque
@@ -329,6 +333,8 @@ class SlackStandIn:
     requests: list[RecordedCall] = field(default_factory=list)
     _messages: dict[str, list[Message]] = field(default_factory=lambda: defaultdict(list))
     _ephemerals: list[Ephemeral] = field(default_factory=list)
+    _oauth_apps: dict[str, str] = field(default_factory=dict)  # client id -> client secret
+    _codes: dict[str, tuple[str, str, frozenset[str]]] = field(default_factory=dict)
     _statuses: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     _cleared: set[tuple[str, str]] = field(default_factory=set)
     _prompts: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
@@ -417,6 +423,42 @@ class SlackStandIn:
         token = Token(value, team_id, user_id, bot_id, scopes=frozenset(scopes))
         self.tokens[value] = token
         return token
+
+    def register_oauth_app(self, client_id: str, client_secret: str) -> None:
+        self._oauth_apps[client_id] = client_secret
+
+    def grant_code(self, code: str, *, team_id: str, installer: str, scopes: Iterable[str]) -> None:
+        """What Slack does when an admin approves the install: a single-use ``code`` that
+        ``oauth.v2.access`` exchanges for a new bot token of ``team_id``."""
+        self._codes[code] = (team_id, installer, frozenset(scopes))
+
+    def _oauth_v2_access(self, request: web.Request, args: dict[str, Any]) -> dict[str, Any]:
+        """``oauth.v2.access``: client id and secret by HTTP Basic auth or form fields; a code is
+        single use (``invalid_code`` after); a wrong client -> ``invalid_client_id`` /
+        ``bad_client_secret``."""
+        client_id, client_secret = args.get("client_id"), args.get("client_secret")
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
+        if client_id not in self._oauth_apps:
+            return {"ok": False, "error": "invalid_client_id"}
+        if self._oauth_apps[client_id] != client_secret:
+            return {"ok": False, "error": "bad_client_secret"}
+        grant = self._codes.pop(str(args.get("code", "")), None)
+        if grant is None:
+            return {"ok": False, "error": "invalid_code"}
+        team_id, installer, scopes = grant
+        bot_user = f"U0BOT{team_id[-4:]}"
+        value = f"xoxb-{team_id.lower()}-{secrets.token_hex(8)}"
+        self.add_token(value, team_id=team_id, user_id=bot_user, bot_id=f"B0BOT{team_id[-4:]}", scopes=scopes)
+        if bot_user not in self.users:
+            self.add_user(bot_user, team_id=team_id, is_bot=True)
+        return {
+            "ok": True, "access_token": value, "token_type": "bot", "scope": ",".join(sorted(scopes)),
+            "bot_user_id": bot_user, "app_id": "A0LORE0001",
+            "team": {"id": team_id, "name": self.workspaces[team_id].name if team_id in self.workspaces else team_id},
+            "enterprise": None, "is_enterprise_install": False, "authed_user": {"id": installer},
+        }
 
     def set_scopes(self, token: str, scopes: Iterable[str]) -> None:
         self.tokens[token].scopes = frozenset(scopes)
@@ -569,6 +611,10 @@ class SlackStandIn:
         status, body, headers = 200, {"ok": False, "error": "internal_error"}, {}
         try:
             body_token = await self._read_args(request, args)
+            if method == "oauth.v2.access":  # client credentials, not a token
+                body = self._oauth_v2_access(request, args)
+                self.requests.append(RecordedCall(method, request.method, {}, {k: v for k, v in args.items() if k != "client_secret"}, content_type, at, 200, body))
+                return web.json_response(body)
             token = self._authenticate(request, body_token)
             handler = self._handlers().get(method)
             if handler is None:

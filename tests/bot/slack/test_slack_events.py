@@ -136,14 +136,14 @@ async def test_private_answer_goes_only_to_the_asker(client: TestClient, slack: 
 
 
 async def test_slash_command_answers_privately(client: TestClient, slack: SlackStandIn) -> None:
-    form = sig.slash_command(command="/lore", text=SALARY, user_id="UCAROL", channel_id="CGENERAL")
-    r = await client.post("/slack/events", data=sig.signed_form(form, SECRET).body, headers=sig.signed_form(form, SECRET).headers)
+    signed = sig.signed_form(sig.slash_command(command="/lore", text=SALARY, user_id="UCAROL", channel_id="CGENERAL"), SECRET)
+    r = await client.post("/slack/events", data=signed.body, headers=signed.headers)
     assert r.status == 200
     await settle(slack, "chat.postEphemeral")
     (private,) = slack.ephemerals("UCAROL")
     assert "hr/confidential/salary-bands.md" in cited(private.blocks)
-    help_form = sig.slash_command(command="/lore", text="help", user_id="UERIN", channel_id="CGENERAL")
-    r = await client.post("/slack/events", data=sig.signed_form(help_form, SECRET).body, headers=sig.signed_form(help_form, SECRET).headers)
+    signed = sig.signed_form(sig.slash_command(command="/lore", text="help", user_id="UERIN", channel_id="CGENERAL"), SECRET)
+    r = await client.post("/slack/events", data=signed.body, headers=signed.headers)
     assert r.status == 200 and "/lore" in await r.text()
 
 
