@@ -270,5 +270,6 @@ async def test_assistant_thread_prompts_status_and_title(client: TestClient, sla
     assert slack.status_history("DCAROL", opener.ts)[:1] == ["is searching documents you can access…"]
     assert slack.thread_titles("DCAROL", opener.ts) == ["how do I get VPN access?"]  # once per thread
     replies = [m for m in slack.messages("DCAROL", thread_ts=opener.ts) if m.user != "UCAROL"]
-    assert len(replies) == 2 and "general/it-vpn-access.md" in cited(replies[0].blocks)
+    (first,) = [m for m in replies if "how do I get VPN access?" in cited(m.blocks)]  # answers run concurrently
+    assert len(replies) == 2 and "general/it-vpn-access.md" in cited(first.blocks)
     assert all("lore_feedback_up" in cited(m.blocks) for m in replies)  # both are finished answers
