@@ -15,7 +15,8 @@ import os
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from bot.audience import Audience, AudienceResolver, scope_for
 from bot.identity import IdentityResolver, PrincipalsFor
@@ -83,6 +84,7 @@ class Finished:
 
 Event = Status | Delta | Reset | Finished | Refused
 Search = Callable[[str, list[str]], Sequence[Hit]]
+DocumentDates = Callable[[list[str]], dict[str, datetime]]  # document ids -> last updated
 
 
 class ConversationService:
@@ -98,6 +100,7 @@ class ConversationService:
         metrics: Metrics,
         audiences: AudienceResolver | None = None,
         search_workers: int = 0,
+        document_dates: DocumentDates | None = None,
     ) -> None:
         self.search = search
         self.answerer = answerer
@@ -107,6 +110,7 @@ class ConversationService:
         self.threads = threads
         self.metrics = metrics
         self.audiences = audiences
+        self.document_dates = document_dates
         # Retrieval (query embedding + index searches) is CPU-bound and slow next to everything
         # else; on its own pool, sized to the cores, it cannot starve the quick lookups that use
         # the default pool (principals, audiences), and it queues instead of thrashing.
@@ -198,10 +202,11 @@ class ConversationService:
                 self.metrics.observe("answer", now - t_answer)
                 self.metrics.observe("total", now - started)
                 await self.threads.remember(thread_key, question)
+                citations = await self._dated(final.citations)
                 yield Finished(
                     Answer(
                         text=final.text,
-                        citations=final.citations,
+                        citations=citations,
                         found_sources=final.found_sources,
                         restricted_to_audience=scope.restricted_to_audience,
                         provider=final.provider,
@@ -218,6 +223,17 @@ class ConversationService:
                         },
                     )
                 )
+
+    async def _dated(self, citations: tuple[Citation, ...]) -> tuple[Citation, ...]:
+        """Citations with each document's last-updated time from the metadata database."""
+        if not citations or self.document_dates is None:
+            return citations
+        try:
+            dates = await asyncio.to_thread(self.document_dates, [c.document_id for c in citations])
+        except Exception:
+            log.exception("document dates lookup failed")
+            return citations
+        return tuple(replace(c, updated_at=dates.get(c.document_id)) for c in citations)
 
     async def _audience(self, turn: Turn) -> Audience:
         if self.audiences is None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import select
 
 from bot.audience import Audience
 from core.acl import PrincipalError
-from core.db import Database
+from core.db import Database, DocumentRow
 from core.memberships import principals_for
 
 if TYPE_CHECKING:
@@ -69,6 +72,20 @@ class StaticIdentityResolver:
 
 
 PrincipalsFor = Callable[[Identity], list[str]]
+
+
+class DocumentDatesLookup:
+    """Document ids -> when each last changed at its source (the metadata database)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def __call__(self, document_ids: list[str]) -> dict[str, datetime]:
+        with self.db.session() as s:
+            rows = s.execute(
+                select(DocumentRow.id, DocumentRow.updated_at).where(DocumentRow.id.in_(document_ids))
+            ).all()
+        return {doc_id: updated for doc_id, updated in rows if updated is not None}
 
 
 class ByPlatform:

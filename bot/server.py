@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.conversation import ConversationService
-from bot.identity import ByPlatform, PrincipalsLookup, StaticIdentityResolver
+from bot.identity import ByPlatform, DocumentDatesLookup, PrincipalsLookup, StaticIdentityResolver
 from bot.metrics import Metrics
 from bot.threads import InProcessThreadMemory, RedisThreadMemory, ThreadMemory
 from core.config import Config, ConfigError
@@ -107,6 +107,7 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
         identities=identities,
         audiences=identities,
         principals_for=PrincipalsLookup(runtime.db),
+        document_dates=DocumentDatesLookup(runtime.db),
         rate_limiter=limiter,
         threads=_thread_memory(cfg, redis),
         metrics=metrics,
@@ -239,6 +240,26 @@ async def _close(app: web.Application) -> None:
     state.runtime.close()
 
 
+def _socket_mode_lifecycle(app: web.Application, state: AppState, cfg: Config) -> None:
+    """Connect to Slack after warm-up (the first question is not slow) and disconnect before
+    draining (no new envelopes while answers in flight finish)."""
+    from bot.slack.socket_mode import start_socket_mode
+    from core.secrets import require_secret
+
+    app_token = require_secret(state.secrets, cfg.slack.app_token_secret)
+    handle: dict[str, Any] = {}
+
+    async def start(_app: web.Application) -> None:
+        handle["socket"] = await start_socket_mode(state.slack, app_token, cfg.slack.api_url or None)
+
+    async def stop(_app: web.Application) -> None:
+        if "socket" in handle:
+            await handle["socket"].close_async()
+
+    app.on_startup.append(start)
+    app.on_shutdown.insert(0, stop)
+
+
 def create_app(cfg: Config, state: AppState | None = None) -> web.Application:
     state = state or build_state(cfg)
     state.idle.set()
@@ -250,7 +271,9 @@ def create_app(cfg: Config, state: AppState | None = None) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    if state.slack is not None:
+    if state.slack is not None and cfg.slack.socket_mode:
+        _socket_mode_lifecycle(app, state, cfg)
+    elif state.slack is not None:
         from bot.slack.app import add_routes as add_slack_routes
 
         add_slack_routes(app, state.slack)

@@ -136,6 +136,10 @@ class SlackConfig:
     client_id: str = ""  # set it to use the multi-workspace OAuth install instead of one token
     client_secret_secret: str = "slack-client-secret"
     token_key_secret: str = "slack-token-key"
+    # Development without a public URL: Slack's Socket Mode with an app-level token (xapp-...).
+    # Then /slack/events is not served and the signing secret is not needed.
+    socket_mode: bool = False
+    app_token_secret: str = "slack-app-token"
     api_url: str = ""  # Web API root override (a proxy or a test stand-in); empty: Slack's
 
 

@@ -76,7 +76,10 @@ class SlackApp:
 
 
 def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> SlackApp:
-    signing_secret = require_secret(secrets, cfg.signing_secret_secret)
+    # Socket Mode delivers over a websocket Lore opened itself with the app token, so there are
+    # no HTTP requests to verify (and the HTTP route is not mounted, see add_routes' caller).
+    verify = not cfg.socket_mode
+    signing_secret = require_secret(secrets, cfg.signing_secret_secret) if verify else None
     base_url = cfg.api_url or AsyncWebClient.BASE_URL
     if cfg.client_id:
         vault = TokenVault(secrets, key_secret=cfg.token_key_secret)
@@ -90,6 +93,7 @@ def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> Sla
         )
         app = AsyncApp(
             signing_secret=signing_secret,
+            request_verification_enabled=verify,
             oauth_settings=settings,
             installation_store=installs,
             client=web_client(base_url),
@@ -115,7 +119,7 @@ def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> Sla
             "one workspace) or slack.client_id (multi-workspace OAuth install)"
         )
     client = web_client(base_url, token)
-    app = AsyncApp(signing_secret=signing_secret, client=client)
+    app = AsyncApp(signing_secret=signing_secret, request_verification_enabled=verify, client=client)
 
     async def token_gone(event: dict[str, Any]) -> None:
         # One configured token: nothing stored to delete; the operator must remove the secret.

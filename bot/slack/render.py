@@ -224,12 +224,8 @@ def _source_block(citation: Citation) -> Block:
 
 
 def _updated(citation: Citation) -> dt.date | None:
-    """When the cited document last changed, if :class:`Citation` carries it. The hook for a
-    future ``Citation.updated_at``: it has no date today, and this never invents one."""
-    value = getattr(citation, "updated_at", None)
-    if isinstance(value, dt.datetime):
-        return value.date()
-    return value if isinstance(value, dt.date) else None
+    """When the cited document last changed, when the source told us (never invented)."""
+    return citation.updated_at.date() if citation.updated_at is not None else None
 
 
 def _actions(

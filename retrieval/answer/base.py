@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from retrieval.index.base import Hit
@@ -63,6 +64,8 @@ class Citation:
     url: str
     source_id: str
     heading_path: tuple[str, ...] = ()
+    document_id: str = ""
+    updated_at: datetime | None = None  # when the source last changed, if the caller knows it
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,7 @@ class CitationChecker:
                     url=source.url,
                     source_id=source.hit.source_id,
                     heading_path=source.hit.heading_path,
+                    document_id=source.hit.document_id,
                 )
             )
         return self._shown_by_key[key]

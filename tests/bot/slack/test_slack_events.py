@@ -273,3 +273,29 @@ async def test_assistant_thread_prompts_status_and_title(client: TestClient, sla
     (first,) = [m for m in replies if "how do I get VPN access?" in cited(m.blocks)]  # answers run concurrently
     assert len(replies) == 2 and "general/it-vpn-access.md" in cited(first.blocks)
     assert all("lore_feedback_up" in cited(m.blocks) for m in replies)  # both are finished answers
+
+
+async def test_citations_show_when_the_document_last_changed(client: TestClient, slack: SlackStandIn) -> None:
+    question = slack.add_message("DCAROL", "how do I get VPN access?", user="UCAROL")
+    await post(client, sig.signed_event(sig.message_im(user="UCAROL", channel="DCAROL", text=question.text, ts=question.ts), SECRET))
+    await settle(slack, "chat.update")
+    (reply,) = [m for m in slack.messages("DCAROL") if m.user != "UCAROL"]
+    assert "Updated 20" in cited(reply.blocks)
+
+
+async def test_socket_mode_serves_no_http_route_and_needs_the_app_token(
+    handbook_data: Path, tmp_path: Path, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.secrets import SecretNotFound
+
+    shutil.copytree(handbook_data, tmp_path / "data")
+    cfg = dev_config(tmp_path / "data")
+    cfg.slack.enabled = True
+    cfg.slack.socket_mode = True
+    cfg.slack.api_url = slack.api_url
+    monkeypatch.setenv("LORE_SECRET_SLACK_BOT_TOKEN", TOKEN)  # no signing secret: not needed
+    with pytest.raises(SecretNotFound, match="slack-app-token"):
+        create_app(cfg)
+    monkeypatch.setenv("LORE_SECRET_SLACK_APP_TOKEN", "xapp-1-test")
+    app = create_app(cfg)
+    assert not any(r.resource is not None and r.resource.canonical == "/slack/events" for r in app.router.routes())
