@@ -86,3 +86,14 @@ async def test_install_then_answer(handbook_data: Path, tmp_path: Path, slack: S
         answered = [c for c in slack.calls("chat.postMessage") if c.response.get("ok")]
         assert answered and all(c.headers.get("Authorization") == "(redacted)" for c in answered)
         assert any("general/it-vpn-access.md" in str(m.blocks) for m in slack.messages("DERIN"))
+
+        uninstall = sig.signed_event({"type": "app_uninstalled"}, SECRET, team_id="T0NEWTEAM1")
+        assert (await client.post("/slack/events", data=uninstall.body, headers=uninstall.headers)).status == 200
+        for _ in range(100):
+            with db.engine.connect() as conn:
+                left = conn.execute(text("SELECT count(*) FROM slack_bots")).scalar_one() + \
+                    conn.execute(text("SELECT count(*) FROM slack_installations")).scalar_one()
+            if left == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert left == 0, "uninstalling removed the workspace's tokens"
