@@ -150,3 +150,19 @@ class AnswerFeedback(Base):
     answer_ref: Mapped[str] = mapped_column(String(512), index=True)
     helpful: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SyncLease(Base):
+    """Which replica runs a sync job (e.g. "confluence:main:content") until ``expires_at``. The
+    ``token`` is new on each acquisition: only the holder of the current token may renew or
+    release, so a replica that lost its lease (paused past expiry, then taken over) cannot touch
+    the new holder's. See core.leases."""
+
+    __tablename__ = "sync_leases"
+
+    job: Mapped[str] = mapped_column(String(255), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    token: Mapped[str] = mapped_column(String(64))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

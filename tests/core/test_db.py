@@ -12,7 +12,8 @@ from core.memberships import groups_of, members_of, principals_for, replace_grou
 
 def test_migrations_create_the_tables(database: Database) -> None:
     names = set(inspect(database.engine).get_table_names())
-    assert {"documents", "group_memberships", "ingest_runs", "alembic_version", "answer_feedback"} <= names
+    assert {"documents", "group_memberships", "ingest_runs", "alembic_version", "answer_feedback",
+            "sync_leases"} <= names
 
 
 def test_document_rows_round_trip(database: Database) -> None:

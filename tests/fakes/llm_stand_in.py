@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import socket
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -46,6 +45,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.loopback import serving
 
 GROQ_PATH = "/openai/v1/chat/completions"
 OPENAI_PATH = "/v1/chat/completions"
@@ -152,17 +153,11 @@ class LlmStandIn:
         app = web.Application()
         app.router.add_post(GROQ_PATH, stand_in._handle)
         app.router.add_post(OPENAI_PATH, stand_in._handle)
-        runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        stand_in.port = sock.getsockname()[1]
-        await web.SockSite(runner, sock).start()
-        try:
-            yield stand_in
-        finally:
-            stand_in._stopping.set()  # releases hanging handlers
-            await runner.cleanup()
+        async with serving(app) as stand_in.port:
+            try:
+                yield stand_in
+            finally:
+                stand_in._stopping.set()  # releases hanging handlers
 
     # -- the API ---------------------------------------------------------------------------
 

@@ -29,7 +29,6 @@ import asyncio
 import itertools
 import json
 import secrets
-import socket
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -37,6 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.loopback import serving
 
 APP_ID = "A0LORE0001"
 _envelope_ids = itertools.count(1)
@@ -125,19 +126,13 @@ class SlackSocketMode:
         app = web.Application()
         app.router.add_post("/api/apps.connections.open", stand_in._open)
         app.router.add_get("/link/", stand_in._link)
-        runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        stand_in.port = sock.getsockname()[1]
-        await web.SockSite(runner, sock).start()
-        try:
-            yield stand_in
-        finally:
-            for conn in stand_in.connections:
-                if not conn.ws.closed:
-                    await conn.ws.close()
-            await runner.cleanup()
+        async with serving(app) as stand_in.port:
+            try:
+                yield stand_in
+            finally:
+                for conn in stand_in.connections:
+                    if not conn.ws.closed:
+                        await conn.ws.close()
 
     # -- test helpers ----------------------------------------------------------------------
 

@@ -96,7 +96,6 @@ import binascii
 import json
 import math
 import secrets
-import socket
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -106,6 +105,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import serving
 from tests.fakes.slack_blocks import validate_blocks
 
 MAX_TEXT = 40_000
@@ -380,16 +380,8 @@ class SlackStandIn:
         app = web.Application()
         app.router.add_route("GET", "/api/{method}", stand_in._handle)
         app.router.add_route("POST", "/api/{method}", stand_in._handle)
-        runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        stand_in.port = sock.getsockname()[1]
-        await web.SockSite(runner, sock).start()
-        try:
+        async with serving(app) as stand_in.port:
             yield stand_in
-        finally:
-            await runner.cleanup()
 
     # -- state helpers for tests -----------------------------------------------------------
 

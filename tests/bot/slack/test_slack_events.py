@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.server import create_app
 from bot.slack.app import BOT_SCOPES
-from tests.bot.conftest import dev_config
+from tests.bot.slack.conftest import SECRET, TOKEN, slack_config
 from tests.fakes import slack_signing as sig
 from tests.fakes.slack_stand_in import SlackStandIn
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-TOKEN = "xoxb-lore-test"
 SALARY = "what is the salary band for L5?"
 
 
@@ -39,12 +36,7 @@ async def slack() -> AsyncIterator[SlackStandIn]:
 @pytest.fixture
 async def client(handbook_data: Path, tmp_path: Path, slack: SlackStandIn,
                  monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TestClient]:
-    shutil.copytree(handbook_data, tmp_path / "data")
-    cfg = dev_config(tmp_path / "data")
-    cfg.slack.enabled = True
-    cfg.slack.api_url = slack.api_url
-    monkeypatch.setenv("LORE_SECRET_SLACK_SIGNING_SECRET", SECRET)
-    monkeypatch.setenv("LORE_SECRET_SLACK_BOT_TOKEN", TOKEN)
+    cfg = slack_config(handbook_data, tmp_path, slack.api_url, monkeypatch)
     async with TestClient(TestServer(create_app(cfg))) as c:
         yield c
 
@@ -227,12 +219,7 @@ async def test_a_slow_llm_answer_streams_by_rate_limited_edits(
     from tests.fakes.llm_stand_in import LlmStandIn, Reply
 
     key = "gsk_slack_stream_test_key_0123456789"
-    shutil.copytree(handbook_data, tmp_path / "data")
-    cfg = dev_config(tmp_path / "data")
-    cfg.slack.enabled = True
-    cfg.slack.api_url = slack.api_url
-    monkeypatch.setenv("LORE_SECRET_SLACK_SIGNING_SECRET", SECRET)
-    monkeypatch.setenv("LORE_SECRET_SLACK_BOT_TOKEN", TOKEN)
+    cfg = slack_config(handbook_data, tmp_path, slack.api_url, monkeypatch)
     monkeypatch.setenv("LORE_SECRET_GROQ_API_KEY", key)
     async with LlmStandIn.running(api_keys=[key]) as llm:
         llm.script(Reply("Request VPN access in the Helpdesk portal [1]. Approval takes one business day [1].",
@@ -262,11 +249,11 @@ async def test_assistant_thread_prompts_status_and_title(client: TestClient, sla
     assert await post(client, sig.signed_event(started, SECRET)) == 200
     await settle(slack, "assistant.threads.setSuggestedPrompts")
     assert [p["title"] for p in slack.suggested_prompts("DCAROL", opener.ts)][:1] == ["Find a policy"]
-    for text in ("how do I get VPN access?", "and how long does approval take?"):
+    for n, text in enumerate(("how do I get VPN access?", "and how long does approval take?"), start=1):
         question = slack.add_message("DCAROL", text, user="UCAROL", thread_ts=opener.ts)
         event = sig.message_im(user="UCAROL", channel="DCAROL", text=text, ts=question.ts, thread_ts=opener.ts)
         assert await post(client, sig.signed_event(event, SECRET)) == 200
-    await settle(slack, "chat.update", count=2)
+        await settle(slack, "chat.update", count=n)  # a follow-up comes after the answer
     assert slack.status_history("DCAROL", opener.ts)[:1] == ["is searching documents you can access…"]
     assert slack.thread_titles("DCAROL", opener.ts) == ["how do I get VPN access?"]  # once per thread
     replies = [m for m in slack.messages("DCAROL", thread_ts=opener.ts) if m.user != "UCAROL"]
@@ -288,12 +275,9 @@ async def test_socket_mode_serves_no_http_route_and_needs_the_app_token(
 ) -> None:
     from core.secrets import SecretNotFound
 
-    shutil.copytree(handbook_data, tmp_path / "data")
-    cfg = dev_config(tmp_path / "data")
-    cfg.slack.enabled = True
+    cfg = slack_config(handbook_data, tmp_path, slack.api_url, monkeypatch)
     cfg.slack.socket_mode = True
-    cfg.slack.api_url = slack.api_url
-    monkeypatch.setenv("LORE_SECRET_SLACK_BOT_TOKEN", TOKEN)  # no signing secret: not needed
+    monkeypatch.delenv("LORE_SECRET_SLACK_SIGNING_SECRET")  # not needed in Socket Mode
     with pytest.raises(SecretNotFound, match="slack-app-token"):
         create_app(cfg)
     monkeypatch.setenv("LORE_SECRET_SLACK_APP_TOKEN", "xapp-1-test")

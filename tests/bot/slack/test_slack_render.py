@@ -310,6 +310,12 @@ def test_question_round_trips_through_the_blocks() -> None:
     assert render.question_from_blocks(render.answer_blocks(_answer())) is None
 
 
+def test_nested_quote_with_extra_spaces_flattens() -> None:
+    # Found by the property test: Markdown allows up to three spaces between nested markers.
+    assert to_mrkdwn(">  > quoted") == "> quoted"
+    assert to_mrkdwn(">  > ") in (">", "> ", "")
+
+
 def test_updated_date() -> None:
     cited = Citation(1, "Doc", "https://x.example", "s:1", (), updated_at=dt.datetime(2024, 5, 1, 9, 30))
     blocks = render.answer_blocks(_answer(citations=(cited,)))

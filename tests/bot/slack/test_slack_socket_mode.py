@@ -5,7 +5,6 @@ Slack's 3 seconds and answered through the Web API stand-in, once per event."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,11 @@ from bot.server import AppState, build_state
 from bot.slack.app import BOT_SCOPES
 from bot.slack.socket_mode import SocketMode, start_socket_mode
 from core.config import ConfigError
-from tests.bot.conftest import dev_config
+from tests.bot.slack.conftest import TOKEN, slack_config
 from tests.fakes import slack_signing as sig
 from tests.fakes.slack_socket_mode import SlackSocketMode
 from tests.fakes.slack_stand_in import SlackStandIn
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-TOKEN = "xoxb-lore-test"
 APP_TOKEN = "xapp-1-A0LORE0001-1-lore"
 QUESTION = "<@U0LOREBOT> how do I get VPN access?"
 
@@ -47,13 +44,7 @@ async def socket_mode() -> AsyncIterator[SlackSocketMode]:
 @pytest.fixture
 async def state(handbook_data: Path, tmp_path: Path, slack: SlackStandIn,
                 monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AppState]:
-    shutil.copytree(handbook_data, tmp_path / "data")
-    cfg = dev_config(tmp_path / "data")
-    cfg.slack.enabled = True
-    cfg.slack.api_url = slack.api_url
-    monkeypatch.setenv("LORE_SECRET_SLACK_SIGNING_SECRET", SECRET)
-    monkeypatch.setenv("LORE_SECRET_SLACK_BOT_TOKEN", TOKEN)
-    built = build_state(cfg)
+    built = build_state(slack_config(handbook_data, tmp_path, slack.api_url, monkeypatch))
     try:
         yield built
     finally:
