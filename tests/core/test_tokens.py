@@ -16,6 +16,7 @@ from core.tokens import (
     TokenVault,
     TokenVaultError,
 )
+from tests.fakes.memory_secrets import MemorySecretStore
 
 TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx"
 SLOT = TokenSlot("slack-bot-token", ("E0123", "T0456"))
@@ -27,33 +28,6 @@ def _key() -> str:
 
 def _env(**secrets: str) -> dict[str, str]:
     return {"LORE_SECRET_" + k.upper().replace("-", "_"): v for k, v in secrets.items()}
-
-
-class MemoryStore:
-    """A writable secret store, as Key Vault / Vault / AWS are."""
-
-    name = "memory"
-    can_store = True
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-        self._redactor = Redactor()
-
-    @property
-    def redactor(self) -> Redactor:
-        return self._redactor
-
-    def get(self, name: str) -> str | None:
-        value = self.values.get(name)
-        if value is not None:
-            self._redactor.register(value, name=name)
-        return value
-
-    def put(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-    def delete(self, name: str) -> None:
-        self.values.pop(name, None)
 
 
 @pytest.fixture
@@ -179,7 +153,7 @@ def test_values_are_registered_for_redaction(key: str) -> None:
 
 
 def test_secret_store_mode_keeps_only_the_name() -> None:
-    store = MemoryStore()
+    store = MemorySecretStore()
     vault = TokenVault(store)  # no key needed in this mode
     ref = vault.seal(TOKEN, SLOT)
     assert ref == "secret:slack-bot-token-e0123-t0456"
@@ -206,7 +180,7 @@ def test_rows_sealed_before_moving_to_a_vault_stay_readable(key: str) -> None:
     """Encrypted rows (env store) remain readable after the deployment switches to a vault,
     as long as the key is copied there."""
     ref = TokenVault(EnvSecretStore(_env(slack_token_key=key))).seal(TOKEN, SLOT)
-    store = MemoryStore()
+    store = MemorySecretStore()
     store.values["slack-token-key"] = key
     assert TokenVault(store).open(ref, SLOT) == TOKEN
 
@@ -217,7 +191,7 @@ def test_empty_token_is_refused(vault: TokenVault) -> None:
 
 
 def test_read_only_store_never_receives_tokens(key: str) -> None:
-    class ReadOnly(MemoryStore):
+    class ReadOnly(MemorySecretStore):
         can_store = False
 
         def put(self, name: str, value: str) -> None:

@@ -79,17 +79,11 @@ def signed_form(
 # -- Events API ----------------------------------------------------------------------------------
 
 
-def app_mention(
-    *,
-    user: str,
-    channel: str,
-    text: str,
-    ts: str,
-    team: str = "T0LORE0001",
-    thread_ts: str | None = None,
+def _message_event(
+    kind: dict[str, str], user: str, channel: str, text: str, ts: str, team: str, thread_ts: str | None
 ) -> dict[str, Any]:
     event: dict[str, Any] = {
-        "type": "app_mention",
+        **kind,
         "user": user,
         "text": text,
         "ts": ts,
@@ -101,6 +95,18 @@ def app_mention(
     if thread_ts:
         event["thread_ts"] = thread_ts
     return event
+
+
+def app_mention(
+    *,
+    user: str,
+    channel: str,
+    text: str,
+    ts: str,
+    team: str = "T0LORE0001",
+    thread_ts: str | None = None,
+) -> dict[str, Any]:
+    return _message_event({"type": "app_mention"}, user, channel, text, ts, team, thread_ts)
 
 
 def message_im(
@@ -112,20 +118,7 @@ def message_im(
     team: str = "T0LORE0001",
     thread_ts: str | None = None,
 ) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "type": "message",
-        "channel_type": "im",
-        "user": user,
-        "text": text,
-        "ts": ts,
-        "channel": channel,
-        "event_ts": ts,
-        "team": team,
-        "client_msg_id": f"cm-{ts}",
-    }
-    if thread_ts:
-        event["thread_ts"] = thread_ts
-    return event
+    return _message_event({"type": "message", "channel_type": "im"}, user, channel, text, ts, team, thread_ts)
 
 
 def event_callback(

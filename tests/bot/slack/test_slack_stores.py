@@ -15,35 +15,14 @@ from sqlalchemy import select, text
 from bot.slack.stores import DatabaseInstallationStore, DatabaseOAuthStateStore
 from core.db import Database
 from core.db.tables import SlackBot, SlackInstallation, SlackOAuthState
-from core.secrets import EnvSecretStore, Redactor
+from core.secrets import EnvSecretStore
 from core.tokens import TokenDecryptionError, TokenVault
+from tests.fakes.memory_secrets import MemorySecretStore
 
 BOT = "xoxb-111-222-botTokenAAAAAAAAAAAAAAA"
 BOT2 = "xoxb-111-222-botTokenBBBBBBBBBBBBBBB"
 USER = "xoxp-111-222-333-userTokenAAAAAAAAAAA"
 REFRESH = "xoxe-1-refreshTokenAAAAAAAAAAAAAAAAAA"
-
-
-class MemoryStore:
-    name = "memory"
-    can_store = True
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-        self._redactor = Redactor()
-
-    @property
-    def redactor(self) -> Redactor:
-        return self._redactor
-
-    def get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    def put(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-    def delete(self, name: str) -> None:
-        self.values.pop(name, None)
 
 
 def _env_vault() -> TokenVault:
@@ -186,7 +165,7 @@ async def test_tokens_revoked_and_uninstall(store: DatabaseInstallationStore) ->
 
 
 async def test_secret_store_mode(database: Database) -> None:
-    secrets = MemoryStore()
+    secrets = MemorySecretStore()
     store = DatabaseInstallationStore(database, TokenVault(secrets))
     await store.async_save(_install(enterprise="E1", user_token=USER, bot_refresh_token=REFRESH))
     assert secrets.values == {
