@@ -8,11 +8,12 @@ finish before the process exits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,19 @@ class AppState:
     draining: bool = False
     inflight: int = 0
     idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @contextlib.asynccontextmanager
+    async def answering(self) -> AsyncIterator[None]:
+        """Count one answer in flight (an HTTP request, or a Slack answer running after its
+        ack) so that shutdown waits for it."""
+        self.inflight += 1
+        self.idle.clear()
+        try:
+            yield
+        finally:
+            self.inflight -= 1
+            if self.inflight == 0:
+                self.idle.set()
 
 
 STATE_KEY = web.AppKey("state", AppState)
@@ -112,6 +126,7 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
         threads=_thread_memory(cfg, redis),
         metrics=metrics,
     )
+    state = AppState(cfg, runtime, secrets, metrics, answerer, conversation, redis, slack.app if slack else None)
     if slack is not None:
         from bot.feedback import FeedbackRecorder
         from bot.slack.events import SlackEvents
@@ -120,8 +135,8 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
             RedisDeduplicator(redis, prefix=f"{cfg.redis.key_prefix}event:") if redis is not None
             else DatabaseDeduplicator(runtime.db)
         )
-        SlackEvents(slack.app, conversation, dedupe, FeedbackRecorder(runtime.db, metrics))
-    return AppState(cfg, runtime, secrets, metrics, answerer, conversation, redis, slack.app if slack else None)
+        SlackEvents(slack.app, conversation, dedupe, FeedbackRecorder(runtime.db, metrics), track=state.answering)
+    return state
 
 
 # -- middleware -----------------------------------------------------------------------------------
@@ -159,14 +174,8 @@ async def track_inflight(request: web.Request, handler: Handler) -> web.StreamRe
         return web.json_response({"error": "the server is shutting down; try again"}, status=503)
     if not state.ready:
         return web.json_response({"error": "the server is starting; try again shortly"}, status=503)
-    state.inflight += 1
-    state.idle.clear()
-    try:
+    async with state.answering():
         return await handler(request)
-    finally:
-        state.inflight -= 1
-        if state.inflight == 0:
-            state.idle.set()
 
 
 # -- handlers -------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -51,8 +52,12 @@ def question_of(text: str) -> str:
 
 class SlackEvents:
     def __init__(self, app: AsyncApp, conversation: ConversationService, dedupe: EventDeduplicator,
-                 feedback: FeedbackRecorder, *, stream_interval: float = 1.2) -> None:
+                 feedback: FeedbackRecorder, *, stream_interval: float = 1.2,
+                 track: Callable[[], AbstractAsyncContextManager[Any]] | None = None) -> None:
         self.app = app
+        # Answers run after Slack's ack, outside any HTTP request: ``track`` counts them as in
+        # flight so that a graceful shutdown waits for them.
+        self.track = track or (lambda: nullcontext())
         # chat.update is rate limited (Tier 3, ~50 a minute per workspace): a streaming answer
         # is shown by editing the message at most this often, then once more when complete.
         self.stream_interval = stream_interval
@@ -74,6 +79,10 @@ class SlackEvents:
         return await self.dedupe.first_time(f"slack:event:{event_id}", DEDUPE_TTL)
 
     async def _answer(self, turn: Turn, client: Any, channel: str, thread_ts: str | None) -> None:
+        async with self.track():
+            await self._answer_in_thread(turn, client, channel, thread_ts)
+
+    async def _answer_in_thread(self, turn: Turn, client: Any, channel: str, thread_ts: str | None) -> None:
         """Post a status in the thread, then replace it with the answer."""
         status = await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                                text=render.status_text("retrieving"),
@@ -160,6 +169,10 @@ class SlackEvents:
         await self._reply_privately(turn, client, body["channel_id"], body["user_id"], None)
 
     async def _reply_privately(self, turn: Turn, client: Any, channel: str, user: str, thread_ts: str | None) -> None:
+        async with self.track():
+            await self._post_private(turn, client, channel, user, thread_ts)
+
+    async def _post_private(self, turn: Turn, client: Any, channel: str, user: str, thread_ts: str | None) -> None:
         final: Finished | Refused | None = None
         async for event in self.conversation.ask(turn):
             if isinstance(event, (Finished, Refused)):

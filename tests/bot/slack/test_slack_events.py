@@ -283,3 +283,26 @@ async def test_socket_mode_serves_no_http_route_and_needs_the_app_token(
     monkeypatch.setenv("LORE_SECRET_SLACK_APP_TOKEN", "xapp-1-test")
     app = create_app(cfg)
     assert not any(r.resource is not None and r.resource.canonical == "/slack/events" for r in app.router.routes())
+
+
+async def test_shutdown_waits_for_slack_answers_in_flight(
+    handbook_data: Path, tmp_path: Path, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.llm_stand_in import LlmStandIn, Reply
+
+    key = "gsk_slack_drain_test_key_0123456789"
+    cfg = slack_config(handbook_data, tmp_path, slack.api_url, monkeypatch)
+    monkeypatch.setenv("LORE_SECRET_GROQ_API_KEY", key)
+    async with LlmStandIn.running(api_keys=[key]) as llm:
+        llm.script(Reply("Request VPN access in the Helpdesk portal [1].", chunks=3, first_token_delay=1.5))
+        cfg.llm.provider = "groq"
+        cfg.llm.base_url = llm.groq_base_url
+        client = TestClient(TestServer(create_app(cfg)))
+        await client.start_server()
+        question = slack.add_message("DCAROL", "how do I get VPN access?", user="UCAROL")
+        event = sig.message_im(user="UCAROL", channel="DCAROL", text=question.text, ts=question.ts)
+        assert await post(client, sig.signed_event(event, SECRET)) == 200
+        await settle(slack, "chat.postMessage")  # the status is up: the answer is in flight
+        await client.close()  # graceful shutdown: drains before closing
+    updates = [c for c in slack.calls("chat.update") if c.response.get("ok")]
+    assert updates and "Helpdesk" in str(updates[-1].args)
