@@ -43,6 +43,7 @@ class AppState:
     metrics: Metrics
     answerer: Answerer
     conversation: ConversationService
+    webchat_users: StaticIdentityResolver  # the web chat's identity picker table
     redis: Any = None
     slack: Any = None  # the bolt AsyncApp when slack.enabled
     ready: bool = False
@@ -105,7 +106,8 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
         import redis.asyncio as aioredis
 
         redis = aioredis.from_url(cfg.redis.url)
-    identities = ByPlatform({"webchat": StaticIdentityResolver.from_entries(cfg.webchat.users)})
+    webchat_users = StaticIdentityResolver.from_entries(cfg.webchat.users)
+    identities = ByPlatform({"webchat": webchat_users})
     slack = None
     if cfg.slack.enabled:
         from bot.slack.app import build_slack_app
@@ -126,7 +128,8 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
         threads=_thread_memory(cfg, redis),
         metrics=metrics,
     )
-    state = AppState(cfg, runtime, secrets, metrics, answerer, conversation, redis, slack.app if slack else None)
+    state = AppState(cfg, runtime, secrets, metrics, answerer, conversation, webchat_users, redis,
+                     slack.app if slack else None)
     if slack is not None:
         from bot.feedback import FeedbackRecorder
         from bot.slack.events import SlackEvents
@@ -289,7 +292,7 @@ def create_app(cfg: Config, state: AppState | None = None) -> web.Application:
     if webchat_allowed(cfg):
         from bot.webchat.routes import add_routes
 
-        add_routes(app, state.conversation, StaticIdentityResolver.from_entries(cfg.webchat.users))
+        add_routes(app, state.conversation, state.webchat_users)
     return app
 
 

@@ -46,6 +46,11 @@ def workspace_key(body: dict[str, Any]) -> str:
     return f"{enterprise}:{team}" if enterprise else str(team)
 
 
+def _refusal(final: Refused | None) -> str:
+    """What to show when no answer came: the service's reason, or a generic apology."""
+    return render.refused_text(final.reason if final is not None else "Something went wrong; please try again.")
+
+
 def question_of(text: str) -> str:
     return MENTION.sub("", text or "").strip()
 
@@ -106,8 +111,7 @@ class SlackEvents:
             blocks = render.answer_blocks(final.answer, question=turn.text, feedback_ref=ref, private_ref=ref)
             await client.chat_update(channel=channel, ts=status["ts"], text=render.answer_text(final.answer), blocks=blocks)
         else:
-            reason = final.reason if isinstance(final, Refused) else "Something went wrong; please try again."
-            await client.chat_update(channel=channel, ts=status["ts"], text=render.refused_text(reason), blocks=[])
+            await client.chat_update(channel=channel, ts=status["ts"], text=_refusal(final), blocks=[])
 
     async def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
         if event.get("bot_id") or event.get("subtype") not in IGNORED_SUBTYPES_OK or not await self._first_time(body):
@@ -183,8 +187,7 @@ class SlackEvents:
             await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts,
                                             text=render.answer_text(final.answer), blocks=blocks)
         else:
-            reason = final.reason if isinstance(final, Refused) else "Something went wrong; please try again."
-            await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=render.refused_text(reason))
+            await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=_refusal(final))
 
     async def on_private_answer(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], client: Any) -> None:
         await ack()
