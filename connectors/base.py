@@ -10,10 +10,11 @@ finished may lead the engine to delete documents it did not see.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from core.acl import Acl
 from core.models import Document
 
 
@@ -58,4 +59,69 @@ class Connector(Protocol):
     def groups(self) -> GroupSnapshot:
         """Group memberships defined by the source. Raises on a broken definition: the engine
         then keeps the memberships it has rather than dropping them."""
+        ...
+
+
+# -- the sync contract ----------------------------------------------------------------------
+#
+# A connector that can follow its source incrementally (Confluence, SharePoint) implements
+# SyncConnector; the sync engine (connectors.sync) drives it. A plain Connector that can only
+# scan everything is adapted by connectors.sync.full_scan.
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """The document is gone from the source (trashed, archived, purged, out of scope)."""
+
+    source_id: str
+    reason: str = "deleted at the source"
+
+
+@dataclass(frozen=True)
+class CheckpointMark:
+    """Everything yielded before this mark is to be made durable; then ``state`` is saved, and
+    a later run (after a crash, too) passes it back to ``changes``. JSON-serialisable."""
+
+    state: dict[str, Any]
+
+
+Change = Document | Deleted | Skipped | Failed | CheckpointMark
+
+
+@dataclass(frozen=True)
+class AclRead:
+    """A document's current ACL, re-read without its content."""
+
+    source_id: str
+    acl: Acl
+
+
+AclItem = AclRead | Deleted | Skipped | Failed
+
+
+class SyncConnector(Protocol):
+    """A source followed by the sync engine. Every method that lists raises when it cannot list
+    completely: the engine then changes nothing it cannot vouch for (no deletions, kept
+    memberships, kept ACLs)."""
+
+    @property
+    def source(self) -> str: ...
+
+    def changes(self, checkpoint: Mapping[str, Any] | None) -> Iterator[Change]:
+        """Documents changed (and deleted, where the source says so) since ``checkpoint``; all
+        of them when it is None. Yields a CheckpointMark now and then (at least at the end of
+        a run that finished): resuming from it must not lose a change."""
+        ...
+
+    def list_ids(self) -> Iterator[str]:
+        """Every source id that should be in the index now (deletion detection)."""
+        ...
+
+    def groups(self, referenced: frozenset[str]) -> GroupSnapshot:
+        """Memberships of at least the groups in ``referenced`` (group principals that indexed
+        ACLs of this source name)."""
+        ...
+
+    def read_acls(self, source_ids: Sequence[str]) -> Iterator[AclItem]:
+        """The current ACL of each given document (or why it has none), without its content."""
         ...

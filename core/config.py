@@ -6,12 +6,16 @@ working directory when there is one.
 Every setting lives in a section; the environment name is ``LORE_<SECTION>_<KEY>`` in upper case
 (``LORE_EMBEDDING_BATCH_SIZE``), plus the two top-level ones ``LORE_DATA_DIR`` and
 ``LORE_CONFIG``. Unknown keys are errors: a typo must not silently fall back to a default.
+
+Connector instances are tables ``[connectors.<name>]`` with a ``type`` (files, confluence) and
+that type's settings; they come from the file only (their secrets are referenced by name).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -153,6 +157,67 @@ class ServerConfig:
 
 
 @dataclass
+class SyncConfig:
+    # The server runs the connectors' sync jobs on their intervals. With several replicas each
+    # connector's jobs run on one replica at a time (a lease in the metadata database).
+    scheduler: bool = True
+    lease_seconds: float = 120.0  # renewed every third of it; a dead replica's lease expires
+    tick_seconds: float = 30.0  # how often the scheduler looks for due jobs
+
+
+@dataclass
+class ConnectorConfig:
+    """Settings every connector instance has (``[connectors.<name>]``)."""
+
+    type: str = ""
+    enabled: bool = True  # scheduled by the server; `lore sync NAME` runs it either way
+    content_interval_minutes: float = 15.0
+    permissions_interval_minutes: float = 30.0
+    full_interval_hours: float = 24.0
+
+
+@dataclass
+class FilesConnectorConfig(ConnectorConfig):
+    path: str = ""  # the folder to index (relative paths: from the working directory)
+
+
+@dataclass
+class ConfluenceConnectorConfig(ConnectorConfig):
+    url: str = ""  # Cloud: https://<site>.atlassian.net/wiki; Data Center: the base URL
+    deployment: str = "cloud"  # cloud (email + API token) | datacenter (personal access token)
+    email: str = ""  # Cloud: the account the API token belongs to
+    api_token_secret: str = "confluence-api-token"  # secret names, looked up in the secret store
+    pat_secret: str = "confluence-pat"
+    spaces: list[str] = field(default_factory=list)  # space keys; empty: every space visible
+    exclude_spaces: list[str] = field(default_factory=list)
+    exclude_labels: list[str] = field(default_factory=list)  # pages with any of them are skipped
+    blogposts: bool = True
+    attachments: bool = True
+    attachment_max_mb: float = 10.0
+    attachment_extensions: list[str] = field(default_factory=lambda: [".pdf", ".docx", ".txt", ".md"])
+    # Spaces open to anonymous users: "deny" (indexed for nobody) or "org-members".
+    anonymous_access: str = "deny"
+    # accountId -> email for users whose email Confluence Cloud hides; users that cannot be
+    # mapped get nothing. Inline table and/or a JSON file {"accountId": "email"}.
+    user_emails: dict[str, str] = field(default_factory=dict)
+    user_emails_file: str = ""
+    # The API account's time zone in its Confluence profile: CQL dates are read in it.
+    cql_timezone: str = "UTC"
+    overlap_minutes: int = 10  # incremental window overlap (CQL has minute granularity)
+    page_size: int = 25
+    concurrency: int = 4  # parallel requests
+    max_retries: int = 5
+    timeout_seconds: float = 30.0
+
+
+CONNECTOR_TYPES: dict[str, type[ConnectorConfig]] = {
+    "files": FilesConnectorConfig,
+    "confluence": ConfluenceConnectorConfig,
+}
+_CONNECTOR_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+@dataclass
 class Config:
     data_dir: Path = Path("data")
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -168,6 +233,9 @@ class Config:
     webchat: WebChatConfig = field(default_factory=WebChatConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    # [connectors.<name>] tables; configured in the file only (no environment overrides)
+    connectors: dict[str, ConnectorConfig] = field(default_factory=dict)
 
     @property
     def database_url(self) -> str:
@@ -190,6 +258,10 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             if text in {"0", "false", "no", "off"}:
                 return False
             raise ValueError(f"expected true or false, got {value!r}")
+        if target is dict:
+            if not isinstance(value, dict):
+                raise ValueError(f"expected a table, got {value!r}")
+            return {str(k): str(v) for k, v in value.items()}
         if target is list:
             if isinstance(value, list):
                 return [str(v) for v in value]
@@ -234,10 +306,12 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{p}: {exc}") from None
-        sections = {f.name for f in dataclasses.fields(cfg) if f.name != "data_dir"}
+        sections = {f.name for f in dataclasses.fields(cfg) if f.name not in ("data_dir", "connectors")}
         for key, value in data.items():
             if key == "data_dir":
                 cfg.data_dir = Path(str(value))
+            elif key == "connectors" and isinstance(value, dict):
+                cfg.connectors = _connectors(value, f"{p}: connectors")
             elif key in sections and isinstance(value, dict):
                 _apply(getattr(cfg, key), value, f"{p}: {key}")
             else:
@@ -245,7 +319,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     if "LORE_DATA_DIR" in env:
         cfg.data_dir = Path(env["LORE_DATA_DIR"])
     for f in dataclasses.fields(cfg):
-        if f.name == "data_dir":
+        if f.name in ("data_dir", "connectors"):
             continue
         section = getattr(cfg, f.name)
         prefix = f"LORE_{f.name.upper()}_"
@@ -256,3 +330,24 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     return cfg
 
 
+
+
+def _connectors(tables: dict[str, Any], where: str) -> dict[str, ConnectorConfig]:
+    out: dict[str, ConnectorConfig] = {}
+    for name, values in tables.items():
+        if not _CONNECTOR_NAME.match(name):
+            raise ConfigError(f"{where}: connector name {name!r}: use lowercase letters, digits, - and _")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}.{name}: expected a table [connectors.{name}]")
+        kind = values.get("type")
+        if kind not in CONNECTOR_TYPES:
+            raise ConfigError(
+                f"{where}.{name}: type must be one of {', '.join(sorted(CONNECTOR_TYPES))}, got {kind!r}"
+            )
+        section = CONNECTOR_TYPES[kind]()
+        _apply(section, values, f"{where}.{name}")
+        for interval in ("content_interval_minutes", "permissions_interval_minutes", "full_interval_hours"):
+            if getattr(section, interval) <= 0:
+                raise ConfigError(f"{where}.{name}.{interval} must be positive")
+        out[name] = section
+    return out

@@ -10,6 +10,14 @@ from datetime import datetime
 from core.acl import Acl
 
 
+def document_id(source: str, source_id: str) -> str:
+    """Stable index id of a source's document: the source kind (``files``, ``confluence``)
+    and a hash of the source instance and the source's own id (which may be long or contain
+    characters an index key should not)."""
+    kind = source.partition(":")[0]
+    return f"{kind}:" + hashlib.sha256(f"{source}\n{source_id}".encode()).hexdigest()[:32]
+
+
 class DocumentRefused(ValueError):
     """A document that must not be indexed (for example: it carries no ACL)."""
 

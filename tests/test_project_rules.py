@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Config
+from core.config import CONNECTOR_TYPES, Config
 from tests.conftest import REPO
 
 LAYERS = ["core", "retrieval", "connectors", "bot"]  # each may import only those before it
@@ -41,10 +41,21 @@ def test_readme_documents_every_setting() -> None:
     cfg = Config()
     missing = []
     for section in dataclasses.fields(cfg):
-        if section.name == "data_dir":
+        if section.name in ("data_dir", "connectors"):
             continue
         for setting in dataclasses.fields(getattr(cfg, section.name)):
             env = f"LORE_{section.name.upper()}_{setting.name.upper()}"
             if f"`{section.name}.{setting.name}`" not in readme or env not in readme:
                 missing.append(env)
     assert not missing, f"README configuration table lacks {missing}"
+
+
+def test_readme_documents_every_connector_setting() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    missing = [
+        f"connectors.<name>.{setting.name} ({kind})"
+        for kind, section in CONNECTOR_TYPES.items()
+        for setting in dataclasses.fields(section)
+        if f"`connectors.<name>.{setting.name}`" not in readme
+    ]
+    assert not missing, f"README connector settings lack {missing}"

@@ -11,7 +11,6 @@ wider) rules of the folder the link sits in.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING
 from connectors.base import Failed, GroupSnapshot, ScanItem, Skipped
 from core.acl import Acl
 from core.config import ConfigError, FilesConfig
-from core.models import Document
+from core.models import Document, document_id
 
 from .parsers import SUPPORTED_SUFFIXES, ParseError, parse_document
 from .rules import ACL_FILE, GROUPS_FILE, RuleError, parse_acl_file, parse_groups_file
@@ -62,6 +61,13 @@ class FilesConnector:
         rules = _FolderRules(self._root)
         for source_id, path in self._walk(self._root, (), frozenset({self._root})):
             yield self._item(source_id, path, rules)
+
+    def list_ids(self) -> Iterator[str]:
+        """Every candidate file's source id, without reading any file (deletion detection)."""
+        if not self._root.is_dir():
+            raise NotADirectoryError(f"files root {self._root} is not a folder")
+        for source_id, _path in self._walk(self._root, (), frozenset({self._root})):
+            yield source_id
 
     def groups(self) -> GroupSnapshot:
         """Groups from ``groups.yaml`` at the root (none when it is absent); raises RuleError."""
@@ -139,7 +145,7 @@ class FilesConnector:
         if not parsed.sections:
             return Skipped(source_id, "empty file")
         return Document(
-            id="files:" + hashlib.sha256(f"{self._source}\n{source_id}".encode()).hexdigest()[:32],
+            id=document_id(self._source, source_id),
             source=self._source,
             source_id=source_id,
             title=parsed.title or path.stem,

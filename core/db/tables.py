@@ -43,13 +43,16 @@ class GroupMembership(Base):
 
 
 class IngestRun(Base):
+    """One run of a sync job (or of `lore ingest`): the record `lore sync status` shows."""
+
     __tablename__ = "ingest_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(1024), index=True)
+    kind: Mapped[str] = mapped_column(String(32), default="ingest")  # content, permissions, full
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    status: Mapped[str] = mapped_column(String(32))  # running, succeeded, partial, failed
+    status: Mapped[str] = mapped_column(String(32))  # running, succeeded, partial, failed, interrupted
     counts: Mapped[Any] = mapped_column(JSON, default=dict)
     errors: Mapped[Any] = mapped_column(JSON, default=list)
 
@@ -166,3 +169,16 @@ class SyncLease(Base):
     acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SyncCheckpoint(Base):
+    """Where a source's sync job got to (the connector's own JSON state), saved as the run
+    progresses so that a crash resumes instead of starting over. Written only by the holder of
+    the job's lease (see connectors.sync.state)."""
+
+    __tablename__ = "sync_checkpoints"
+
+    source: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,40 @@
+"""What one sync run did, for the run record, the CLI and the logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SyncReport:
+    source: str
+    kind: str = "ingest"  # content | permissions | full | ingest (`lore ingest`)
+    indexed: list[str] = field(default_factory=list)
+    acl_updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # run-level: a listing or the group sync failed
+    chunks_written: int = 0
+    checkpoints: int = 0
+    groups_changed: bool = False
+    status: str = "running"  # running, succeeded, partial, failed, interrupted
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "indexed": len(self.indexed),
+            "acl_updated": len(self.acl_updated),
+            "unchanged": len(self.unchanged),
+            "deleted": len(self.deleted),
+            "skipped": len(self.skipped),
+            "failed": len(self.failed),
+            "chunks_written": self.chunks_written,
+        }
+
+    def settle(self) -> None:
+        """Final status of a run that ended without an exception."""
+        if self.errors:
+            self.status = "failed"
+        else:
+            self.status = "partial" if self.failed else "succeeded"

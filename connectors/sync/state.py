@@ -1,0 +1,120 @@
+"""Checkpoints and run records of sync jobs, in the metadata database.
+
+A checkpoint write is fenced by the job's lease: it happens in the same transaction as an update
+of the lease row matched on the lease's token, so a replica that lost its lease (paused past its
+expiry, then taken over) cannot overwrite the new holder's progress. The lease row update comes
+first: on PostgreSQL it locks the row (a replica taking the lease over waits for this commit),
+on SQLite it takes the database's write lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from connectors.sync.report import SyncReport
+from core.db import Database, IngestRun
+from core.db.tables import SyncCheckpoint, SyncLease
+from core.leases import Lease
+
+MAX_ERRORS = 1000  # per run record
+
+
+class LeaseLost(RuntimeError):
+    """This replica no longer holds the job's lease: it must stop without writing progress."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SyncState:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def load(self, source: str, kind: str) -> dict[str, Any] | None:
+        with self.db.session() as s:
+            row = s.get(SyncCheckpoint, (source, kind))
+            return dict(row.state) if row is not None else None
+
+    def save(self, source: str, kind: str, state: Mapping[str, Any], fence: Lease | None) -> None:
+        with self.db.session() as s:
+            if fence is not None:
+                held = s.execute(
+                    update(SyncLease)
+                    .where(SyncLease.job == fence.job, SyncLease.token == fence.token)
+                    .values(heartbeat_at=_now())
+                    .returning(SyncLease.job)
+                ).all()
+                if not held:
+                    raise LeaseLost(f"lease on {fence.job} lost; checkpoint of {source} not saved")
+            row = s.get(SyncCheckpoint, (source, kind))
+            if row is None:
+                s.add(SyncCheckpoint(source=source, kind=kind, state=dict(state), updated_at=_now()))
+            else:
+                row.state = dict(state)
+                row.updated_at = _now()
+
+    def clear(self, source: str, kind: str) -> None:
+        with self.db.session() as s:
+            s.execute(delete(SyncCheckpoint).where(SyncCheckpoint.source == source, SyncCheckpoint.kind == kind))
+
+    # -- run records ------------------------------------------------------------------------
+
+    def start_run(self, source: str, kind: str) -> int:
+        with self.db.session() as s:
+            run = IngestRun(source=source, kind=kind, started_at=_now(), status="running", counts={}, errors=[])
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, report: SyncReport) -> None:
+        errors = report.errors + [f"{sid}: {why}" for sid, why in report.failed]
+        with self.db.session() as s:
+            run = s.get(IngestRun, run_id)
+            if run is not None:
+                run.finished_at = _now()
+                run.status = report.status
+                run.counts = report.counts()
+                run.errors = errors[:MAX_ERRORS]
+
+    def close_abandoned(self, source: str) -> int:
+        """Runs of ``source`` left "running" by a replica that died. Call only while holding the
+        source's lease (then nobody else can be running it)."""
+        with self.db.session() as s:
+            result = s.execute(
+                update(IngestRun)
+                .where(IngestRun.source == source, IngestRun.status == "running")
+                .values(status="interrupted", finished_at=_now())
+                .returning(IngestRun.id)
+            ).all()
+            return len(result)
+
+    def last_runs(self, source: str) -> dict[str, IngestRun]:
+        """The latest run of each kind of ``source`` (detached rows)."""
+        latest: dict[str, IngestRun] = {}
+        with self.db.session() as s:
+            rows = s.execute(
+                select(IngestRun).where(IngestRun.source == source).order_by(IngestRun.id.desc()).limit(200)
+            ).scalars()
+            for run in rows:
+                latest.setdefault(run.kind, run)
+            s.expunge_all()
+        return latest
+
+    def last_finished(self, source: str, kind: str) -> IngestRun | None:
+        with self.db.session() as s:
+            run = s.execute(
+                select(IngestRun)
+                .where(IngestRun.source == source, IngestRun.kind == kind, IngestRun.finished_at.is_not(None))
+                .order_by(IngestRun.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            if run is not None:
+                s.expunge(run)
+            return run
