@@ -5,33 +5,63 @@ stand-in serves aiohttp on 127.0.0.1; use :meth:`ConfluenceStandIn.running` from
 :meth:`ConfluenceStandIn.serving` / :meth:`ConfluenceStandIn.start_in_thread` for synchronous
 clients such as atlassian-python-api (the server then runs its own event loop in a thread).
 
-Documented behaviour it follows (developer.atlassian.com/cloud/confluence/rest/v1):
+Documented behaviour it follows (developer.atlassian.com/cloud/confluence/rest/v1 unless noted):
 
 - Everything lives under ``/wiki``; any other path -> 404 (so a client that drops the context
   path, e.g. by joining a relative ``next`` link to the site root, fails loudly).
 - Auth: Cloud basic auth ``email:api_token``; with ``bearer_tokens`` (Data Center personal access
-  tokens) ``Authorization: Bearer <PAT>`` too. Missing/wrong -> 401 with a JSON error body.
+  tokens) ``Authorization: Bearer <PAT>`` too. Missing/wrong -> 401 with a JSON error body. The
+  attachment download path needs the same auth.
 - ``GET /wiki/rest/api/content/search?cql=&limit=&cursor=&expand=``: a CQL subset --
-  ``type = page`` / ``type in (page, blogpost)``, ``space = "A"`` / ``space in ("A","B")``,
-  ``lastmodified >= "yyyy/MM/dd HH:mm"`` (also ``>``, ``<``, ``<=``, ``=``; ``yyyy/MM/dd`` or
-  ``yyyy-MM-dd``), ``AND``, ``order by lastmodified asc|desc`` (also ``title``, ``created``).
-  Anything else -> 400 ``{"statusCode": 400, "message": "Could not parse cql : ..."}``. Only
-  ``current`` content is found. Cursor pagination: ``_links.next`` is RELATIVE to
-  ``_links.base`` (``http://127.0.0.1:<port>/wiki``) as in Atlassian's example
-  (``"/rest/api/content/search?cql=...&limit=25&cursor=..."``); ``_links.context`` is
-  ``/wiki``. Construct with ``next_links_include_context=True`` to emit
+  ``type = page`` / ``type in (page, blogpost)``, ``space = "A"`` / ``space in ("A","B")`` /
+  ``space != / not in``, ``label = "x"`` / ``label in ("a","b")`` / ``label != "x"`` /
+  ``label not in (...)``, ``lastmodified >= "yyyy/MM/dd HH:mm"`` (also ``>``, ``<``, ``<=``,
+  ``=``; ``yyyy/MM/dd`` or ``yyyy-MM-dd``), ``AND``, ``order by lastmodified asc|desc`` (also
+  ``title``, ``created``); operators per field as in the CQL field reference
+  (developer.atlassian.com/cloud/confluence/cql-fields). Anything else -> 400 ``{"statusCode":
+  400, "message": "Could not parse cql : ..."}``. Only ``current`` content in ``current`` spaces
+  is found (not drafts, trashed or archived pages, nor pages of archived spaces). Cursor
+  pagination: ``_links.next`` is RELATIVE to ``_links.base`` (``http://127.0.0.1:<port>/wiki``) as
+  in Atlassian's example (``"/rest/api/content/search?cql=...&limit=25&cursor=..."``);
+  ``_links.context`` is ``/wiki``. Construct with ``next_links_include_context=True`` to emit
   ``/wiki/rest/api/...`` instead. A bad cursor -> 400.
+- Search ``limit`` caps (the response's ``limit`` shows the cap): 25 when ``expand`` has
+  ``body.export_view``/``body.styled_view`` (documented for ``/wiki/rest/api/search``,
+  api-group-search: "restricted to a maximum value of 25"; applied to content/search too); 50 for
+  any other ``body.*`` expansion (Atlassian KB "Searching for content with the REST API and CQL
+  always limits results to 50", confluence.atlassian.com/confkb/searching-for-content-with-the-
+  rest-api-and-cql-always-limits-results-to-50-1032258424.html: body -> 50, other expansions ->
+  200, none -> 1000; written for Data Center, the 50 is widely reported for Cloud too); otherwise
+  :data:`MAX_LIMIT` (100).
 - ``GET /wiki/rest/api/content/{id}?expand=...&status=...``: ``body.storage``, ``version``,
-  ``ancestors`` (root first), ``space``, ``history``, ``restrictions.read.restrictions.user`` /
-  ``.group``; unexpanded properties are listed in ``_expandable``. Drafts are found only with
-  ``status=draft`` (or ``any``); purged content and unknown ids -> 404
+  ``ancestors`` (root first, drafts included with ``status: "draft"``), ``space``, ``history``,
+  ``metadata.labels`` (``{"results": [{"prefix": "global", "name", "id", "label"}], "start": 0,
+  "limit": 200, "size": n}``), ``restrictions.read.restrictions.user`` / ``.group``; unexpanded
+  properties are listed in ``_expandable``. ``status`` may repeat (``status=current&status=
+  archived``) or be ``any`` (documented). Drafts are found only with ``status=draft``, archived
+  pages only with ``status=archived`` (or ``any``); purged content and unknown ids -> 404
   ``{"statusCode": 404, "message": ...}``. Trashed content answers with ``status: "trashed"``.
 - ``GET /wiki/rest/api/content/{id}/restriction/byOperation`` and ``.../byOperation/read``:
   ``restrictions.user.results`` (users with ``accountId``) and ``restrictions.group.results``
-  (groups with ``id`` and ``name``), each with ``start``/``limit``/``size``.
+  (groups with ``id`` and ``name``), each with ``start``/``limit``/``size``. Drafts -> 404.
+- ``GET /wiki/rest/api/space?spaceKey=A&spaceKey=B&type=global|personal&status=current|archived
+  &start=&limit=&expand=``: offset paged (default 25), relative ``_links.next`` that keeps every
+  repeated ``spaceKey``; other ``type``/``status`` values -> 400.
 - ``GET /wiki/rest/api/space/{key}?expand=permissions``: space with ``permissions`` entries
   ``{"subjects": {"user"|"group": {"results": [...], "size": n}}, "operation": {"operation":
-  "read", "targetType": "space"}, "anonymousAccess", "unlicensedAccess"}``; unknown -> 404.
+  "read", "targetType": "space"}, "anonymousAccess", "unlicensedAccess"}``; an anonymous grant has
+  ``anonymousAccess: true`` and no ``subjects``; unknown or removed space -> 404.
+- ``GET /wiki/rest/api/content/{id}/child/attachment?start=&limit=&filename=&mediaType=&expand=``:
+  offset paged, relative ``_links.next``; each result has ``id`` (``att<digits>``), ``type:
+  "attachment"``, ``status``, ``title`` (the file name), ``extensions.mediaType`` /
+  ``.fileSize``, ``metadata.mediaType``, ``version`` / ``container`` when expanded, and
+  ``_links.download`` RELATIVE to the wiki base (``/download/attachments/<page>/<file>?version=1
+  &modificationDate=<ms>&cacheVersion=1&api=v2``). Unknown/purged/draft container -> 404; a
+  trashed page lists no attachments. ``GET /wiki/download/attachments/<page>/<file>`` serves the
+  bytes (Content-Type, Content-Length); ``?version=`` other than the current one -> 404.
+  ``GET /wiki/rest/api/content/{id}/child/attachment/{attId}/download`` (Cloud; "redirects the
+  client to a URL that serves an attachment's binary data") answers 302 to that download path;
+  atlassian-python-api's Cloud ``download_attachments_from_page`` uses it.
 - Group members, offset paged with ``start``/``limit`` and a relative ``_links.next``:
   ``/wiki/rest/api/group/{groupId}/membersByGroupId`` (current Cloud endpoint),
   ``/wiki/rest/api/group/member?name=`` and ``/wiki/rest/api/group/{groupName}/member``
@@ -42,14 +72,33 @@ Documented behaviour it follows (developer.atlassian.com/cloud/confluence/rest/v
   with an Atlassian JSON error body, or ``garbage=True`` (200 with a non-JSON HTML body).
 
 Not confirmed from the documentation (best knowledge): the exact 401 body; whether a trashed
-page is returned without ``status=trashed`` (here it is); the maximum ``limit`` (100 here, Cloud
-caps lower for body expansions); the CQL date time zone (UTC here; Cloud uses the user's);
-``prev`` links are not emitted; the space-permission shape (v1 ``space?expand=permissions``;
-Cloud v2 documents ``/wiki/api/v2/spaces/{id}/permissions`` instead, not served here).
+page is returned without ``status=trashed`` (here it is); whether an archived page is returned
+without ``status`` (here it is not -- the stricter choice; the content-property docs say their
+default is ``current`` and ``archived``, the content docs only document ``any``); the default
+``limit`` 100 cap without body expansion; ``prev`` links are not emitted; the space-permission
+shape (v1 ``space?expand=permissions``; Cloud v2 documents ``/wiki/api/v2/spaces/{id}/permissions``
+instead, not served here) and the anonymous entry without ``subjects``; the space list's cap
+(100) and order (by key); the attachment list's default/cap (50/200), ``webui`` link and
+``Content-Disposition``; that Cloud may answer the download path with a redirect to its media
+service (here the bytes come straight back); that labels are stored and matched lower-case and
+cannot contain whitespace; that content of archived spaces is not found (``/rest/api/search``
+documents ``includeArchivedSpaces``, default false).
+CQL dates: Confluence Cloud reads a CQL date literal as wall-clock time in the requesting user's
+profile time zone (widely reported; not stated in the CQL reference). ``cql_timezone`` (an IANA
+name, default ``UTC``) emulates it; the page's modified time is truncated to the minute and JSON
+timestamps stay UTC ``...Z``.
+A CQL ``space`` naming a space that does not exist: here 200 with no results for that space, as
+for a space the user cannot see (best knowledge for Cloud; the expected result in the Data Center
+bug report, fixed there); Data Center 9.2 answered 500 and
+9.3.1 400 ``"parameters should not be empty"`` (jira.atlassian.com/browse/CONFSERVER-101465).
+Construct with ``cql_unknown_space_is_error=True`` for the 400.
 
-Test helpers: :meth:`add_space`, :meth:`add_page`, :meth:`edit_page`, :meth:`trash_page`,
-:meth:`add_group`, :meth:`add_user`, :meth:`set_space_permission`, :meth:`fail_next`,
-:meth:`calls`. Every request is recorded (method, path, query, headers, status).
+Test helpers: :meth:`add_space`, :meth:`archive_space`, :meth:`remove_space`, :meth:`add_page`
+(``labels=``), :meth:`set_labels`, :meth:`edit_page`, :meth:`trash_page`, :meth:`archive_page`,
+:meth:`purge_page`, :meth:`set_read_restrictions`, :meth:`add_attachment`,
+:meth:`remove_attachment`, :meth:`add_group`, :meth:`add_user`, :meth:`set_space_permission`
+(``anonymous=True``), :meth:`fail_next`, :meth:`calls`. Every request is recorded (method,
+path, query, headers, status). ``port=`` serves on a fixed port (see ``confluence_demo``).
 """
 
 from __future__ import annotations
@@ -69,14 +118,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 CONTEXT = "/wiki"
 API = CONTEXT + "/rest/api"
+DOWNLOAD = CONTEXT + "/download/attachments/"
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
+BODY_EXPAND_MAX_LIMIT = 50  # content/search with any body.* expansion (Atlassian KB, see above)
+EXPORT_VIEW_MAX_LIMIT = 25  # body.export_view / body.styled_view (Cloud v1 search docs)
 MEMBERS_DEFAULT_LIMIT = 200
+ATTACHMENTS_DEFAULT_LIMIT = 50
+ATTACHMENTS_MAX_LIMIT = 200
+LABELS_LIMIT = 200
+SPACE_TYPES = frozenset({"global", "personal"})
+SPACE_STATUSES = frozenset({"current", "archived"})
 
 
 @dataclass
@@ -121,6 +179,7 @@ class SpacePermission:
     target_type: str  # "space", "page", ...
     user: str | None = None  # account id
     group: str | None = None  # group id
+    anonymous: bool = False  # anonymousAccess: no subjects
 
 
 @dataclass
@@ -148,6 +207,20 @@ class Page:
     author: str | None = None
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     modified: datetime = field(default_factory=lambda: datetime.now(UTC))
+    labels: list[str] = field(default_factory=list)  # lower-case label names
+
+
+@dataclass
+class Attachment:
+    id: str  # "att<digits>"
+    page_id: str
+    filename: str
+    data: bytes
+    media_type: str
+    version: int = 1
+    status: str = "current"
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    modified: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -171,6 +244,10 @@ class CqlError(ValueError):
     pass
 
 
+class UnknownSpaceError(CqlError):
+    pass
+
+
 def _iso(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -189,15 +266,22 @@ class ConfluenceStandIn:
     credentials: dict[str, str] = field(default_factory=dict)  # email -> api token
     bearer_tokens: frozenset[str] = frozenset()
     next_links_include_context: bool = False
-    port: int = 0
+    port: int = 0  # 0: the OS picks a free port when served
+    cql_timezone: str = "UTC"  # the API user's profile time zone, for CQL date literals
+    cql_unknown_space_is_error: bool = False  # DC 9.2/9.3 behaviour: 400 instead of no results
     requests: list[RecordedRequest] = field(default_factory=list)
     spaces: dict[str, Space] = field(default_factory=dict)
     pages: dict[str, Page] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
+    attachments: dict[str, Attachment] = field(default_factory=dict)
+    _label_ids: dict[str, str] = field(default_factory=dict)
     _failures: list[tuple[str, deque[ScriptedFailure]]] = field(default_factory=list)
     _next_id: int = 65537
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._zone = ZoneInfo(self.cql_timezone)  # an unknown IANA name fails here, loudly
 
     # ---------------------------------------------------------------- running
 
@@ -218,7 +302,9 @@ class ConfluenceStandIn:
         runner = web.AppRunner(app, shutdown_timeout=1.0)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        if stand_in.port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", stand_in.port))
         stand_in.port = sock.getsockname()[1]
         await web.SockSite(runner, sock).start()
         try:
@@ -280,10 +366,22 @@ class ConfluenceStandIn:
     def add_credentials(self, email: str, api_token: str) -> None:
         self.credentials[email] = api_token
 
-    def add_space(self, key: str, name: str | None = None) -> Space:
-        space = Space(id=int(self._new_id()), key=key, name=name or key)
+    def add_space(self, key: str, name: str | None = None, *, type: str = "global") -> Space:
+        if type not in SPACE_TYPES:
+            raise ValueError(f"space type must be one of {sorted(SPACE_TYPES)}")
+        space = Space(id=int(self._new_id()), key=key, name=name or key, type=type)
         self.spaces[key] = space
         return space
+
+    def archive_space(self, key: str) -> None:
+        self.spaces[key].status = "archived"
+
+    def remove_space(self, key: str) -> None:
+        """Delete a space: ``space/{key}`` answers 404 and its pages are purged."""
+        del self.spaces[key]
+        for page in self.pages.values():
+            if page.space_key == key:
+                page.status = "deleted"
 
     def add_user(
         self, account_id: str, email: str, hidden: bool = False, display_name: str = ""
@@ -307,11 +405,18 @@ class ConfluenceStandIn:
         group: str | None = None,
         operation: str = "read",
         target_type: str = "space",
+        anonymous: bool = False,
     ) -> None:
-        """Grant ``operation`` to a user (account id) or a group (group id or name)."""
+        """Grant ``operation`` to a user (account id), a group (group id or name) or, with
+        ``anonymous=True``, to anonymous users (a permission with ``anonymousAccess: true`` and no
+        ``subjects``)."""
+        if sum((user is not None, group is not None, anonymous)) != 1:
+            raise ValueError("grant to exactly one of user=, group= or anonymous=True")
         if group is not None and group not in self.groups:
             group = next(g.id for g in self.groups.values() if g.name == group)
-        perm = SpacePermission(int(self._new_id()), operation, target_type, user, group)
+        perm = SpacePermission(
+            int(self._new_id()), operation, target_type, user, group, anonymous=anonymous
+        )
         self.spaces[space].permissions.append(perm)
 
     def add_page(
@@ -327,6 +432,7 @@ class ConfluenceStandIn:
         status: str = "current",
         modified: datetime | None = None,
         author: str | None = None,
+        labels: Iterable[str] = (),
     ) -> Page:
         """``restrictions={"users": [account ids], "groups": [group ids or names]}`` (read)."""
         if space not in self.spaces:
@@ -348,9 +454,46 @@ class ConfluenceStandIn:
             author,
             when,
             when,
+            _labels(labels),
         )
         self.pages[page.id] = page
         return page
+
+    def set_labels(self, page_id: str, labels: Iterable[str]) -> None:
+        """Replace the page's labels (stored lower-case, as Confluence does)."""
+        self.pages[page_id].labels = _labels(labels)
+
+    def archive_page(self, page_id: str) -> None:
+        self.pages[page_id].status = "archived"
+
+    def add_attachment(
+        self,
+        page_id: str,
+        filename: str,
+        data: bytes,
+        media_type: str,
+        *,
+        modified: datetime | None = None,
+    ) -> Attachment:
+        if page_id not in self.pages:
+            raise KeyError(f"unknown page {page_id}")
+        if any(a.page_id == page_id and a.filename == filename for a in self.attachments.values()):
+            raise ValueError(f"page {page_id} already has an attachment named {filename!r}")
+        when = modified or datetime.now(UTC)
+        attachment = Attachment(
+            "att" + self._new_id(),
+            page_id,
+            filename,
+            bytes(data),
+            media_type,
+            created=when,
+            modified=when,
+        )
+        self.attachments[attachment.id] = attachment
+        return attachment
+
+    def remove_attachment(self, attachment_id: str) -> None:
+        del self.attachments[attachment_id]
 
     def edit_page(
         self,
@@ -444,7 +587,8 @@ class ConfluenceStandIn:
 
     def _dispatch(self, request: web.Request) -> web.Response:
         path = request.path
-        if not path.startswith(API + "/"):
+        download = path.startswith(DOWNLOAD)
+        if not path.startswith(API + "/") and not download:
             return _error(404, f"null for uri: {request.url}")
         if not self._authorized(request):
             return _error(401, "Client must be authenticated to access this resource.")
@@ -461,12 +605,20 @@ class ConfluenceStandIn:
             return _error(failure.status, message, headers)
         if request.method != "GET":
             return _error(405, "Method not allowed")
+        if download:
+            return self._download(request)
         rest = path[len(API) :]
         q = request.query
         if rest == "/content/search":
             return self._search(request)
         if m := re.fullmatch(r"/content/(\d+)", rest):
-            return self._content(m[1], q.get("expand", ""), q.get("status", ""))
+            return self._content(m[1], q.get("expand", ""), ",".join(q.getall("status", [])))
+        if m := re.fullmatch(r"/content/(\d+)/child/attachment/?", rest):
+            return self._attachments(request, m[1])
+        if m := re.fullmatch(r"/content/(\d+)/child/attachment/(att\d+)/download", rest):
+            return self._attachment_redirect(m[1], m[2])
+        if rest in {"/space", "/space/"}:
+            return self._space_list(request)
         if m := re.fullmatch(r"/content/(\d+)/restriction/byOperation(?:/(\w+))?/?", rest):
             return self._restrictions(m[1], m[2])
         if m := re.fullmatch(r"/space/([^/]+)", rest):
@@ -561,6 +713,13 @@ class ConfluenceStandIn:
             out["body"] = body
         else:
             expandable["body"] = ""
+        if has("metadata"):
+            metadata: dict[str, Any] = {}
+            if "metadata.labels" in expands:
+                metadata["labels"] = self._labels_json(page)
+            out["metadata"] = metadata
+        else:
+            expandable["metadata"] = ""
         if has("restrictions"):
             read = self._read_restriction(
                 page,
@@ -577,6 +736,24 @@ class ConfluenceStandIn:
             "self": f"{base}/rest/api/content/{page.id}",
         }
         return out
+
+    def _label_id(self, name: str) -> str:
+        if name not in self._label_ids:
+            self._label_ids[name] = self._new_id()
+        return self._label_ids[name]
+
+    def _labels_json(self, page: Page) -> dict[str, Any]:
+        results = [
+            {"prefix": "global", "name": n, "id": self._label_id(n), "label": n}
+            for n in page.labels[:LABELS_LIMIT]
+        ]
+        return {
+            "results": results,
+            "start": 0,
+            "limit": LABELS_LIMIT,
+            "size": len(results),
+            "_links": {"self": f"{self.wiki_url}/rest/api/content/{page.id}/label"},
+        }
 
     def _user_ref(self, account_id: str | None) -> dict[str, Any]:
         user = self.users.get(account_id or "")
@@ -639,20 +816,18 @@ class ConfluenceStandIn:
         if "permissions" in expands:
             perms = []
             for p in space.permissions:
+                perm: dict[str, Any] = {"id": p.id}
                 if p.user is not None:
-                    subjects = {"user": {"results": [self._user_ref(p.user)], "size": 1}}
-                else:
-                    group = self.groups[p.group or ""]
-                    subjects = {"group": {"results": [group.as_json(self.wiki_url)], "size": 1}}
-                perms.append(
-                    {
-                        "id": p.id,
-                        "subjects": subjects,
-                        "operation": {"operation": p.operation, "targetType": p.target_type},
-                        "anonymousAccess": False,
-                        "unlicensedAccess": False,
+                    perm["subjects"] = {"user": {"results": [self._user_ref(p.user)], "size": 1}}
+                elif p.group is not None:
+                    group = self.groups[p.group]
+                    perm["subjects"] = {
+                        "group": {"results": [group.as_json(self.wiki_url)], "size": 1}
                     }
-                )
+                perm["operation"] = {"operation": p.operation, "targetType": p.target_type}
+                perm["anonymousAccess"] = p.anonymous
+                perm["unlicensedAccess"] = False
+                perms.append(perm)
             out["permissions"] = perms
         else:
             out["_expandable"] = {"permissions": "", "homepage": "", "description": ""}
@@ -664,6 +839,162 @@ class ConfluenceStandIn:
             return _error(404, f"No space with key : {key}")
         expands = {e.strip() for e in expand.split(",") if e.strip()}
         return web.json_response(self._space_json(space, expands))
+
+    def _space_list(self, request: web.Request) -> web.Response:
+        q = request.query
+        start, limit, bad = _offset_paging(q, DEFAULT_LIMIT, MAX_LIMIT)
+        if bad is not None:
+            return bad
+        status, space_type = q.get("status"), q.get("type")
+        if status is not None and status not in SPACE_STATUSES:
+            return _error(400, f"Invalid status: {status}")
+        if space_type is not None and space_type not in SPACE_TYPES:
+            return _error(400, f"Invalid type: {space_type}")
+        keys = set(q.getall("spaceKey", []))
+        found = [
+            space
+            for space in sorted(self.spaces.values(), key=lambda sp: sp.key)
+            if (not keys or space.key in keys)
+            and (status is None or space.status == status)
+            and (space_type is None or space.type == space_type)
+        ]
+        expands = {e.strip() for e in q.get("expand", "").split(",") if e.strip()}
+        chunk = found[start : start + limit]
+        links = self._page_links(request, start, limit, len(found))
+        return web.json_response(
+            {
+                "results": [self._space_json(space, expands) for space in chunk],
+                "start": start,
+                "limit": limit,
+                "size": len(chunk),
+                "_links": links,
+            }
+        )
+
+    def _page_links(
+        self, request: web.Request, start: int, limit: int, total: int
+    ) -> dict[str, Any]:
+        """``_links`` of an offset-paged list; ``next`` is relative and keeps repeated params."""
+        links: dict[str, Any] = {
+            "base": self.wiki_url,
+            "context": CONTEXT,
+            "self": str(request.url),
+        }
+        if start + limit < total:
+            params = [(k, v) for k, v in request.query.items() if k not in {"start", "limit"}]
+            params += [("start", str(start + limit)), ("limit", str(limit))]
+            links["next"] = self._relative(request.path, params)
+        return links
+
+    # ---------------------------------------------------------------- attachments
+
+    def _container(self, page_id: str) -> Page | None:
+        """The attachments' container if it can be read without ``status``; else None (404)."""
+        page = self.pages.get(page_id)
+        if page is None or page.status in {"deleted", "draft"}:
+            return None
+        return page
+
+    def _attachments(self, request: web.Request, page_id: str) -> web.Response:
+        page = self._container(page_id)
+        if page is None:
+            return _error(404, f"No content found with id: ContentId{{id={page_id}}}")
+        q = request.query
+        start, limit, bad = _offset_paging(q, ATTACHMENTS_DEFAULT_LIMIT, ATTACHMENTS_MAX_LIMIT)
+        if bad is not None:
+            return bad
+        found = [
+            a
+            for a in self.attachments.values()
+            if a.page_id == page_id
+            and page.status != "trashed"
+            and q.get("filename", a.filename) == a.filename
+            and q.get("mediaType", a.media_type) == a.media_type
+        ]
+        chunk = found[start : start + limit]
+        expands = {e.strip() for e in q.get("expand", "").split(",") if e.strip()}
+        return web.json_response(
+            {
+                "results": [self._attachment_json(a, expands) for a in chunk],
+                "start": start,
+                "limit": limit,
+                "size": len(chunk),
+                "_links": self._page_links(request, start, limit, len(found)),
+            }
+        )
+
+    def _download_link(self, attachment: Attachment) -> str:
+        millis = int(attachment.modified.timestamp() * 1000)
+        return (
+            f"/download/attachments/{attachment.page_id}/{quote(attachment.filename)}"
+            f"?version={attachment.version}&modificationDate={millis}&cacheVersion=1&api=v2"
+        )
+
+    def _attachment_json(self, attachment: Attachment, expands: set[str]) -> dict[str, Any]:
+        a = attachment
+        out: dict[str, Any] = {
+            "id": a.id,
+            "type": "attachment",
+            "status": a.status,
+            "title": a.filename,
+            "macroRenderedOutput": {},
+            "metadata": {"mediaType": a.media_type, "comment": ""},
+            "extensions": {"mediaType": a.media_type, "fileSize": len(a.data), "comment": ""},
+        }
+        expandable: dict[str, str] = {}
+        if any(e == "version" or e.startswith("version.") for e in expands):
+            out["version"] = {
+                "by": self._user_ref(self.pages[a.page_id].author),
+                "when": _iso(a.modified),
+                "number": a.version,
+                "minorEdit": False,
+            }
+        else:
+            expandable["version"] = ""
+        if any(e == "container" or e.startswith("container.") for e in expands):
+            out["container"] = self._content_json(self.pages[a.page_id], "")
+        else:
+            expandable["container"] = f"/rest/api/content/{a.page_id}"
+        out["_expandable"] = expandable
+        out["_links"] = {
+            "webui": (
+                f"/pages/viewpageattachments.action?pageId={a.page_id}"
+                f"&preview=%2F{a.page_id}%2F{a.id}%2F{quote(a.filename)}"
+            ),
+            "download": self._download_link(a),
+            "self": f"{self.wiki_url}/rest/api/content/{a.id}",
+        }
+        return out
+
+    def _attachment_redirect(self, page_id: str, attachment_id: str) -> web.Response:
+        attachment = self.attachments.get(attachment_id)
+        page = self._container(page_id)
+        if attachment is None or page is None or attachment.page_id != page_id:
+            return _error(404, f"No attachment found with id: {attachment_id}")
+        if page.status == "trashed":
+            return _error(404, f"No attachment found with id: {attachment_id}")
+        location = CONTEXT + self._download_link(attachment)
+        return web.Response(status=302, headers={"Location": location})
+
+    def _download(self, request: web.Request) -> web.Response:
+        m = re.fullmatch(re.escape(DOWNLOAD) + r"(\d+)/([^/]+)", request.path)
+        page = self._container(m[1]) if m else None
+        attachment = None
+        if m and page is not None and page.status != "trashed":
+            attachment = next(
+                (a for a in self.attachments.values() if a.page_id == m[1] and a.filename == m[2]),
+                None,
+            )
+        version = request.query.get("version")
+        if attachment is None or (version is not None and version != str(attachment.version)):
+            return _error(404, "Attachment not found")
+        return web.Response(
+            body=attachment.data,
+            headers={
+                "Content-Type": attachment.media_type,
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.filename)}",
+            },
+        )
 
     # ---------------------------------------------------------------- groups
 
@@ -698,7 +1029,7 @@ class ConfluenceStandIn:
             }
         )
 
-    def _relative(self, path: str, params: dict[str, str]) -> str:
+    def _relative(self, path: str, params: dict[str, str] | list[tuple[str, str]]) -> str:
         rel = path if self.next_links_include_context else path[len(CONTEXT) :]
         return f"{rel}?{urlencode(params)}"
 
@@ -710,13 +1041,15 @@ class ConfluenceStandIn:
         if not cql:
             return _error(400, "CQL query parameter is required")
         try:
-            limit = min(int(q.get("limit", str(DEFAULT_LIMIT))), MAX_LIMIT)
+            limit = min(int(q.get("limit", str(DEFAULT_LIMIT))), _search_cap(q.get("expand", "")))
         except ValueError:
             return _error(400, "limit must be an integer")
         if limit < 1:
             return _error(400, "limit must be positive")
         try:
             matches = self._run_cql(cql)
+        except UnknownSpaceError:
+            return _error(400, "parameters should not be empty")
         except CqlError as exc:
             return _error(400, f"Could not parse cql : {cql} ({exc})")
         offset = 0
@@ -769,7 +1102,10 @@ class ConfluenceStandIn:
         found = [
             p
             for p in self.pages.values()
-            if p.status == "current" and all(pred(p) for pred in predicates)
+            if p.status == "current"
+            and p.space_key in self.spaces
+            and self.spaces[p.space_key].status == "current"
+            and all(pred(p) for pred in predicates)
         ]
         if order_field:
             attr = {"lastmodified": "modified", "created": "created", "title": "title"}
@@ -778,29 +1114,44 @@ class ConfluenceStandIn:
 
     def _clause(self, clause: str) -> Any:
         clause = clause.strip()
-        m = re.fullmatch(r"(\w+)\s+in\s*\((.*)\)", clause, re.IGNORECASE)
+        m = re.fullmatch(r"(\w+)\s+(not\s+in|in)\s*\((.*)\)", clause, re.IGNORECASE)
         if m:
-            field_name, values = m[1].lower(), [_unquote(v) for v in m[2].split(",")]
-            op = "in"
+            field_name, values = m[1].lower(), [_unquote(v) for v in m[3].split(",")]
+            op = "not in" if m[2].lower().startswith("not") else "in"
+            if not all(values):
+                raise CqlError(f"empty value in {clause!r}")
         else:
             m = re.fullmatch(r"(\w+)\s*(>=|<=|!=|=|>|<)\s*(.+)", clause)
             if not m:
                 raise CqlError(f"unsupported clause {clause!r}")
             field_name, op, values = m[1].lower(), m[2], [_unquote(m[3])]
         if field_name in {"type", "space"}:
-            if op not in {"in", "=", "!="}:
+            if op not in {"in", "not in", "=", "!="}:
                 raise CqlError(f"operator {op} not allowed on {field_name}")
             attr = "type" if field_name == "type" else "space_key"
             wanted = set(values)
             if field_name == "type" and not wanted <= {"page", "blogpost", "comment", "attachment"}:
                 raise CqlError(f"unknown type {values}")
-            if op == "!=":
+            if (
+                field_name == "space"
+                and self.cql_unknown_space_is_error
+                and not wanted <= set(self.spaces)
+            ):
+                raise UnknownSpaceError(f"no space {sorted(wanted - set(self.spaces))}")
+            if op in {"!=", "not in"}:
                 return lambda p: getattr(p, attr) not in wanted
             return lambda p: getattr(p, attr) in wanted
+        if field_name == "label":
+            if op not in {"in", "not in", "=", "!="}:
+                raise CqlError(f"operator {op} not allowed on label")
+            names = {v.lower() for v in values}
+            if op in {"!=", "not in"}:
+                return lambda p: not names & set(p.labels)
+            return lambda p: bool(names & set(p.labels))
         if field_name in {"lastmodified", "created"}:
-            if op in {"in", "!="}:
+            if op in {"in", "not in", "!="}:
                 raise CqlError(f"operator {op} not allowed on {field_name}")
-            when = _cql_date(values[0])
+            when = _cql_date(values[0], self._zone)
             attr = "modified" if field_name == "lastmodified" else "created"
             compare: Callable[[datetime, datetime], bool] = {
                 ">=": operator.ge,
@@ -820,8 +1171,40 @@ def _unquote(value: str) -> str:
     return value
 
 
-def _cql_date(value: str) -> datetime:
+def _cql_date(value: str, zone: ZoneInfo | None = None) -> datetime:
+    """A CQL date literal is wall-clock time in the requesting user's profile time zone."""
     for fmt in ("%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y-%m-%d"):
         with suppress(ValueError):
-            return datetime.strptime(value, fmt).replace(tzinfo=UTC)
+            return datetime.strptime(value, fmt).replace(tzinfo=zone or UTC)
     raise CqlError(f"bad date {value!r}: use yyyy/MM/dd HH:mm")
+
+
+def _offset_paging(q: Any, default: int, cap: int) -> tuple[int, int, web.Response | None]:
+    try:
+        start = int(q.get("start", "0"))
+        limit = int(q.get("limit", str(default)))
+    except ValueError:
+        return 0, 0, _error(400, "start and limit must be integers")
+    if start < 0 or limit < 1:
+        return 0, 0, _error(400, "start must be >= 0 and limit >= 1")
+    return start, min(limit, cap), None
+
+
+def _search_cap(expand: str) -> int:
+    expands = {e.strip() for e in expand.split(",") if e.strip()}
+    if expands & {"body.export_view", "body.styled_view"}:
+        return EXPORT_VIEW_MAX_LIMIT
+    if any(e == "body" or e.startswith("body.") for e in expands):
+        return BODY_EXPAND_MAX_LIMIT
+    return MAX_LIMIT
+
+
+def _labels(labels: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for label in labels:
+        name = label.strip().lower()
+        if not name or any(c.isspace() for c in name):
+            raise ValueError(f"invalid label {label!r}: labels cannot be empty or contain spaces")
+        if name not in out:
+            out.append(name)
+    return out

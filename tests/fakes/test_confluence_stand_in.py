@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
 import aiohttp
 import pytest
@@ -275,3 +276,345 @@ async def test_async_running_serves_too() -> None:
                 assert (await resp.json())["key"] == "ENG"
             async with session.get(wiki.base_url + "/rest/api/space/ENG", headers=auth) as resp:
                 assert resp.status == 404
+
+
+# ------------------------------------------------------------------ labels, archive, spaces
+
+
+def raw(wiki: ConfluenceStandIn, path: str, **params: Any) -> requests.Response:
+    return requests.get(f"{wiki.wiki_url}/{path}", params=params, auth=(EMAIL, TOKEN), timeout=5)
+
+
+def test_labels_expand_on_content_and_search(wiki: ConfluenceStandIn) -> None:
+    page = wiki.add_page("ENG", "Tagged", "<p/>", labels=["Runbook", "oncall", "runbook"])
+    got = v1(wiki).get_page_by_id(page.id, expand="metadata.labels")
+    labels = got["metadata"]["labels"]
+    assert [(r["prefix"], r["name"], r["label"]) for r in labels["results"]] == [
+        ("global", "runbook", "runbook"),
+        ("global", "oncall", "oncall"),
+    ]
+    assert all(r["id"].isdigit() for r in labels["results"])
+    assert (labels["start"], labels["limit"], labels["size"]) == (0, 200, 2)
+    assert "metadata" not in v1(wiki).get_page_by_id(page.id)  # only when expanded
+    assert "metadata" in v1(wiki).get_page_by_id(page.id)["_expandable"]
+    wiki.set_labels(page.id, ["archive-me"])
+    found = cloud(wiki).get(
+        "rest/api/content/search", params={"cql": "type = page", "expand": "metadata.labels"}
+    )
+    assert [r["name"] for r in found["results"][0]["metadata"]["labels"]["results"]] == [
+        "archive-me"
+    ]
+    with pytest.raises(ValueError):
+        wiki.set_labels(page.id, ["two words"])
+
+
+def test_label_cql(wiki: ConfluenceStandIn) -> None:
+    a = wiki.add_page("ENG", "A", "<p/>", labels=["runbook"])
+    b = wiki.add_page("ENG", "B", "<p/>", labels=["archive-me", "policy"])
+    c = wiki.add_page("ENG", "C", "<p/>")
+
+    def ids(cql: str) -> set[str]:
+        answer = raw(wiki, "rest/api/content/search", cql=cql)
+        assert answer.status_code == 200, answer.text
+        return {r["id"] for r in answer.json()["results"]}
+
+    assert ids('label = "runbook"') == {a.id}
+    assert ids('label = "RUNBOOK"') == {a.id}
+    assert ids('label in ("runbook", "policy")') == {a.id, b.id}
+    assert ids('type = page and label not in ("archive-me")') == {a.id, c.id}
+    assert ids('label != "archive-me"') == {a.id, c.id}
+    assert ids('space not in ("HR") and label = policy') == {b.id}
+    assert raw(wiki, "rest/api/content/search", cql='label > "a"').status_code == 400
+
+
+def test_archived_pages_are_not_searched_and_need_status(wiki: ConfluenceStandIn) -> None:
+    page = wiki.add_page("ENG", "Old", "<p/>")
+    keep = wiki.add_page("ENG", "Kept", "<p/>")
+    wiki.archive_page(page.id)
+    found = raw(wiki, "rest/api/content/search", cql="type = page").json()
+    assert [r["id"] for r in found["results"]] == [keep.id]
+    assert raw(wiki, f"rest/api/content/{page.id}").status_code == 404
+    for status in ("archived", "any"):
+        got = raw(wiki, f"rest/api/content/{page.id}", status=status)
+        assert got.status_code == 200 and got.json()["status"] == "archived"
+    both = requests.get(
+        f"{wiki.wiki_url}/rest/api/content/{page.id}?status=current&status=archived",
+        auth=(EMAIL, TOKEN),
+        timeout=5,
+    )
+    assert both.status_code == 200
+
+
+def test_space_list_paging_filters_and_relative_next(wiki: ConfluenceStandIn) -> None:
+    wiki.add_space("OPS", "Operations")
+    wiki.add_space("~alice", "Alice", type="personal")
+    wiki.archive_space("HR")
+    client = v1(wiki)
+    first = client.get_all_spaces(start=0, limit=2, space_status="current")
+    assert [s["key"] for s in first["results"]] == ["ENG", "OPS"]
+    assert first["_links"]["next"] == "/rest/api/space?status=current&start=2&limit=2"
+    rest = requests.get(
+        first["_links"]["base"] + first["_links"]["next"], auth=(EMAIL, TOKEN), timeout=5
+    ).json()
+    assert [s["key"] for s in rest["results"]] == ["~alice"] and "next" not in rest["_links"]
+    archived = client.get_all_spaces(space_status="archived")
+    assert [(s["key"], s["status"]) for s in archived["results"]] == [("HR", "archived")]
+    personal = client.get_all_spaces(space_type="personal")
+    assert [s["key"] for s in personal["results"]] == ["~alice"]
+    # spaceKey repeats; the next link keeps every repetition
+    picked = requests.get(
+        f"{wiki.wiki_url}/rest/api/space?spaceKey=ENG&spaceKey=HR&spaceKey=OPS&limit=1",
+        auth=(EMAIL, TOKEN),
+        timeout=5,
+    ).json()
+    assert [s["key"] for s in picked["results"]] == ["ENG"]
+    assert picked["_links"]["next"] == (
+        "/rest/api/space?spaceKey=ENG&spaceKey=HR&spaceKey=OPS&start=1&limit=1"
+    )
+    assert raw(wiki, "rest/api/space", status="deleted").status_code == 400
+    assert raw(wiki, "rest/api/space", type="team").status_code == 400
+
+
+def test_archived_space_content_is_not_searched(wiki: ConfluenceStandIn) -> None:
+    wiki.add_page("HR", "Policy", "<p/>")
+    wiki.archive_space("HR")
+    found = raw(wiki, "rest/api/content/search", cql='space = "HR"').json()
+    assert found["results"] == []
+
+
+def test_removed_space_is_404_and_its_pages_purged(wiki: ConfluenceStandIn) -> None:
+    page = wiki.add_page("HR", "Policy", "<p/>")
+    wiki.remove_space("HR")
+    assert raw(wiki, "rest/api/space/HR").status_code == 404
+    assert raw(wiki, f"rest/api/content/{page.id}", status="any").status_code == 404
+    assert "HR" not in [s["key"] for s in raw(wiki, "rest/api/space").json()["results"]]
+    # Cloud: a space that does not exist simply matches nothing
+    found = raw(wiki, "rest/api/content/search", cql='space in ("HR", "ENG")')
+    assert found.status_code == 200 and found.json()["results"] == []
+
+
+def test_unknown_space_in_cql_can_be_a_400_like_data_center() -> None:
+    with ConfluenceStandIn.serving(
+        credentials={EMAIL: TOKEN}, cql_unknown_space_is_error=True
+    ) as wiki:
+        wiki.add_space("ENG")
+        assert raw(wiki, "rest/api/content/search", cql='space = "ENG"').status_code == 200
+        bad = raw(wiki, "rest/api/content/search", cql='space in ("ENG", "GONE")')
+        assert bad.status_code == 400
+        assert bad.json()["message"] == "parameters should not be empty"
+
+
+def test_anonymous_space_permission_shape(wiki: ConfluenceStandIn) -> None:
+    wiki.add_space("PUB", "Public")
+    wiki.set_space_permission("PUB", anonymous=True)
+    perms = v1(wiki).get_space("PUB", expand="permissions")["permissions"]
+    assert len(perms) == 1
+    assert perms[0]["anonymousAccess"] is True and perms[0]["unlicensedAccess"] is False
+    assert "subjects" not in perms[0]
+    assert perms[0]["operation"] == {"operation": "read", "targetType": "space"}
+    named = v1(wiki).get_space("ENG", expand="permissions")["permissions"]
+    assert all(p["anonymousAccess"] is False and "subjects" in p for p in named)
+    with pytest.raises(ValueError):
+        wiki.set_space_permission("PUB", group="hr", anonymous=True)
+
+
+# ------------------------------------------------------------------ attachments
+
+
+def test_attachments_listing_paging_and_shape(wiki: ConfluenceStandIn) -> None:
+    page = wiki.add_page("HR", "Onboarding", "<p/>", author="acc-bob")
+    when = datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
+    first = wiki.add_attachment(page.id, "first week.txt", b"hello\n", "text/plain", modified=when)
+    wiki.add_attachment(page.id, "logo.png", b"\x89PNG....", "image/png")
+    wiki.add_attachment(page.id, "plan.pdf", b"%PDF-1.7", "application/pdf")
+    client = v1(wiki)
+    listed = client.get_attachments_from_content(page.id, start=0, limit=2, expand="version")
+    assert [a["title"] for a in listed["results"]] == ["first week.txt", "logo.png"]
+    att = listed["results"][0]
+    assert att["id"] == first.id and first.id.startswith("att") and first.id[3:].isdigit()
+    assert (att["type"], att["status"]) == ("attachment", "current")
+    assert att["extensions"]["mediaType"] == "text/plain"
+    assert att["extensions"]["fileSize"] == 6
+    assert att["metadata"]["mediaType"] == "text/plain"
+    assert att["version"]["number"] == 1 and att["version"]["when"] == "2026-02-03T04:05:06.000Z"
+    millis = int(when.timestamp() * 1000)
+    assert att["_links"]["download"] == (
+        f"/download/attachments/{page.id}/first%20week.txt"
+        f"?version=1&modificationDate={millis}&cacheVersion=1&api=v2"
+    )
+    nxt = listed["_links"]["next"]
+    assert nxt == f"/rest/api/content/{page.id}/child/attachment?expand=version&start=2&limit=2"
+    rest = requests.get(listed["_links"]["base"] + nxt, auth=(EMAIL, TOKEN), timeout=5).json()
+    assert [a["title"] for a in rest["results"]] == ["plan.pdf"] and "next" not in rest["_links"]
+    assert "version" in client.get_attachments_from_content(page.id)["results"][0]["_expandable"]
+    only_png = client.get_attachments_from_content(page.id, media_type="image/png")
+    assert [a["title"] for a in only_png["results"]] == ["logo.png"]
+    by_name = client.get_attachments_from_content(page.id, filename="plan.pdf")
+    assert [a["title"] for a in by_name["results"]] == ["plan.pdf"]
+
+
+def test_attachment_download_needs_auth_and_serves_bytes(wiki: ConfluenceStandIn) -> None:
+    page = wiki.add_page("HR", "Onboarding", "<p/>")
+    att = wiki.add_attachment(page.id, "first week.txt", b"Day 1: laptop\n", "text/plain")
+    link = v1(wiki).get_attachments_from_content(page.id)["results"][0]["_links"]["download"]
+    url = wiki.wiki_url + link  # relative to the wiki base, i.e. below /wiki
+    assert requests.get(url, timeout=5).status_code == 401
+    assert requests.get(url, auth=(EMAIL, "wrong"), timeout=5).status_code == 401
+    got = requests.get(url, auth=(EMAIL, TOKEN), timeout=5)
+    assert got.status_code == 200 and got.content == b"Day 1: laptop\n"
+    assert got.headers["Content-Type"].startswith("text/plain")
+    assert got.headers["Content-Length"] == str(len(b"Day 1: laptop\n"))
+    # joined to the site root instead of the wiki base, the link 404s
+    assert requests.get(wiki.base_url + link, auth=(EMAIL, TOKEN), timeout=5).status_code == 404
+    assert raw(wiki, f"download/attachments/{page.id}/nope.txt").status_code == 404
+    # the Cloud REST download route redirects to the same bytes
+    via_rest = raw(wiki, f"rest/api/content/{page.id}/child/attachment/{att.id}/download")
+    assert via_rest.status_code == 200 and via_rest.content == b"Day 1: laptop\n"
+    assert via_rest.history[0].status_code == 302
+    wiki.remove_attachment(att.id)
+    assert requests.get(url, auth=(EMAIL, TOKEN), timeout=5).status_code == 404
+    assert v1(wiki).get_attachments_from_content(page.id)["results"] == []
+
+
+def test_attachments_of_trashed_and_purged_pages(wiki: ConfluenceStandIn) -> None:
+    trashed = wiki.add_page("HR", "Trashed", "<p/>")
+    purged = wiki.add_page("HR", "Purged", "<p/>")
+    wiki.add_attachment(trashed.id, "a.txt", b"a", "text/plain")
+    wiki.add_attachment(purged.id, "b.txt", b"b", "text/plain")
+    wiki.trash_page(trashed.id)
+    wiki.purge_page(purged.id)
+    assert v1(wiki).get_attachments_from_content(trashed.id)["results"] == []
+    assert raw(wiki, f"download/attachments/{trashed.id}/a.txt").status_code == 404
+    assert raw(wiki, f"rest/api/content/{purged.id}/child/attachment").status_code == 404
+    with pytest.raises(ApiError):
+        v1(wiki).get_attachments_from_content(purged.id)
+    assert raw(wiki, f"download/attachments/{purged.id}/b.txt").status_code == 404
+
+
+# ------------------------------------------------------------------ CQL time zone, limits
+
+
+def test_cql_dates_are_in_the_users_time_zone() -> None:
+    with ConfluenceStandIn.serving(
+        credentials={EMAIL: TOKEN}, cql_timezone="Europe/Berlin"
+    ) as wiki:
+        wiki.add_space("ENG")
+        # 10:30 UTC in January is 11:30 in Berlin (CET, UTC+1)
+        page = wiki.add_page(
+            "ENG", "P", "<p/>", modified=datetime(2026, 1, 15, 10, 30, 42, tzinfo=UTC)
+        )
+
+        def ids(cql: str) -> list[str]:
+            return [
+                r["id"] for r in raw(wiki, "rest/api/content/search", cql=cql).json()["results"]
+            ]
+
+        assert ids('lastmodified >= "2026/01/15 11:25"') == [page.id]
+        assert ids('lastmodified >= "2026/01/15 11:35"') == []
+        assert ids('lastmodified = "2026/01/15 11:30"') == [page.id]  # minute granularity
+        assert ids('lastmodified >= "2026/01/15 10:35"') == [page.id]  # not UTC
+        got = raw(wiki, "rest/api/content/search", cql="type = page", expand="version").json()
+        assert got["results"][0]["version"]["when"] == "2026-01-15T10:30:42.000Z"
+    with pytest.raises(ZoneInfoNotFoundError):
+        ConfluenceStandIn(cql_timezone="Mars/Olympus_Mons")
+
+
+def test_search_limit_is_capped_lower_for_body_expansions(wiki: ConfluenceStandIn) -> None:
+    for n in range(60):
+        wiki.add_page("ENG", f"P{n}", "<p/>")
+
+    def limit(**params: Any) -> tuple[int, int, str]:
+        got = raw(wiki, "rest/api/content/search", cql="type = page", limit=100, **params).json()
+        return got["limit"], got["size"], got["_links"].get("next", "")
+
+    assert limit() == (100, 60, "")
+    assert limit(expand="version,space")[:2] == (100, 60)
+    assert limit(expand="body.storage")[:2] == (50, 50)
+    assert "limit=50" in limit(expand="body.storage")[2]
+    assert limit(expand="version,body.view")[:2] == (50, 50)
+    assert limit(expand="body.export_view")[:2] == (25, 25)
+
+
+# ------------------------------------------------------------------ draft ancestors
+
+
+def test_draft_ancestor_in_search_and_its_restrictions_404(wiki: ConfluenceStandIn) -> None:
+    draft = wiki.add_page("ENG", "Unpublished parent", "<p/>", status="draft")
+    child = wiki.add_page("ENG", "Published child", "<p/>", parent_id=draft.id)
+    found = cloud(wiki).get(
+        "rest/api/content/search", params={"cql": "type = page", "expand": "ancestors"}
+    )
+    assert [r["id"] for r in found["results"]] == [child.id]
+    assert found["results"][0]["ancestors"] == [
+        {"id": draft.id, "type": "page", "status": "draft", "title": "Unpublished parent"}
+    ]
+    with pytest.raises(requests.HTTPError) as info:
+        cloud(wiki).get(f"rest/api/content/{draft.id}/restriction/byOperation/read")
+    assert answer(info).status_code == 404
+
+
+# ------------------------------------------------------------------ demo
+
+
+def test_seed_demo_builds_the_documented_site() -> None:
+    from tests.fakes.confluence_demo import EMAIL as DEMO_EMAIL
+    from tests.fakes.confluence_demo import TOKEN as DEMO_TOKEN
+    from tests.fakes.confluence_demo import seed_demo
+
+    with ConfluenceStandIn.serving() as wiki:
+        seed_demo(wiki)
+        client = ConfluenceServer(
+            url=wiki.wiki_url, username=DEMO_EMAIL, password=DEMO_TOKEN, cloud=True
+        )
+        spaces = client.get_all_spaces(expand="permissions")["results"]
+        assert [s["key"] for s in spaces] == ["ENG", "HR", "PUB"]
+        pub = next(s for s in spaces if s["key"] == "PUB")
+        assert pub["permissions"][0]["anonymousAccess"] is True
+        carol = client.get_user_details_by_accountid("carol-account")
+        assert carol["email"] == ""
+        eng = client.get("rest/api/content/search", params={"cql": 'space = "ENG"', "limit": 50})
+        titles = {r["title"] for r in eng["results"]}
+        assert "Platform update: January" in titles and len(titles) == 6
+        restricted = next(p for p in wiki.pages.values() if p.read_users == ["alice-account"])
+        assert any(p.parent_id == restricted.id for p in wiki.pages.values())
+        tagged = client.get("rest/api/content/search", params={"cql": 'label = "archive-me"'})
+        assert [r["title"] for r in tagged["results"]] == ["Legacy Deploy Process"]
+        hr = client.get("rest/api/content/search", params={"cql": 'space = "HR"'})["results"]
+        with_file = next(r for r in hr if r["title"] == "Onboarding Checklist")
+        files = client.get_attachments_from_content(with_file["id"])["results"]
+        assert [f["title"] for f in files] == ["first-week.txt"]
+
+
+def test_demo_runs_in_the_foreground_until_sigterm() -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.confluence_demo", "--port", str(port)],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.strip() == f"Confluence stand-in: http://127.0.0.1:{port}/wiki"
+        assert "lore-bot@example.com" in proc.stdout.readline()
+        got = requests.get(
+            f"http://127.0.0.1:{port}/wiki/rest/api/space/ENG",
+            auth=("lore-bot@example.com", "demo-token"),
+            timeout=5,
+        )
+        assert got.json()["key"] == "ENG"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
