@@ -20,7 +20,9 @@ Documented behaviour it follows (developer.atlassian.com/cloud/confluence/rest/v
   ``title``, ``created``); operators per field as in the CQL field reference
   (developer.atlassian.com/cloud/confluence/cql-fields). Anything else -> 400 ``{"statusCode":
   400, "message": "Could not parse cql : ..."}``. Only ``current`` content in ``current`` spaces
-  is found (not drafts, trashed or archived pages, nor pages of archived spaces). Cursor
+  is found (not drafts, trashed or archived pages, nor pages of archived spaces). Attachments
+  are content too (``type = attachment``; their container's space, their own modification time;
+  the attachment JSON of ``child/attachment``, ``expand=container`` honoured). Cursor
   pagination: ``_links.next`` is RELATIVE to ``_links.base`` (``http://127.0.0.1:<port>/wiki``) as
   in Atlassian's example (``"/rest/api/content/search?cql=...&limit=25&cursor=..."``);
   ``_links.context`` is ``/wiki``. Construct with ``next_links_include_context=True`` to emit
@@ -1077,7 +1079,7 @@ class ConfluenceStandIn:
             links["next"] = self._relative(request.path, params)
         return web.json_response(
             {
-                "results": [self._content_json(p, q.get("expand", "")) for p in chunk],
+                "results": [self._hit_json(p, q.get("expand", "")) for p in chunk],
                 "start": offset,
                 "limit": limit,
                 "size": len(chunk),
@@ -1085,7 +1087,13 @@ class ConfluenceStandIn:
             }
         )
 
-    def _run_cql(self, cql: str) -> list[Page]:
+    def _hit_json(self, hit: Any, expand: str) -> dict[str, Any]:
+        if isinstance(hit, _AttachmentHit):
+            expands = {e.strip() for e in expand.split(",") if e.strip()}
+            return self._attachment_json(hit.attachment, expands)
+        return self._content_json(hit, expand)
+
+    def _run_cql(self, cql: str) -> list[Any]:
         text = cql.strip()
         order_field, descending = "", False
         m = re.search(r"\s*\border\s+by\s+(\w+)(?:\s+(asc|desc))?\s*$", text, re.IGNORECASE)
@@ -1099,17 +1107,25 @@ class ConfluenceStandIn:
         ]
         if not predicates:
             raise CqlError("empty query")
+        candidates: list[Any] = [p for p in self.pages.values() if p.status == "current"]
+        candidates += [
+            _AttachmentHit(a, self.pages[a.page_id])
+            for a in self.attachments.values()
+            if a.status == "current" and self.pages[a.page_id].status == "current"
+        ]
         found = [
             p
-            for p in self.pages.values()
-            if p.status == "current"
-            and p.space_key in self.spaces
+            for p in candidates
+            if p.space_key in self.spaces
             and self.spaces[p.space_key].status == "current"
             and all(pred(p) for pred in predicates)
         ]
         if order_field:
             attr = {"lastmodified": "modified", "created": "created", "title": "title"}
-            found.sort(key=lambda p: (getattr(p, attr[order_field]), int(p.id)), reverse=descending)
+            found.sort(
+                key=lambda p: (getattr(p, attr[order_field]), int(p.id.removeprefix("att"))),
+                reverse=descending,
+            )
         return found
 
     def _clause(self, clause: str) -> Any:
@@ -1162,6 +1178,22 @@ class ConfluenceStandIn:
             }[op]
             return lambda p: compare(getattr(p, attr).replace(second=0, microsecond=0), when)
         raise CqlError(f"unsupported field {field_name}")
+
+
+class _AttachmentHit:
+    """An attachment as CQL sees it: ``type = attachment``, its container's space, its own
+    modification time (attachments carry no labels here)."""
+
+    type = "attachment"
+    labels: tuple[str, ...] = ()
+
+    def __init__(self, attachment: Attachment, container: Page) -> None:
+        self.attachment = attachment
+        self.id = attachment.id
+        self.title = attachment.filename
+        self.space_key = container.space_key
+        self.modified = attachment.modified
+        self.created = attachment.created
 
 
 def _unquote(value: str) -> str:
