@@ -272,6 +272,40 @@ def _socket_mode_lifecycle(app: web.Application, state: AppState, cfg: Config) -
     app.on_shutdown.insert(0, stop)
 
 
+def _sync_lifecycle(app: web.Application, state: AppState, cfg: Config) -> None:
+    """The sync scheduler runs in the server once it is warm, and stops before draining."""
+    from connectors.registry import scheduled_targets
+    from connectors.sync import SyncEngine
+    from connectors.sync.scheduler import SyncScheduler, default_holder
+    from core.leases import LeaseManager
+
+    targets = scheduled_targets(cfg, state.secrets)
+    if not cfg.sync.scheduler or not targets:
+        return
+    rt = state.runtime
+    scheduler = SyncScheduler(
+        SyncEngine(rt.db, rt.index, rt.embedder, rt.chunker), LeaseManager(rt.db), targets,
+        holder=default_holder(), lease_seconds=cfg.sync.lease_seconds, tick_seconds=cfg.sync.tick_seconds,
+    )
+    handle: dict[str, asyncio.Task[None]] = {}
+
+    async def start(_app: web.Application) -> None:
+        handle["task"] = asyncio.create_task(scheduler.run_forever())
+        log.info("sync scheduler started", extra={"connectors": [t.name for t in targets]})
+
+    async def stop(_app: web.Application) -> None:
+        scheduler.stop()
+        task = handle.get("task")
+        if task is not None:
+            try:
+                await asyncio.wait_for(task, cfg.server.shutdown_timeout_seconds)
+            except TimeoutError:
+                log.warning("sync run still stopping at shutdown")
+
+    app.on_startup.append(start)
+    app.on_shutdown.insert(0, stop)
+
+
 def create_app(cfg: Config, state: AppState | None = None) -> web.Application:
     state = state or build_state(cfg)
     state.idle.set()
@@ -289,6 +323,7 @@ def create_app(cfg: Config, state: AppState | None = None) -> web.Application:
         from bot.slack.app import add_routes as add_slack_routes
 
         add_slack_routes(app, state.slack)
+    _sync_lifecycle(app, state, cfg)
     if webchat_allowed(cfg):
         from bot.webchat.routes import add_routes
 

@@ -335,7 +335,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
 def _connectors(tables: dict[str, Any], where: str) -> dict[str, ConnectorConfig]:
     out: dict[str, ConnectorConfig] = {}
     for name, values in tables.items():
-        if not _CONNECTOR_NAME.match(name):
+        if not _CONNECTOR_NAME.match(name) or name == "status":  # `lore sync status` is a command
             raise ConfigError(f"{where}: connector name {name!r}: use lowercase letters, digits, - and _")
         if not isinstance(values, dict):
             raise ConfigError(f"{where}.{name}: expected a table [connectors.{name}]")

@@ -81,11 +81,18 @@ async def run_leased(
     try:
         await asyncio.to_thread(engine.state.close_abandoned, connector.source)
         for kind in kinds:
-            reports.append(
-                await asyncio.to_thread(
-                    engine.run, connector, kind, lease=lease, progress=progress, stop=flag
-                )
+            worker = asyncio.ensure_future(
+                asyncio.to_thread(engine.run, connector, kind, lease=lease, progress=progress, stop=flag)
             )
+            try:
+                reports.append(await asyncio.shield(worker))
+            except asyncio.CancelledError:
+                # Shutdown or Ctrl-C: the thread cannot be killed; ask it to stop at its next
+                # item and wait for it, so that the lease is released after the last write.
+                lost.set()
+                with contextlib.suppress(Exception):
+                    await worker
+                raise
     finally:
         renewer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
