@@ -89,6 +89,7 @@ class SyncEngine:
 class _Pass:
     complete: bool  # the listing ended normally
     last: dict[str, Any] | None  # the last checkpoint state saved
+    seen: set[str]  # source ids the listing yielded
 
 
 class _Run:
@@ -151,7 +152,12 @@ class _Run:
 
     def _content(self) -> None:
         checkpoint = self.state.load(self.source, "content")
-        self._pass(checkpoint, checkpoint_kind="content")
+        done = self._pass(checkpoint, checkpoint_kind="content")
+        if done.complete and getattr(self.connector, "lists_everything", False):
+            # A connector whose every run lists the whole source (a folder scan) reports
+            # deletions by omission: what a finished listing did not yield is gone.
+            rows = self.writer.source_rows(self.source)
+            self.writer.delete_ids({r.id: sid for sid, r in rows.items() if sid not in done.seen})
         never_synced_groups = all(
             self.state.last_finished(self.source, k) is None for k in ("permissions", "full")
         )
@@ -162,6 +168,7 @@ class _Run:
     def _pass(self, checkpoint: dict[str, Any] | None, *, checkpoint_kind: str) -> _Pass:
         """Apply the connector's changes since ``checkpoint``."""
         last: dict[str, Any] | None = None
+        seen: set[str] = set()
         try:
             for change in self.connector.changes(checkpoint):
                 self._check_stop()
@@ -173,6 +180,7 @@ class _Run:
                     continue
                 if self.progress is not None:
                     self.progress(change.source_id)
+                seen.add(change.source_id)
                 if isinstance(change, Document):
                     self.writer.upsert(change)
                 elif isinstance(change, Deleted):
@@ -189,8 +197,8 @@ class _Run:
             self.report.errors.append(
                 f"listing of {self.source} stopped, nothing deleted: {exc.__class__.__name__}: {exc}"
             )
-            return _Pass(False, last)
-        return _Pass(True, last)
+            return _Pass(False, last, seen)
+        return _Pass(True, last, seen)
 
     # -- permissions ------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 """A connector that can only scan its whole source, as a SyncConnector.
 
 Every content run is a full scan (the files connector reads a local folder: cheap enough, and
-the content hash keeps unchanged files from being written). Its checkpoint only says that a scan
-finished. ACLs are re-read by scanning too, since a file's ACL comes from rule files alongside it.
+the content hash keeps unchanged files from being written), so a file missing from a finished
+scan is deleted by the content job itself. Its checkpoint only says that a scan finished. ACLs are re-read by scanning too, since a file's ACL comes from rule files alongside it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from core.models import Document
 
 
 class FullScan:
+    lists_everything = True  # every content run is a complete listing: omissions are deletions
+
     def __init__(self, connector: Connector) -> None:
         self._connector = connector
 

@@ -58,3 +58,41 @@ def test_lore_toml_in_the_working_directory_is_the_default(tmp_path: Path, monke
     other = tmp_path / "other.toml"
     other.write_text("[search]\ntop_k = 2\n")
     assert load_config(env={"LORE_CONFIG": str(other)}).search.top_k == 2
+
+
+def test_connector_instances(tmp_path: Path) -> None:
+    from core.config import ConfluenceConnectorConfig, FilesConnectorConfig
+
+    f = tmp_path / "lore.toml"
+    f.write_text(
+        '[connectors.wiki]\ntype = "confluence"\nurl = "https://acme.atlassian.net/wiki"\n'
+        'spaces = ["ENG", "HR"]\nuser_emails = { "557058:abc" = "Carol@Acme.example" }\n'
+        "content_interval_minutes = 5\n"
+        '[connectors.handbook]\ntype = "files"\npath = "docs"\nenabled = false\n'
+    )
+    cfg = load_config(f, env={})
+    wiki, handbook = cfg.connectors["wiki"], cfg.connectors["handbook"]
+    assert isinstance(wiki, ConfluenceConnectorConfig) and isinstance(handbook, FilesConnectorConfig)
+    assert wiki.spaces == ["ENG", "HR"] and wiki.content_interval_minutes == 5.0
+    assert wiki.user_emails == {"557058:abc": "Carol@Acme.example"}
+    assert wiki.permissions_interval_minutes == 30.0  # default
+    assert handbook.path == "docs" and handbook.enabled is False
+
+
+@pytest.mark.parametrize(
+    "toml, fragment",
+    [
+        ('[connectors.wiki]\nurl = "x"\n', "type must be one of confluence, files, got None"),
+        ('[connectors.wiki]\ntype = "jira"\n', "type must be one of"),
+        ('[connectors.Wiki]\ntype = "files"\n', "connector name 'Wiki'"),
+        ('[connectors.status]\ntype = "files"\n', "connector name 'status'"),
+        ('[connectors.wiki]\ntype = "files"\nspace = "ENG"\n', "connectors.wiki: unknown setting 'space'"),
+        ('[connectors.wiki]\ntype = "confluence"\nuser_emails = ["a"]\n', "user_emails: expected a table"),
+        ('[connectors.wiki]\ntype = "files"\nfull_interval_hours = 0\n', "full_interval_hours must be positive"),
+    ],
+)
+def test_bad_connector_config(tmp_path: Path, toml: str, fragment: str) -> None:
+    f = tmp_path / "lore.toml"
+    f.write_text(toml)
+    with pytest.raises(ConfigError, match=fragment):
+        load_config(f, env={})
