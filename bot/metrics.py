@@ -29,6 +29,27 @@ class Metrics:
             "lore_feedback", "Helpful / not helpful clicks on answers", ["platform", "helpful"], registry=self.registry
         )
 
+        self.sync_runs = Counter(
+            "lore_sync_runs", "Sync job runs on this replica by connector, job and final status",
+            ["connector", "kind", "status"], registry=self.registry,
+        )
+        self.sync_documents = Counter(
+            "lore_sync_documents", "Documents handled by sync runs on this replica, by outcome",
+            ["connector", "outcome"], registry=self.registry,
+        )
+        self.sync_last_success = Gauge(
+            "lore_sync_last_success_timestamp_seconds", "When a sync job last succeeded on this replica",
+            ["connector", "kind"], registry=self.registry,
+        )
+
+    def sync_finished(self, connector: str, kind: str, status: str, counts: dict[str, int], when: float) -> None:
+        self.sync_runs.labels(connector=connector, kind=kind, status=status).inc()
+        for outcome in ("indexed", "acl_updated", "deleted", "skipped", "failed"):
+            if counts.get(outcome):
+                self.sync_documents.labels(connector=connector, outcome=outcome).inc(counts[outcome])
+        if status in ("succeeded", "partial"):
+            self.sync_last_success.labels(connector=connector, kind=kind).set(when)
+
     def track_rate_limit_store_errors(self, read: Callable[[], int]) -> None:
         """Failures of the shared rate-limit store (Redis); the limiter then works per replica."""
         gauge = Gauge(

@@ -286,6 +286,7 @@ def _sync_lifecycle(app: web.Application, state: AppState, cfg: Config) -> None:
     scheduler = SyncScheduler(
         SyncEngine(rt.db, rt.index, rt.embedder, rt.chunker), LeaseManager(rt.db), targets,
         holder=default_holder(), lease_seconds=cfg.sync.lease_seconds, tick_seconds=cfg.sync.tick_seconds,
+        on_report=lambda name, r: state.metrics.sync_finished(name, r.kind, r.status, r.counts(), time.time()),
     )
     handle: dict[str, asyncio.Task[None]] = {}
 

@@ -169,6 +169,7 @@ class SyncScheduler:
         lease_seconds: float = 120.0,
         tick_seconds: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_report: Callable[[str, SyncReport], None] | None = None,
     ) -> None:
         if lease_seconds <= 0 or tick_seconds <= 0:
             raise ValueError("lease_seconds and tick_seconds must be positive")
@@ -179,6 +180,7 @@ class SyncScheduler:
         self.lease_seconds = lease_seconds
         self.tick_seconds = tick_seconds
         self.clock = clock
+        self.on_report = on_report  # (connector name, report) after each run, e.g. metrics
         self._stop = threading.Event()
         self._wake = asyncio.Event()
         self.runs: list[SyncReport] = []  # this replica's runs, newest last (bounded)
@@ -214,6 +216,9 @@ class SyncScheduler:
                 log.exception("sync run failed", extra={"connector": target.name, "error": str(exc)})
                 continue
             done.extend(reports)
+            for report in reports:
+                if self.on_report is not None:
+                    self.on_report(target.name, report)
         self.runs = (self.runs + done)[-100:]
         return done
 
