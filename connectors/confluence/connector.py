@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import (
@@ -57,6 +58,7 @@ from connectors.confluence.permissions import (
     AclUnavailable,
     People,
     build_acl,
+    group_ref,
     restriction_clause,
     space_clause,
 )
@@ -434,7 +436,7 @@ class ConfluenceConnector:
         for principal in sorted(referenced):
             if not principal.startswith(GROUP_PREFIX):
                 continue
-            ref = principal[len(GROUP_PREFIX):]
+            ref = quote(group_ref(principal), safe="")
             path = f"group/{ref}/membersByGroupId" if self.settings.cloud else f"group/{ref}/member"
             try:
                 members = list(self.client.paged(path, {"limit": "200"}))

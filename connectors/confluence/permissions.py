@@ -29,6 +29,7 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, unquote
 
 from connectors.confluence.client import ConfluenceClient, ConfluenceNotFound
 from core.acl import ORG_MEMBERS, Acl, PrincipalError, parse_principal
@@ -54,7 +55,7 @@ class People:
         self.unmapped: set[str] = set()  # ids we could not map, reported once per run
 
     def principal(self, user: Mapping[str, Any]) -> str | None:
-        key = str(user.get("accountId") or user.get("userKey") or user.get("username") or "")
+        key = str(user.get("accountId") or user.get("username") or user.get("userKey") or user.get("email") or "")
         if not key:
             return None
         with self._lock:
@@ -71,8 +72,10 @@ class People:
 
     def _resolve(self, key: str, user: Mapping[str, Any]) -> str | None:
         email = str(user.get("email") or "").strip().lower()
-        if not email:
-            email = self._overrides.get(key, "")
+        for ref in ("accountId", "username", "userKey"):  # Cloud ids; Data Center names, keys
+            if email:
+                break
+            email = self._overrides.get(str(user.get(ref) or ""), "")
         if not email and self._cloud and user.get("accountId"):
             try:
                 found = self._client.get("user", {"accountId": key})
@@ -88,13 +91,20 @@ class People:
 
 
 def group_principal(group: Mapping[str, Any]) -> str | None:
+    """``group:confluence:<id>`` (Cloud), or the percent-encoded name on Data Center, whose
+    groups have no id and whose names may contain spaces (see group_ref)."""
     ref = str(group.get("id") or group.get("name") or "").strip()
     if not ref:
         return None
     try:
-        return parse_principal(GROUP_PREFIX + ref.replace(" ", "_"))
+        return parse_principal(GROUP_PREFIX + quote(ref, safe=""))
     except PrincipalError:
         return None
+
+
+def group_ref(principal: str) -> str:
+    """The group id or name a principal stands for (as the REST API wants it)."""
+    return unquote(principal.removeprefix(GROUP_PREFIX))
 
 
 def _results(container: Any) -> list[Mapping[str, Any]]:
