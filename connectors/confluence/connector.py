@@ -66,7 +66,7 @@ from connectors.confluence.storage import storage_to_sections
 from connectors.files.parsers import ParseError, parse_document
 from core.acl import Acl
 from core.config import ConfigError, ConfluenceConnectorConfig
-from core.models import Document, document_id
+from core.models import Document, Section, document_id
 from core.secrets import SecretStore, require_secret
 
 log = logging.getLogger("lore.confluence")
@@ -264,6 +264,10 @@ class ConfluenceConnector:
         breadcrumb = [str(space.get("name") or space.get("key") or "")] + [
             str(a.get("title", "")) for a in _list(item.get("ancestors"))
         ]
+        crumbs = tuple(b for b in breadcrumb if b)
+        # The breadcrumb heads every section: it is what a reader sees above the page in
+        # Confluence, gives each chunk its place in the tree, and shows in citations.
+        sections = tuple(Section((*crumbs, *sec.heading_path), sec.text) for sec in sections)
         return Document(
             id=document_id(self._source, page_id),
             source=self._source,
@@ -278,7 +282,7 @@ class ConfluenceConnector:
                 "space": str(space.get("key", "")),
                 "type": str(item.get("type", "page")),
                 "version": str(_dig(item, "version", "number") or ""),
-                "breadcrumb": " > ".join(b for b in breadcrumb if b),
+                "breadcrumb": " > ".join(crumbs),
             },
         )
 

@@ -96,6 +96,7 @@ def test_documents_carry_text_structure_and_links(wiki: ConfluenceStandIn, engin
     [row] = [h for h in engine.index.lexical_search("escalation", ["group:confluence:g-engineering"], 5)]
     assert "Service | Owner | Escalation" in row.text
     assert hit.url.startswith(wiki.wiki_url + "/spaces/ENG/pages/")
+    assert hit.heading_path[:2] == ("Engineering", "Engineering Handbook")  # the breadcrumb
 
 
 def test_no_change_incremental_sync_costs_the_same_few_calls(wiki: ConfluenceStandIn, engine: SyncEngine) -> None:
