@@ -55,32 +55,17 @@ def cmd_ingest(cfg: Config, args: argparse.Namespace) -> int:
         bar = tqdm(desc=f"ingest {root}", unit="file", disable=args.json or None, file=sys.stderr)
         started = time.monotonic()
         try:
-            report = engine.run(connector, progress=lambda _sid: bar.update(1))
+            report = engine.ingest(connector, progress=lambda _sid: bar.update(1))
         finally:
             bar.close()
         elapsed = time.monotonic() - started
     finally:
         rt.close()
     if args.json:
-        _print_json(
-            {
-                "source": report.source,
-                "status": report.status,
-                "counts": report.counts(),
-                "skipped": [{"source_id": s, "reason": r} for s, r in report.skipped],
-                "failed": [{"source_id": s, "reason": r} for s, r in report.failed],
-                "deleted": report.deleted,
-                "errors": report.errors,
-                "seconds": round(elapsed, 2),
-            }
-        )
+        _print_json(report.as_json() | {"seconds": round(elapsed, 2)})
     else:
         c = report.counts()
-        print(
-            f"{report.status}: {c['indexed']} indexed, {c['acl_updated']} permissions updated, "
-            f"{c['unchanged']} unchanged, {c['deleted']} deleted, {c['skipped']} skipped, "
-            f"{c['failed']} failed ({c['chunks_written']} chunks written in {elapsed:.1f}s)"
-        )
+        print(f"{report.summary()} ({c['chunks_written']} chunks written in {elapsed:.1f}s)")
         for sid, why in report.skipped:
             print(f"  skipped {sid}: {why}")
         for sid, why in report.failed:
@@ -263,26 +248,9 @@ def _connector_names(cfg: Config, wanted: str | None) -> list[str]:
 
 def _print_sync_report(name: str, report: Any, as_json: bool) -> None:
     if as_json:
-        _print_json(
-            {
-                "connector": name,
-                "source": report.source,
-                "kind": report.kind,
-                "status": report.status,
-                "counts": report.counts(),
-                "failed": [{"source_id": s, "reason": r} for s, r in report.failed],
-                "skipped": [{"source_id": s, "reason": r} for s, r in report.skipped],
-                "deleted": report.deleted,
-                "errors": report.errors,
-            }
-        )
+        _print_json({"connector": name} | report.as_json())
         return
-    c = report.counts()
-    print(
-        f"{name} {report.kind}: {report.status}: {c['indexed']} indexed, {c['acl_updated']} permissions "
-        f"updated, {c['unchanged']} unchanged, {c['deleted']} deleted, {c['skipped']} skipped, "
-        f"{c['failed']} failed"
-    )
+    print(f"{name} {report.kind}: {report.summary()}")
     for sid, why in report.failed:
         print(f"  failed  {sid}: {why}")
     for error in report.errors:

@@ -11,29 +11,12 @@ from connectors.base import Connector
 from connectors.sync.engine import Progress, SyncEngine
 from connectors.sync.full_scan import FullScan
 from connectors.sync.report import SyncReport
-from core.db import Database
-from retrieval.chunking import Chunker
-from retrieval.embedding import Embedder
-from retrieval.index.base import IndexBackend
 
 IngestReport = SyncReport
 
 __all__ = ["IngestEngine", "IngestReport", "Progress"]
 
 
-class IngestEngine:
-    def __init__(
-        self,
-        db: Database,
-        index: IndexBackend,
-        embedder: Embedder,
-        chunker: Chunker,
-        *,
-        batch_chunks: int = 256,
-    ) -> None:
-        self.db = db
-        self.index = index
-        self.sync = SyncEngine(db, index, embedder, chunker, batch_chunks=batch_chunks)
-
-    def run(self, connector: Connector, progress: Progress | None = None) -> SyncReport:
-        return self.sync.run(FullScan(connector), "full", progress=progress)
+class IngestEngine(SyncEngine):
+    def ingest(self, connector: Connector, progress: Progress | None = None) -> SyncReport:
+        return self.run(FullScan(connector), "full", progress=progress)

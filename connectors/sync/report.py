@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -38,3 +39,22 @@ class SyncReport:
             self.status = "failed"
         else:
             self.status = "partial" if self.failed else "succeeded"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "status": self.status,
+            "counts": self.counts(),
+            "skipped": [{"source_id": s, "reason": r} for s, r in self.skipped],
+            "failed": [{"source_id": s, "reason": r} for s, r in self.failed],
+            "deleted": self.deleted,
+            "errors": self.errors,
+        }
+
+    def summary(self) -> str:
+        c = self.counts()
+        return (
+            f"{self.status}: {c['indexed']} indexed, {c['acl_updated']} permissions updated, "
+            f"{c['unchanged']} unchanged, {c['deleted']} deleted, {c['skipped']} skipped, {c['failed']} failed"
+        )

@@ -27,7 +27,7 @@ def handbook_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("handbook-data")
     cfg = dev_config(data)
     rt = Runtime(cfg)
-    report = IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker).run(
+    report = IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker).ingest(
         FilesConnector(REPO / "examples" / "handbook", cfg.files)
     )
     rt.close()

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.model
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Runtime:
     rt = Runtime(Config(data_dir=tmp_path_factory.mktemp("data")))
-    report = IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker).run(
+    report = IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker).ingest(
         FilesConnector(REPO / "examples" / "handbook", rt.config.files)
     )
     assert report.status == "succeeded" and len(report.indexed) == 21

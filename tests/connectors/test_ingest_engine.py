@@ -70,13 +70,13 @@ def assert_consistent(engine: IngestEngine) -> None:
 
 
 def test_first_run_then_nothing_to_do(engine: IngestEngine, tree: Path) -> None:
-    first = engine.run(connector(tree))
+    first = engine.ingest(connector(tree))
     assert first.status == "succeeded"
     assert sorted(first.indexed) == ["eng/secret/breakglass.md", "general/leave.md", "general/vpn.md"]
     assert members_of(engine.db, "group:files:sec") == {"b@x.io"}
     assert_consistent(engine)
     version = engine.index._table.version  # type: ignore[attr-defined]
-    second = engine.run(connector(tree))
+    second = engine.ingest(connector(tree))
     assert second.counts()["unchanged"] == 3 and second.chunks_written == 0
     assert engine.index._table.version == version  # type: ignore[attr-defined]  # nothing written
     with engine.db.session() as s:
@@ -86,10 +86,10 @@ def test_first_run_then_nothing_to_do(engine: IngestEngine, tree: Path) -> None:
 
 
 def test_edit_replaces_chunks_and_delete_removes(engine: IngestEngine, tree: Path) -> None:
-    engine.run(connector(tree))
+    engine.ingest(connector(tree))
     write(tree, "general/vpn.md", "# VPN\n\nNow we use a different client called tailscale.\n")
     (tree / "general/leave.md").unlink()
-    report = engine.run(connector(tree))
+    report = engine.ingest(connector(tree))
     assert report.indexed == ["general/vpn.md"]
     assert report.deleted == ["general/leave.md"]
     assert_consistent(engine)
@@ -99,9 +99,9 @@ def test_edit_replaces_chunks_and_delete_removes(engine: IngestEngine, tree: Pat
 
 
 def test_acl_change_rewrites_fields_without_reembedding(engine: IngestEngine, tree: Path) -> None:
-    engine.run(connector(tree))
+    engine.ingest(connector(tree))
     write(tree, "general/_acl.yaml", "allow: [group:files:eng]\n")
-    report = engine.run(connector(tree))
+    report = engine.ingest(connector(tree))
     assert sorted(report.acl_updated) == ["general/leave.md", "general/vpn.md"]
     assert report.chunks_written == 0
     assert engine.index.lexical_search("wireguard", [ORG_MEMBERS], 10) == []
@@ -110,10 +110,10 @@ def test_acl_change_rewrites_fields_without_reembedding(engine: IngestEngine, tr
 
 
 def test_rule_removed_or_broken_takes_documents_out(engine: IngestEngine, tree: Path) -> None:
-    engine.run(connector(tree))
+    engine.ingest(connector(tree))
     (tree / "general/_acl.yaml").unlink()  # no rule any more: deny by default
     write(tree, "eng/secret/_acl.yaml", "allow: [usr:b@x.io]\n")  # a typo in a rule
-    report = engine.run(connector(tree))
+    report = engine.ingest(connector(tree))
     assert report.status == "partial"
     assert sorted(report.deleted) == ["eng/secret/breakglass.md", "general/leave.md", "general/vpn.md"]
     assert [sid for sid, _ in report.failed] == ["eng/secret/breakglass.md"]
@@ -123,9 +123,9 @@ def test_rule_removed_or_broken_takes_documents_out(engine: IngestEngine, tree: 
 
 
 def test_broken_groups_file_keeps_memberships(engine: IngestEngine, tree: Path) -> None:
-    engine.run(connector(tree))
+    engine.ingest(connector(tree))
     write(tree, "groups.yaml", "eng: [not-an-email]\n")
-    report = engine.run(connector(tree))
+    report = engine.ingest(connector(tree))
     assert report.status == "failed"
     assert "previous memberships kept" in report.errors[0]
     assert members_of(engine.db, "group:files:eng") == {"a@x.io", "b@x.io"}
@@ -153,8 +153,8 @@ class _BrokenScan:
 
 
 def test_failed_listing_deletes_nothing(engine: IngestEngine, tree: Path) -> None:
-    engine.run(connector(tree))
-    report = engine.run(_BrokenScan(connector(tree)))
+    engine.ingest(connector(tree))
+    report = engine.ingest(_BrokenScan(connector(tree)))
     assert report.status == "failed"
     assert report.deleted == []
     assert "cannot list folder" in report.errors[0]
@@ -168,10 +168,10 @@ def test_surplus_clauses_follow_membership_changes(engine: IngestEngine, tmp_pat
         write(root, f"{part}/_acl.yaml", f"allow: [group:files:g{i}, {ORG_MEMBERS if i == 0 else 'user:z@x.io'}]\n")
     write(root, "a/b/c/d/doc.md", "---\nacl: [group:files:g4]\n---\n# Deep\n\nfive clauses of zebra text\n")
     write(root, "groups.yaml", "g0: [u@x.io]\ng1: [u@x.io]\ng2: [u@x.io]\ng3: [u@x.io]\ng4: [v@x.io]\n")
-    engine.run(connector(root))
+    engine.ingest(connector(root))
     principals = ["user:u@x.io", ORG_MEMBERS, "group:files:g0", "group:files:g1", "group:files:g2", "group:files:g3"]
     assert engine.index.lexical_search("zebra", principals, 5) == []  # not in g4
     write(root, "groups.yaml", "g0: [u@x.io]\ng1: [u@x.io]\ng2: [u@x.io]\ng3: [u@x.io]\ng4: [u@x.io]\n")
-    report = engine.run(connector(root))
+    report = engine.ingest(connector(root))
     assert report.groups_changed
     assert [h.source_id for h in engine.index.lexical_search("zebra", principals + ["group:files:g4"], 5)] == ["a/b/c/d/doc.md"]

@@ -104,7 +104,7 @@ def test_no_leak_and_no_lost_recall(tree: Tree, email: str, member: bool, query:
         db = open_database(f"sqlite:///{tmp}/lore.db")
         index = LanceIndex(Path(tmp) / "index", EMB.dimension)
         engine = IngestEngine(db, index, EMB, Chunker(EMB.token_counts, 50, 5))
-        report = engine.run(FilesConnector(root, Config().files))
+        report = engine.ingest(FilesConnector(root, Config().files))
         assert not report.failed and not report.errors, (report.failed, report.errors)
 
         principals = principals_for(db, email, org_member=member)
