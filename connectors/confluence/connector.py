@@ -28,12 +28,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -76,6 +76,7 @@ _PAGE_EXPAND = f"space,ancestors,metadata.labels,{_RESTRICTION_EXPAND}"
 _CONTENT_EXPAND = f"body.storage,version,history,container,{_PAGE_EXPAND}"
 _CQL_DATE = "%Y/%m/%d %H:%M"
 _LISTING_LIMIT = 100
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -344,56 +345,55 @@ class ConfluenceConnector:
             return f"attachment is {size} bytes, over attachment_max_mb"
         return None
 
-    def _container(self, page_id: str) -> Mapping[str, Any]:
+    def _cached(self, cache: dict[str, T], key: str, compute: Callable[[], T]) -> T:
+        """Per-run memo shared by the worker threads (a race only costs a duplicate fetch)."""
         with self._lock:
-            cached = self._containers.get(page_id)
-        if cached is None:
-            cached = self.client.get(f"content/{page_id}", {"expand": _PAGE_EXPAND})
-            with self._lock:
-                self._containers[page_id] = cached
-        return cached
+            if key in cache:
+                return cache[key]
+        value = compute()
+        with self._lock:
+            cache[key] = value
+        return value
+
+    def _container(self, page_id: str) -> Mapping[str, Any]:
+        return self._cached(
+            self._containers, page_id, lambda: self.client.get(f"content/{page_id}", {"expand": _PAGE_EXPAND})
+        )
 
     # -- permissions ------------------------------------------------------------------------
 
     def _space_clause(self, key: str) -> frozenset[str] | None:
-        with self._lock:
-            if key in self._spaces:
-                return self._spaces[key]
-        try:
-            space = self.client.get(f"space/{key}", {"expand": "permissions"})
-        except ConfluenceNotFound:
-            clause = None  # removed (or no longer visible to us): its pages leave the index
-        else:
+        def fetch() -> frozenset[str] | None:
+            try:
+                space = self.client.get(f"space/{key}", {"expand": "permissions"})
+            except ConfluenceNotFound:
+                return None  # removed (or no longer visible to us): its pages leave the index
             if space.get("status", "current") != "current":
-                clause = None  # archived
-            else:
-                clause = space_clause(space, self._people, anonymous_to_org=self.settings.anonymous_to_org)
-        with self._lock:
-            self._spaces[key] = clause
-        return clause
+                return None  # archived
+            return space_clause(space, self._people, anonymous_to_org=self.settings.anonymous_to_org)
+
+        return self._cached(self._spaces, key, fetch)
 
     def _own_restriction(self, page_id: str) -> frozenset[str] | None:
         """An ancestor's own view restriction (pages in a listing bring theirs along)."""
-        with self._lock:
-            if page_id in self._restrictions:
-                return self._restrictions[page_id]
-        try:
-            read = self.client.get(f"content/{page_id}/restriction/byOperation/read",
-                                   {"expand": "restrictions.user,restrictions.group"})
-        except ConfluenceNotFound:
-            # Drafts (an unpublished parent) answer 404 here; their content answers with status.
+
+        def fetch() -> frozenset[str] | None:
             try:
-                content = self.client.get(f"content/{page_id}", {"status": "any", "expand": _RESTRICTION_EXPAND})
+                read = self.client.get(f"content/{page_id}/restriction/byOperation/read",
+                                       {"expand": "restrictions.user,restrictions.group"})
             except ConfluenceNotFound:
-                raise ConfluenceNotFound(
-                    f"the view restriction of ancestor {page_id} cannot be read (404)", status=404,
-                    path=f"content/{page_id}",
-                ) from None
-            read = _dig(content, "restrictions", "read") or {}
-        clause = restriction_clause(read, self._people)
-        with self._lock:
-            self._restrictions[page_id] = clause
-        return clause
+                # Drafts (an unpublished parent) answer 404 here; their content answers with status.
+                try:
+                    content = self.client.get(f"content/{page_id}", {"status": "any", "expand": _RESTRICTION_EXPAND})
+                except ConfluenceNotFound:
+                    raise ConfluenceNotFound(
+                        f"the view restriction of ancestor {page_id} cannot be read (404)", status=404,
+                        path=f"content/{page_id}",
+                    ) from None
+                read = _dig(content, "restrictions", "read") or {}
+            return restriction_clause(read, self._people)
+
+        return self._cached(self._restrictions, page_id, fetch)
 
     def _page_acl(self, item: Mapping[str, Any]) -> Acl:
         page_id = str(item.get("id", ""))
