@@ -221,6 +221,11 @@ class ConfluenceConnector:
         if not keys:
             yield CheckpointMark({"since": (since or started).isoformat()})
             return
+        if since is None:
+            # Reading everything: results come in modification order, not tree order, so most
+            # pages would meet ancestors not seen yet (one restriction request each). One
+            # body-less listing first learns every page's own restriction, 100 pages a request.
+            self._all_pages(keys)
         newest = since
         params = {"cql": self._cql(keys, attachments=True, since=since), "limit": str(self.settings.page_size),
                   "expand": _CONTENT_EXPAND}
@@ -407,18 +412,25 @@ class ConfluenceConnector:
         ancestors = [self._own_restriction(str(a["id"])) for a in _list(item.get("ancestors")) if a.get("id")]
         return build_acl(page_id, space, [own, *ancestors])
 
+    def _all_pages(self, keys: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        """Every page in scope, without bodies, each with its own view restriction (remembered:
+        it is what every descendant's ACL needs) and its ancestors. 100 pages per request."""
+        pages: dict[str, Mapping[str, Any]] = {}
+        if not keys:
+            return pages
+        params = {"cql": self._cql(keys, attachments=False), "limit": str(_LISTING_LIMIT), "expand": _PAGE_EXPAND}
+        for item in self.client.paged("content/search", params):
+            page_id = str(item.get("id", ""))
+            pages[page_id] = item
+            clause = restriction_clause(_dig(item, "restrictions", "read"), self._people)
+            with self._lock:
+                self._restrictions[page_id] = clause
+        return pages
+
     def read_acls(self, source_ids: Sequence[str]) -> Iterator[AclItem]:
         """One listing of every page in scope with its own restriction and ancestors, then
         each document's ACL from it (ancestors come from the same listing)."""
-        keys = self.space_keys()
-        pages: dict[str, Mapping[str, Any]] = {}
-        if keys:
-            params = {"cql": self._cql(keys, attachments=False), "limit": str(_LISTING_LIMIT), "expand": _PAGE_EXPAND}
-            for item in self.client.paged("content/search", params):
-                page_id = str(item.get("id", ""))
-                pages[page_id] = item
-                with self._lock:
-                    self._restrictions[page_id] = restriction_clause(_dig(item, "restrictions", "read"), self._people)
+        pages = self._all_pages(self.space_keys())
         for source_id in source_ids:
             page = pages.get(source_id.partition("/")[0])
             if page is None:
