@@ -163,6 +163,7 @@ class ConfluenceConnector:
         self._restrictions: dict[str, frozenset[str] | None] = {}  # page id -> its own clause
         self._containers: dict[str, Mapping[str, Any]] = {}
         self._lock = threading.Lock()
+        self._fetching: dict[tuple[int, str], threading.Lock] = {}
 
     @classmethod
     def from_config(cls, name: str, conf: ConfluenceConnectorConfig, secrets: SecretStore) -> ConfluenceConnector:
@@ -351,14 +352,20 @@ class ConfluenceConnector:
         return None
 
     def _cached(self, cache: dict[str, T], key: str, compute: Callable[[], T]) -> T:
-        """Per-run memo shared by the worker threads (a race only costs a duplicate fetch)."""
+        """Per-run memo shared by the worker threads; one fetch per key (threads asking for the
+        same key wait for the first), fetches of different keys in parallel."""
         with self._lock:
             if key in cache:
                 return cache[key]
-        value = compute()
-        with self._lock:
-            cache[key] = value
-        return value
+            key_lock = self._fetching.setdefault((id(cache), key), threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in cache:
+                    return cache[key]
+            value = compute()
+            with self._lock:
+                cache[key] = value
+            return value
 
     def _container(self, page_id: str) -> Mapping[str, Any]:
         return self._cached(
