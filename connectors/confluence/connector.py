@@ -436,11 +436,15 @@ class ConfluenceConnector:
 
     def read_acls(self, source_ids: Sequence[str]) -> Iterator[AclItem]:
         """One listing of every page in scope with its own restriction and ancestors, then
-        each document's ACL from it (ancestors come from the same listing)."""
-        pages = self._all_pages(self.space_keys())
+        each document's ACL from it (ancestors come from the same listing). Attachments take
+        their page's ACL; when any are asked for, one id listing of the attachments in scope
+        finds those deleted from a page that is still there."""
+        keys = self.space_keys()
+        pages = self._all_pages(keys)
+        attachments = self._attachment_ids(keys) if any("/" in sid for sid in source_ids) else set()
         for source_id in source_ids:
             page = pages.get(source_id.partition("/")[0])
-            if page is None:
+            if page is None or ("/" in source_id and source_id not in attachments):
                 yield Deleted(source_id, "no longer in Confluence (or out of scope)")
                 continue
             skip = self._excluded(page)
@@ -453,6 +457,20 @@ class ConfluenceConnector:
                 yield Skipped(source_id, str(exc))
             except ConfluenceNotFound as exc:
                 yield Failed(source_id, f"could not read what its permissions depend on: {exc}")
+
+    def _attachment_ids(self, keys: Sequence[str]) -> set[str]:
+        """``page/attachment`` ids of the attachments in scope that would be indexed."""
+        found: set[str] = set()
+        if not keys or not self.settings.attachments:
+            return found
+        spaces = ", ".join(_quote(k) for k in keys)
+        params = {"cql": f"type = attachment and space in ({spaces})", "limit": str(_LISTING_LIMIT),
+                  "expand": "container"}
+        for item in self.client.paged("content/search", params):
+            container = str(_dig(item, "container", "id") or "")
+            if container and self._attachment_problem(item) is None:
+                found.add(f"{container}/{item.get('id', '')}")
+        return found
 
     def groups(self, referenced: frozenset[str]) -> GroupSnapshot:
         memberships: dict[str, frozenset[str]] = {}

@@ -129,25 +129,31 @@ async def _keep_renewing(leases: LeaseManager, lease: Lease, ttl: float, stop: t
                 return
 
 
+RETRY_FAILED_AFTER = timedelta(minutes=5)  # a failed or interrupted run is retried sooner
+
+
 def due_kinds(state: SyncState, target: ScheduledConnector, now: datetime) -> list[str]:
-    """The job kinds of ``target`` whose interval has passed since their last finished run,
-    in the order they should run (full first: it makes a content run right after cheap)."""
+    """The job kinds of ``target`` that are due, in the order they should run (full first: it
+    makes a content run right after it cheap)."""
     due = []
     for kind in ("full", "permissions", "content"):
         interval = target.intervals.get(kind)
         if interval is None:
             continue
-        last = state.last_finished(target.source, kind)
-        if last is None or last.finished_at is None or _utc(last.finished_at) + interval <= now:
+        when = next_run(state, target.source, kind, interval)
+        if when is None or when <= now:
             due.append(kind)
     return due
 
 
 def next_run(state: SyncState, source: str, kind: str, interval: timedelta) -> datetime | None:
-    """When ``kind`` is due next; None when it never ran (due now)."""
+    """When ``kind`` is due next: its interval after the last finished run, or at most
+    RETRY_FAILED_AFTER after one that failed; None when it never ran (due now)."""
     last = state.last_finished(source, kind)
     if last is None or last.finished_at is None:
         return None
+    if last.status in ("failed", "interrupted"):
+        interval = min(interval, RETRY_FAILED_AFTER)
     return _utc(last.finished_at) + interval
 
 

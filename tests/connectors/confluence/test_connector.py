@@ -289,3 +289,15 @@ async def test_two_replicas_run_a_connector_once(wiki: ConfluenceStandIn, pg_sch
     finally:
         for d in dbs:
             d.close()
+
+
+def test_an_attachment_removed_from_a_live_page_leaves_at_the_permission_sync(
+    wiki: ConfluenceStandIn, engine: SyncEngine
+) -> None:
+    engine.run(connector(wiki), "content")
+    [attachment] = wiki.attachments.values()
+    assert visible(engine, "bob@example.com", "buddy") == ["Onboarding Checklist: first-week.txt"]
+    wiki.remove_attachment(attachment.id)
+    report = engine.run(connector(wiki), "permissions")
+    assert report.deleted == [f"{attachment.page_id}/{attachment.id}"]
+    assert visible(engine, "bob@example.com", "buddy") == []

@@ -145,3 +145,29 @@ async def test_stopping_during_a_run_interrupts_it(replicas: tuple[Replica, Repl
     await asyncio.wait_for(loop_task, 5)
     assert [r.status for r in runs(one.db)] == ["interrupted"]
     assert await LeaseManager(one.db).current(lease_job("fake")) is None  # released for others
+
+
+def test_failed_runs_are_retried_sooner_than_their_interval(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from connectors.sync.scheduler import due_kinds
+    from connectors.sync.state import SyncState
+
+    db = open_database(f"sqlite:///{tmp_path / 'lore.db'}")
+    try:
+        state = SyncState(db)
+        target = ScheduledConnector(name="x", source="fake:x", build=FakeSource,
+                                    intervals={"content": timedelta(hours=1), "full": timedelta(hours=24)})
+        assert due_kinds(state, target, datetime.now(UTC)) == ["full", "content"]  # never ran
+        for kind, status in (("content", "failed"), ("full", "succeeded")):
+            run_id = state.start_run("fake:x", kind)
+            with db.session() as s:
+                run = s.get(IngestRun, run_id)
+                assert run is not None
+                run.status, run.finished_at = status, datetime.now(UTC)
+        now = datetime.now(UTC)
+        assert due_kinds(state, target, now + timedelta(minutes=4)) == []
+        assert due_kinds(state, target, now + timedelta(minutes=6)) == ["content"]  # not an hour
+        assert due_kinds(state, target, now + timedelta(hours=25)) == ["full", "content"]
+    finally:
+        db.close()
