@@ -244,13 +244,15 @@ class _Run:
                 f"ACL re-read of {self.source} stopped after {len(seen)} documents: "
                 f"{exc.__class__.__name__}: {exc}"
             )
+        finally:
+            self.writer.flush_acls()  # what was read is current: apply it
 
     def _apply_acl(self, doc_id: str, source_id: str, stored: Any, acl: Acl) -> None:
         if Acl.from_json(stored) == acl:
             self.report.unchanged.append(source_id)
             return
         try:
-            self.writer.set_acl(doc_id, acl)
+            self.writer.queue_acl(doc_id, acl)
         except AclEncodingError as exc:
             self.writer.refuse(self.source, source_id, str(exc), failed=False)
             return

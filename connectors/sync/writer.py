@@ -22,7 +22,7 @@ from core.acl import Acl
 from core.db import Database, DocumentRow
 from core.memberships import members_of
 from core.models import Document, DocumentRefused
-from retrieval.acl_fields import AclEncodingError, encode_acl, needs_expansion
+from retrieval.acl_fields import AclEncodingError, AclFields, encode_acl, needs_expansion
 from retrieval.chunking import Chunker
 from retrieval.embedding import Embedder
 from retrieval.index.base import IndexBackend
@@ -56,6 +56,7 @@ class DocumentWriter:
         self.batch_chunks = batch_chunks
         self._pending: dict[str, Prepared] = {}
         self._pending_chunks = 0
+        self._acls: dict[str, tuple[Acl, AclFields]] = {}
 
     def members(self, group: str) -> set[str]:
         return members_of(self.db, group)
@@ -117,11 +118,25 @@ class DocumentWriter:
 
     def set_acl(self, doc_id: str, acl: Acl) -> None:
         """Rewrite a document's ACL fields without re-embedding; the row follows the index."""
-        self.index.update_acl(doc_id, encode_acl(acl, self.members))
+        self.queue_acl(doc_id, acl)
+        self.flush_acls()
+
+    def queue_acl(self, doc_id: str, acl: Acl) -> None:
+        """Queue an ACL rewrite (raises AclEncodingError at once); ``flush_acls`` applies them."""
+        self._acls[doc_id] = (acl, encode_acl(acl, self.members))
+        if len(self._acls) >= _IN_LIMIT:
+            self.flush_acls()
+
+    def flush_acls(self) -> None:
+        """Index first, then rows: a crash in between leaves rows with the old ACL, which the
+        next permission sync finds different from the source and rewrites again."""
+        if not self._acls:
+            return
+        queued, self._acls = self._acls, {}
+        self.index.update_acls({doc_id: fields for doc_id, (_, fields) in queued.items()})
         with self.db.session() as s:
-            row = s.get(DocumentRow, doc_id)
-            if row is not None:
-                row.acl = acl.to_json()
+            for row in s.execute(select(DocumentRow).where(DocumentRow.id.in_(list(queued)))).scalars():
+                row.acl = queued[row.id][0].to_json()
 
     def reencode_expanded(self, source: str | None = None) -> None:
         """Memberships changed: documents whose surplus ACL clauses were expanded into users at
@@ -173,6 +188,8 @@ class DocumentWriter:
 
     def delete_ids(self, ids: dict[str, str], *, record: bool = True) -> None:
         """``ids``: document id -> source id. Index first, then rows."""
+        for doc_id in ids:
+            self._acls.pop(doc_id, None)  # a queued ACL rewrite of a deleted document is void
         if not ids:
             return
         doc_ids = sorted(ids)

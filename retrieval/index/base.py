@@ -7,7 +7,7 @@ replaced together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -53,6 +53,10 @@ class IndexBackend(Protocol):
 
     def update_acl(self, document_id: str, fields: AclFields) -> None:
         """Rewrite the ACL fields of every chunk of a document, without re-embedding."""
+        ...
+
+    def update_acls(self, updates: Mapping[str, AclFields]) -> None:
+        """``update_acl`` for many documents at once (a permission change to a page tree)."""
         ...
 
     def dense_search(

@@ -8,7 +8,7 @@ the full-text search only ever see rows the searcher may read. Document replacem
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,22 @@ class LanceIndex:
             where=f"doc_id = {_sql_str(document_id)}",
             values={name: list(f) for name, f in zip(_ACL_COLUMNS, fields)},
         )
+
+    def update_acls(self, updates: Mapping[str, AclFields]) -> None:
+        # One table version per distinct ACL rather than per document: the documents of a
+        # restricted page tree mostly share their new ACL.
+        by_fields: dict[AclFields, list[str]] = {}
+        for doc_id, fields in updates.items():
+            if len(fields) != ACL_FIELDS:
+                raise IndexError_(f"{len(fields)} ACL fields, expected {ACL_FIELDS}")
+            by_fields.setdefault(fields, []).append(doc_id)
+        for fields, doc_ids in by_fields.items():
+            for start in range(0, len(doc_ids), 500):
+                ids = ", ".join(_sql_str(d) for d in doc_ids[start : start + 500])
+                self._table.update(
+                    where=f"doc_id IN ({ids})",
+                    values={name: list(f) for name, f in zip(_ACL_COLUMNS, fields)},
+                )
 
     def optimize(self) -> None:
         count = self.count_chunks()

@@ -74,6 +74,19 @@ def test_update_acl_without_reembedding(index: LanceIndex) -> None:
     assert index.lexical_search("breakglass", ["group:files:eng", "group:files:sec"], 5) == []
 
 
+def test_update_acls_in_one_batch(index: LanceIndex) -> None:
+    index.replace_documents(["faq"], rows("faq", ["vpn faq for contractors"], Acl.of([[ORG_MEMBERS]])))
+    eng = encode_acl(Acl.of([["group:files:eng"]]), lambda g: ())
+    versions = index._table.version
+    index.update_acls({"pub": eng, "faq": eng, "sec": encode_acl(Acl.of([["user:a@x.io"]]), lambda g: ())})
+    assert index._table.version == versions + 2  # one write per distinct ACL, not per document
+    assert index.lexical_search("vpn", [ORG_MEMBERS], 10) == []
+    assert sorted(ids(index.lexical_search("vpn", ["group:files:eng"], 10))) == ["faq:0", "pub:0"]
+    assert ids(index.lexical_search("breakglass", ["user:a@x.io"], 10)) == ["sec:0"]
+    with pytest.raises(IndexError_, match="ACL fields"):
+        index.update_acls({"pub": (("x",),)})
+
+
 def test_optimize_keeps_results_and_reopen(index: LanceIndex, tmp_path: Path) -> None:
     index.optimize()
     reopened = LanceIndex(tmp_path / "ix", EMB.dimension)
