@@ -194,7 +194,7 @@ def cmd_sync(cfg: Config, args: argparse.Namespace) -> int:
 
     from connectors.registry import build_connector
     from connectors.sync import SyncEngine
-    from connectors.sync.scheduler import LeaseHeld, default_holder, run_leased
+    from connectors.sync.scheduler import LeaseHeld, close_connector, default_holder, run_leased
     from core.leases import LeaseManager
     from core.secrets import open_secret_store
     from core.secrets.redaction import Redactor
@@ -224,6 +224,7 @@ def cmd_sync(cfg: Config, args: argparse.Namespace) -> int:
                 raise CliError(f"{exc}; try again when it has finished") from None
             finally:
                 bar.close()
+                close_connector(connector)
             for report in reports:
                 worst = max(worst, 1 if report.status == "failed" else 0)
                 _print_sync_report(name, report, args.json)

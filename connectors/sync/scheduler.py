@@ -38,6 +38,16 @@ def default_holder(prefix: str = "server") -> str:
     return f"{prefix}:{socket.gethostname()}:{os.getpid()}"
 
 
+def close_connector(connector: object) -> None:
+    """Connectors built per run may hold HTTP sessions; those that do have ``close()``."""
+    close = getattr(connector, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception as exc:  # noqa: BLE001 - closing must not end the scheduler
+            log.warning("connector did not close cleanly", extra={"error": str(exc)})
+
+
 def lease_job(name: str) -> str:
     return f"sync:{name}"
 
@@ -204,6 +214,7 @@ class SyncScheduler:
                 connector = await asyncio.to_thread(target.build)
             except Exception as exc:  # noqa: BLE001 - a broken connector must not stop the others
                 log.error("connector could not be built", extra={"connector": target.name, "error": str(exc)})
+                await asyncio.to_thread(self._record_unbuildable, target, kinds, exc)
                 continue
             try:
                 reports = await run_leased(
@@ -221,12 +232,23 @@ class SyncScheduler:
             except Exception as exc:
                 log.exception("sync run failed", extra={"connector": target.name, "error": str(exc)})
                 continue
+            finally:
+                close_connector(connector)
             done.extend(reports)
             for report in reports:
                 if self.on_report is not None:
                     self.on_report(target.name, report)
         self.runs = (self.runs + done)[-100:]
         return done
+
+    def _record_unbuildable(self, target: ScheduledConnector, kinds: list[str], exc: Exception) -> None:
+        """A connector that cannot be built (bad settings, a secret missing from the vault)
+        shows up in `lore sync status` as failed runs saying why; they are retried like any
+        failed run."""
+        for kind in kinds:
+            report = SyncReport(target.source, kind, status="failed")
+            report.errors.append(f"connector {target.name} could not be built: {exc}")
+            self.engine.state.finish_run(self.engine.state.start_run(target.source, kind), report)
 
     async def run_forever(self) -> None:
         while not self._stop.is_set():

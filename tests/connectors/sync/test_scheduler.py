@@ -171,3 +171,21 @@ def test_failed_runs_are_retried_sooner_than_their_interval(tmp_path: Path) -> N
         assert due_kinds(state, target, now + timedelta(hours=25)) == ["full", "content"]
     finally:
         db.close()
+
+
+async def test_a_connector_that_cannot_be_built_is_a_recorded_failure(
+    replicas: tuple[Replica, Replica], source: FakeSource
+) -> None:
+    one, _ = replicas
+
+    def broken() -> FakeSource:
+        raise RuntimeError("secret 'confluence-api-token' is not set in the env secret store")
+
+    one.scheduler.targets = [ScheduledConnector(name="fake", source=source.source, build=broken,
+                                                intervals={"content": timedelta(minutes=15)})]
+    assert await one.scheduler.tick() == []
+    [run] = runs(one.db)
+    assert (run.kind, run.status) == ("content", "failed")
+    assert run.errors == ["connector fake could not be built: secret 'confluence-api-token' is not set in the env secret store"]
+    assert await one.scheduler.tick() == []  # retried later, not on every tick
+    assert len(runs(one.db)) == 1
