@@ -111,7 +111,6 @@ import binascii
 import json
 import operator
 import re
-import socket
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -123,6 +122,8 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+
+from tests.fakes.loopback import serving
 
 CONTEXT = "/wiki"
 API = CONTEXT + "/rest/api"
@@ -301,18 +302,9 @@ class ConfluenceStandIn:
         stand_in = cls(**kwargs)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", stand_in._handle)
-        runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if stand_in.port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", stand_in.port))
-        stand_in.port = sock.getsockname()[1]
-        await web.SockSite(runner, sock).start()
-        try:
+        async with serving(app, stand_in.port) as port:
+            stand_in.port = port
             yield stand_in
-        finally:
-            await runner.cleanup()
 
     @classmethod
     def start_in_thread(cls, **kwargs: Any) -> tuple[ConfluenceStandIn, Any]:
