@@ -27,7 +27,7 @@ from connectors.sync.report import SyncReport
 from connectors.sync.state import LeaseLost, SyncState
 from connectors.sync.writer import DocumentWriter
 from core.acl import Acl
-from core.db import Database
+from core.db import Database, DocumentRow
 from core.leases import Lease
 from core.memberships import replace_group_memberships
 from core.models import Document
@@ -202,8 +202,10 @@ class _Run:
 
     # -- permissions ------------------------------------------------------------------------
 
-    def _groups(self) -> None:
-        rows = self.writer.source_rows(self.source)
+    def _groups(self, rows: dict[str, DocumentRow] | None = None) -> None:
+        """Memberships of the groups this source's indexed ACLs name (``rows``: the source's
+        rows when the caller has them)."""
+        rows = self.writer.source_rows(self.source) if rows is None else rows
         referenced = frozenset(
             p for row in rows.values() for clause in row.acl for p in clause if p.startswith("group:")
         )
@@ -219,8 +221,8 @@ class _Run:
             self.writer.reencode_expanded()
 
     def _permissions(self) -> None:
-        self._groups()
         rows = self.writer.source_rows(self.source)
+        self._groups(rows)
         seen: set[str] = set()
         try:
             for item in self.connector.read_acls(sorted(rows)):

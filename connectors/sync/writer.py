@@ -95,10 +95,11 @@ class DocumentWriter:
                 if Acl.from_json(row.acl) == p.acl:
                     self.report.unchanged.append(p.document.source_id)
                 else:
-                    self.set_acl(p.document.id, p.acl)
+                    self._queue_acl(p.document.id, p.acl, p.fields)
                     self.report.acl_updated.append(p.document.source_id)
             else:
                 to_write.append(p)
+        self.flush_acls()
         self._write(to_write)
 
     def _write(self, batch: list[Prepared]) -> None:
@@ -116,14 +117,13 @@ class DocumentWriter:
 
     # -- ACLs -------------------------------------------------------------------------------
 
-    def set_acl(self, doc_id: str, acl: Acl) -> None:
-        """Rewrite a document's ACL fields without re-embedding; the row follows the index."""
-        self.queue_acl(doc_id, acl)
-        self.flush_acls()
-
     def queue_acl(self, doc_id: str, acl: Acl) -> None:
-        """Queue an ACL rewrite (raises AclEncodingError at once); ``flush_acls`` applies them."""
-        self._acls[doc_id] = (acl, encode_acl(acl, self.members))
+        """Queue a rewrite of a document's ACL fields, without re-embedding (raises
+        AclEncodingError at once); ``flush_acls`` applies the queue."""
+        self._queue_acl(doc_id, acl, encode_acl(acl, self.members))
+
+    def _queue_acl(self, doc_id: str, acl: Acl, fields: AclFields) -> None:
+        self._acls[doc_id] = (acl, fields)
         if len(self._acls) >= _IN_LIMIT:
             self.flush_acls()
 
@@ -138,18 +138,15 @@ class DocumentWriter:
             for row in s.execute(select(DocumentRow).where(DocumentRow.id.in_(list(queued)))).scalars():
                 row.acl = queued[row.id][0].to_json()
 
-    def reencode_expanded(self, source: str | None = None) -> None:
+    def reencode_expanded(self) -> None:
         """Memberships changed: documents whose surplus ACL clauses were expanded into users at
-        index time get their ACL fields recomputed (no re-embedding)."""
-        query = select(DocumentRow.id, DocumentRow.acl)
-        if source is not None:
-            query = query.where(DocumentRow.source == source)
+        index time get their ACL fields recomputed (no re-embedding; rows keep the same ACL)."""
         with self.db.session() as s:
-            rows = s.execute(query).all()
-        for doc_id, acl_json in rows:
-            acl = Acl.from_json(acl_json)
-            if needs_expansion(acl):
-                self.index.update_acl(doc_id, encode_acl(acl, self.members))
+            rows = s.execute(select(DocumentRow.id, DocumentRow.acl)).all()
+        acls = ((doc_id, Acl.from_json(acl_json)) for doc_id, acl_json in rows)
+        updates = {doc_id: encode_acl(acl, self.members) for doc_id, acl in acls if needs_expansion(acl)}
+        if updates:
+            self.index.update_acls(updates)
 
     # -- rows and deletions -----------------------------------------------------------------
 

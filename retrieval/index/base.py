@@ -51,12 +51,9 @@ class IndexBackend(Protocol):
 
     def delete_documents(self, document_ids: Sequence[str]) -> None: ...
 
-    def update_acl(self, document_id: str, fields: AclFields) -> None:
-        """Rewrite the ACL fields of every chunk of a document, without re-embedding."""
-        ...
-
     def update_acls(self, updates: Mapping[str, AclFields]) -> None:
-        """``update_acl`` for many documents at once (a permission change to a page tree)."""
+        """Rewrite the ACL fields of every chunk of these documents (document id -> fields),
+        without re-embedding."""
         ...
 
     def dense_search(

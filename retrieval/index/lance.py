@@ -126,14 +126,6 @@ class LanceIndex:
         for start in range(0, len(document_ids), 500):
             self._table.delete(f"doc_id IN {_in_list(document_ids[start:start + 500])}")
 
-    def update_acl(self, document_id: str, fields: AclFields) -> None:
-        if len(fields) != ACL_FIELDS:
-            raise IndexError_(f"{len(fields)} ACL fields, expected {ACL_FIELDS}")
-        self._table.update(
-            where=f"doc_id = {_sql_str(document_id)}",
-            values={name: list(f) for name, f in zip(_ACL_COLUMNS, fields)},
-        )
-
     def update_acls(self, updates: Mapping[str, AclFields]) -> None:
         # One table version per distinct ACL rather than per document: the documents of a
         # restricted page tree mostly share their new ACL.

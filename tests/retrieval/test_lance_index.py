@@ -68,7 +68,7 @@ def test_delete_and_document_ids(index: LanceIndex) -> None:
 
 def test_update_acl_without_reembedding(index: LanceIndex) -> None:
     before = index.lexical_search("breakglass", ["group:files:eng", "group:files:sec"], 5)
-    index.update_acl("sec", encode_acl(Acl.of([[ORG_MEMBERS]]), lambda g: ()))
+    index.update_acls({"sec": encode_acl(Acl.of([[ORG_MEMBERS]]), lambda g: ())})
     after = index.lexical_search("breakglass", [ORG_MEMBERS], 5)
     assert ids(after) == ids(before) == ["sec:0"]
     assert index.lexical_search("breakglass", ["group:files:eng", "group:files:sec"], 5) == []
