@@ -244,16 +244,20 @@ class ConfluenceConnector:
         if item.get("type") == "attachment":
             return self._attachment(item)
         page_id = str(item.get("id", ""))
+        access = self._page_access(page_id, item)
+        return self._page_document(item, access) if isinstance(access, Acl) else access
+
+    def _page_access(self, source_id: str, page: Mapping[str, Any]) -> Acl | Skipped | Failed:
+        """The ACL of a page (and of its attachments, ``source_id``), or why it has none."""
+        skip = self._excluded(page)
+        if skip:
+            return Skipped(source_id, skip)
         try:
-            skip = self._excluded(item)
-            if skip:
-                return Skipped(page_id, skip)
-            acl = self._page_acl(item)
-            return self._page_document(item, acl)
+            return self._page_acl(page)
         except AclUnavailable as exc:
-            return Skipped(page_id, str(exc))
+            return Skipped(source_id, str(exc))
         except ConfluenceNotFound as exc:
-            return Failed(page_id, f"could not read what its permissions depend on: {exc}")
+            return Failed(source_id, f"could not read what its permissions depend on: {exc}")
 
     def _excluded(self, item: Mapping[str, Any]) -> str | None:
         labels = {str(lb.get("name", "")).lower() for lb in _list(_dig(item, "metadata", "labels", "results"))}
@@ -447,16 +451,8 @@ class ConfluenceConnector:
             if page is None or ("/" in source_id and source_id not in attachments):
                 yield Deleted(source_id, "no longer in Confluence (or out of scope)")
                 continue
-            skip = self._excluded(page)
-            if skip:
-                yield Skipped(source_id, skip)
-                continue
-            try:
-                yield AclRead(source_id, self._page_acl(page))
-            except AclUnavailable as exc:
-                yield Skipped(source_id, str(exc))
-            except ConfluenceNotFound as exc:
-                yield Failed(source_id, f"could not read what its permissions depend on: {exc}")
+            access = self._page_access(source_id, page)
+            yield AclRead(source_id, access) if isinstance(access, Acl) else access
 
     def _attachment_ids(self, keys: Sequence[str]) -> set[str]:
         """``page/attachment`` ids of the attachments in scope that would be indexed."""
@@ -467,10 +463,17 @@ class ConfluenceConnector:
         params = {"cql": f"type = attachment and space in ({spaces})", "limit": str(_LISTING_LIMIT),
                   "expand": "container"}
         for item in self.client.paged("content/search", params):
-            container = str(_dig(item, "container", "id") or "")
-            if container and self._attachment_problem(item) is None:
-                found.add(f"{container}/{item.get('id', '')}")
+            source_id = self._indexed_attachment_id(item)
+            if source_id:
+                found.add(source_id)
         return found
+
+    def _indexed_attachment_id(self, item: Mapping[str, Any]) -> str | None:
+        """``page/attachment`` for an attachment search result that would be indexed."""
+        container = str(_dig(item, "container", "id") or "")
+        if container and self._attachment_problem(item) is None:
+            return f"{container}/{item.get('id', '')}"
+        return None
 
     def groups(self, referenced: frozenset[str]) -> GroupSnapshot:
         memberships: dict[str, frozenset[str]] = {}
@@ -496,19 +499,17 @@ class ConfluenceConnector:
         params = {"cql": self._cql(keys, attachments=True), "limit": str(_LISTING_LIMIT),
                   "expand": "container,metadata.labels"}
         pages: set[str] = set()
-        attachments: list[tuple[str, str]] = []
+        attachments: list[str] = []
         for item in self.client.paged("content/search", params):
-            item_id = str(item.get("id", ""))
             if item.get("type") == "attachment":
-                container = str(_dig(item, "container", "id") or "")
-                if container and self._attachment_problem(item) is None:
-                    attachments.append((container, item_id))
+                source_id = self._indexed_attachment_id(item)
+                if source_id:
+                    attachments.append(source_id)
             elif not self._excluded(item):
-                pages.add(item_id)
-                yield item_id
-        for container, att_id in attachments:
-            if container in pages:
-                yield f"{container}/{att_id}"
+                page_id = str(item.get("id", ""))
+                pages.add(page_id)
+                yield page_id
+        yield from (sid for sid in attachments if sid.partition("/")[0] in pages)
 
 
 def _quote(value: str) -> str:
