@@ -51,7 +51,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from core.db.engine import Database
+from core.db.engine import Database, as_utc
 from core.db.tables import SyncLease
 
 MAX_JOB = 255  # sync_leases.job
@@ -91,11 +91,6 @@ class LeaseInfo:
     expires_at: datetime
     heartbeat_at: datetime
     expired: bool
-
-
-def _utc(value: datetime) -> datetime:
-    """SQLite gives back naive datetimes (stored as UTC); PostgreSQL aware ones."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _check_ttl(ttl_seconds: float) -> timedelta:
@@ -166,7 +161,7 @@ class LeaseManager:
             now = s.execute(text("SELECT clock_timestamp()")).scalar_one()
         else:
             now = datetime.now(UTC)
-        return _utc(now)  # SQLite stores datetimes without offset: always bind UTC
+        return as_utc(now)  # SQLite stores datetimes without offset: always bind UTC
 
     def _acquire(self, s: Session, job: str, holder: str, ttl: timedelta) -> Lease | None:
         now = self._now(s)
@@ -190,7 +185,7 @@ class LeaseManager:
         if row is None:
             return None
         return Lease(job=row.job, holder=row.holder, token=row.token,
-                     expires_at=_utc(row.expires_at))
+                     expires_at=as_utc(row.expires_at))
 
     def _renew(self, s: Session, lease: Lease, ttl: timedelta) -> bool:
         now = self._now(s)
@@ -211,9 +206,9 @@ class LeaseManager:
         row = s.execute(select(SyncLease).where(SyncLease.job == job)).scalar_one_or_none()
         if row is None:
             return None
-        expires_at = _utc(row.expires_at)
-        return LeaseInfo(job=row.job, holder=row.holder, acquired_at=_utc(row.acquired_at),
-                         expires_at=expires_at, heartbeat_at=_utc(row.heartbeat_at),
+        expires_at = as_utc(row.expires_at)
+        return LeaseInfo(job=row.job, holder=row.holder, acquired_at=as_utc(row.acquired_at),
+                         expires_at=expires_at, heartbeat_at=as_utc(row.heartbeat_at),
                          expired=expires_at <= now)
 
     def __repr__(self) -> str:

@@ -33,7 +33,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.db.engine import Database
+from core.db.engine import Database, as_utc
 from core.db.tables import SlackBot, SlackInstallation, SlackOAuthState
 from core.secrets.base import SecretStoreError
 from core.tokens import TokenSlot, TokenVault
@@ -56,10 +56,7 @@ def _key(enterprise_id: str | None, team_id: str | None,
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything is written in UTC.
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return None if value is None else as_utc(value)
 
 
 def _from_epoch(value: float | None) -> datetime | None:

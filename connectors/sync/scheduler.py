@@ -29,6 +29,7 @@ from connectors.base import SyncConnector
 from connectors.sync.engine import JOB_KINDS, Progress, SyncEngine, SyncStopped
 from connectors.sync.report import SyncReport
 from connectors.sync.state import LeaseLost, SyncState
+from core.db import as_utc
 from core.leases import Lease, LeaseError, LeaseManager
 
 log = logging.getLogger("lore.sync")
@@ -164,11 +165,7 @@ def next_run(state: SyncState, source: str, kind: str, interval: timedelta) -> d
         return None
     if last.status in ("failed", "interrupted"):
         interval = min(interval, RETRY_FAILED_AFTER)
-    return _utc(last.finished_at) + interval
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return as_utc(last.finished_at) + interval
 
 
 class SyncScheduler:
@@ -199,7 +196,6 @@ class SyncScheduler:
         self.on_report = on_report  # (connector name, report) after each run, e.g. metrics
         self._stop = threading.Event()
         self._wake = asyncio.Event()
-        self.runs: list[SyncReport] = []  # this replica's runs, newest last (bounded)
 
     async def tick(self) -> list[SyncReport]:
         """Run every due job this replica can get the lease for; returns their reports."""
@@ -238,7 +234,6 @@ class SyncScheduler:
             for report in reports:
                 if self.on_report is not None:
                     self.on_report(target.name, report)
-        self.runs = (self.runs + done)[-100:]
         return done
 
     def _record_unbuildable(self, target: ScheduledConnector, kinds: list[str], exc: Exception) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from connectors.sync.scheduler import lease_job, next_run
 from connectors.sync.state import SyncState
+from core.db import as_utc
 from core.leases import LeaseInfo
 
 
@@ -52,4 +53,4 @@ def job_status(
 
 
 def _iso(value: datetime) -> str:
-    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).isoformat()
+    return as_utc(value).isoformat()
