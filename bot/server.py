@@ -322,8 +322,9 @@ def create_app(cfg: Config, state: AppState | None = None) -> web.Application:
         _socket_mode_lifecycle(app, state, cfg)
     elif state.slack is not None:
         from bot.slack.app import add_routes as add_slack_routes
+        from core.secrets import require_secret
 
-        add_slack_routes(app, state.slack)
+        add_slack_routes(app, state.slack, require_secret(state.secrets, cfg.slack.signing_secret_secret))
     _sync_lifecycle(app, state, cfg)
     if webchat_allowed(cfg):
         from bot.webchat.routes import add_routes

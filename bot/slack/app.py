@@ -3,8 +3,9 @@
 Bolt's aiohttp ``web_app()`` cannot be mounted as a sub-application, so the server routes
 ``POST /slack/events`` (events, commands, interactivity) to ``AsyncApp.async_dispatch`` itself,
 and ``/slack/install`` + ``/slack/oauth_redirect`` to bolt's OAuth flow when the multi-workspace
-install is configured. Bolt verifies Slack's request signature (answering 401 to a bad or stale
-one) and acknowledges before the listener runs, within Slack's 3 seconds.
+install is configured. The route checks Slack's request signature itself, on the raw body,
+before bolt parses anything (:mod:`bot.slack.signed_requests`), so bolt's own verification is
+off; bolt acknowledges before the listener runs, within Slack's 3 seconds.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation import Turn
 from bot.slack.people import workspace_of
+from bot.slack.signed_requests import bolt_request, log_bolt_error
 from bot.slack.stores import DatabaseInstallationStore, DatabaseOAuthStateStore
 from core.config import ConfigError, SlackConfig
 from core.db import Database
@@ -75,11 +77,16 @@ class SlackApp:
     client_for: ClientFor
 
 
+def _bolt(**kwargs: Any) -> AsyncApp:
+    # Signatures are checked by the route (add_routes) before bolt sees a request; Socket Mode
+    # delivers over a websocket Lore opened itself, with nothing to verify. Unhandled requests
+    # go to log_bolt_error rather than to bolt's warning, which prints the whole body.
+    app = AsyncApp(request_verification_enabled=False, raise_error_for_unhandled_request=True, **kwargs)
+    app.error(log_bolt_error)
+    return app
+
+
 def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> SlackApp:
-    # Socket Mode delivers over a websocket Lore opened itself with the app token, so there are
-    # no HTTP requests to verify (and the HTTP route is not mounted, see add_routes' caller).
-    verify = not cfg.socket_mode
-    signing_secret = require_secret(secrets, cfg.signing_secret_secret) if verify else None
     base_url = cfg.api_url or AsyncWebClient.BASE_URL
     if cfg.client_id:
         vault = TokenVault(secrets, key_secret=cfg.token_key_secret)
@@ -91,13 +98,7 @@ def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> Sla
             installation_store=installs,
             state_store=DatabaseOAuthStateStore(db),
         )
-        app = AsyncApp(
-            signing_secret=signing_secret,
-            request_verification_enabled=verify,
-            oauth_settings=settings,
-            installation_store=installs,
-            client=web_client(base_url),
-        )
+        app = _bolt(oauth_settings=settings, installation_store=installs, client=web_client(base_url))
 
         # app_uninstalled / tokens_revoked: bolt deletes the stored installation and tokens.
         app.enable_token_revocation_listeners()
@@ -119,7 +120,7 @@ def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> Sla
             "one workspace) or slack.client_id (multi-workspace OAuth install)"
         )
     client = web_client(base_url, token)
-    app = AsyncApp(signing_secret=signing_secret, request_verification_enabled=verify, client=client)
+    app = _bolt(client=client)
 
     async def token_gone(event: dict[str, Any]) -> None:
         # One configured token: nothing stored to delete; the operator must remove the secret.
@@ -135,9 +136,12 @@ def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> Sla
     return SlackApp(app, client_for_token)
 
 
-def add_routes(web_app: web.Application, slack: AsyncApp) -> None:
+def add_routes(web_app: web.Application, slack: AsyncApp, signing_secret: str) -> None:
     async def dispatch(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await slack.async_dispatch(await to_bolt_request(request)))
+        checked = await bolt_request(request, signing_secret)
+        if isinstance(checked, web.Response):
+            return checked
+        return await to_aiohttp_response(await slack.async_dispatch(checked))
 
     web_app.router.add_post("/slack/events", dispatch)
     flow = slack.oauth_flow

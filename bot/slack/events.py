@@ -37,6 +37,12 @@ SUGGESTED_PROMPTS = [
     {"title": "First week", "message": "What should I do in my first week?"},
 ]
 ASSISTANT_STATUS = "is searching documents you can access…"
+# An answer carries links a model wrote: Slack must not fetch them for previews (a request to
+# whatever host the answer names, and that host's title and image shown under Lore's name).
+# chat.postMessage takes these arguments (docs.slack.dev/reference/methods/chat.postMessage);
+# the references of chat.update and chat.postEphemeral list no unfurl arguments, so the answer,
+# which edits the status message, relies on the message being posted with them.
+NO_UNFURL = {"unfurl_links": False, "unfurl_media": False}
 
 
 def workspace_key(body: dict[str, Any]) -> str:
@@ -91,7 +97,7 @@ class SlackEvents:
         """Post a status in the thread, then replace it with the answer."""
         status = await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                                text=render.status_text("retrieving"),
-                                               blocks=render.status_blocks("retrieving"))
+                                               blocks=render.status_blocks("retrieving"), **NO_UNFURL)
         final: Finished | Refused | None = None
         partial = ""
         shown_at = time.monotonic()

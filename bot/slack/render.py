@@ -25,6 +25,7 @@ import datetime as dt
 from typing import Any
 
 from bot.conversation import Answer
+from bot.slack.link_hosts import disclose_link_hosts
 from bot.slack.mrkdwn import (
     SECTION_TEXT_MAX,
     escape,
@@ -109,7 +110,7 @@ def answer_text(answer: Answer) -> str:
     """The message's top-level ``text``: the notification and the fallback where blocks do not
     render. Escaped like the blocks (this field is parsed for mentions too), at most one
     section long."""
-    pieces = split_mrkdwn(to_mrkdwn(answer.text) or escape(NO_SOURCES_ANSWER), SECTION_TEXT_MAX - 2)
+    pieces = split_mrkdwn(_answer_mrkdwn(answer) or escape(NO_SOURCES_ANSWER), SECTION_TEXT_MAX - 2)
     text = pieces[0] if pieces else escape(NO_SOURCES_ANSWER)
     if len(pieces) > 1:
         text = text.rstrip() + " …"
@@ -140,7 +141,8 @@ def status_blocks(stage: str) -> list[Block]:
 def streaming_blocks(partial: str, max_sections: int = 10) -> list[Block]:
     """The answer so far, while it streams: the same conversion and limits as the final answer,
     without sources or buttons (citations are checked only once the answer is complete)."""
-    sections = split_mrkdwn(to_mrkdwn(partial))[: max(max_sections, 1)]
+    # Citations are not known yet: every link shows its host until the final answer.
+    sections = split_mrkdwn(disclose_link_hosts(to_mrkdwn(partial), ()))[: max(max_sections, 1)]
     return [_section(t) for t in sections if t.strip()] + status_blocks("answering")
 
 
@@ -177,8 +179,13 @@ HELP_TEXT = (
 # ---- blocks ------------------------------------------------------------------------------
 
 
+def _answer_mrkdwn(answer: Answer) -> str:
+    cited = [c.url for c in answer.citations] if answer.found_sources else []
+    return disclose_link_hosts(to_mrkdwn(answer.text), cited)
+
+
 def _answer_sections(answer: Answer, max_sections: int) -> list[str]:
-    text = to_mrkdwn(answer.text)
+    text = _answer_mrkdwn(answer)
     if not text.strip():
         text = escape(NO_SOURCES_ANSWER if not answer.found_sources else "(The answer was empty.)")
     sections = split_mrkdwn(text)

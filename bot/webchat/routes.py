@@ -2,7 +2,8 @@
 
 Like every adapter it only translates: a POSTed question becomes a `Turn`, the service's events
 become SSE events. The identity picker trusts the browser to say who it is, which is why this
-surface exists only in development mode, bound to a loopback address.
+surface exists only in development mode, bound to a loopback address, and why every route is
+wrapped by :mod:`bot.webchat.guard` (loopback ``Host``, same origin).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from aiohttp import web
 from bot import sse
 from bot.conversation import ConversationService, Finished, Kind, Refused, Status, Turn
 from bot.identity import StaticIdentityResolver
+from bot.webchat import guard, messages
 from retrieval.answer.base import Delta, Reset
 
 STATIC = Path(__file__).parent / "static"
+STATIC_FILES = frozenset({"app.js", "app.css"})  # what index.html loads; nothing else is served
 SERVICE_KEY = web.AppKey("webchat_service", ConversationService)
 USERS_KEY = web.AppKey("webchat_users", StaticIdentityResolver)
 MAX_BODY = 16 * 1024
@@ -46,6 +49,13 @@ async def index(_request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
 
 
+async def static_file(request: web.Request) -> web.FileResponse:
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound()
+    return web.FileResponse(STATIC / name)
+
+
 async def users(request: web.Request) -> web.Response:
     table = request.app[USERS_KEY].users
     return web.json_response(
@@ -59,20 +69,20 @@ def _bad(message: str) -> web.Response:
 
 async def ask(request: web.Request) -> web.StreamResponse:
     if request.content_length is not None and request.content_length > MAX_BODY:
-        return _bad(f"request body too large (limit {MAX_BODY} bytes)")
+        return _bad(messages.BODY_TOO_LARGE.format(limit=MAX_BODY))
     try:
         body = await request.json()
     except ValueError:
-        return _bad("body must be JSON: {\"user\", \"text\", \"thread_id\"}")
+        return _bad(messages.BODY_NOT_JSON)
     if not isinstance(body, dict):
-        return _bad("body must be a JSON object")
+        return _bad(messages.BODY_NOT_OBJECT)
     user, text, thread_id = body.get("user"), body.get("text"), body.get("thread_id")
     if not isinstance(user, str) or user.lower() not in request.app[USERS_KEY].users:
-        return _bad("unknown user: pick one from /api/webchat/users")
+        return _bad(messages.UNKNOWN_USER)
     if not isinstance(text, str):
-        return _bad("text must be a string")
+        return _bad(messages.TEXT_NOT_STRING)
     if thread_id is not None and (not isinstance(thread_id, str) or len(thread_id) > 100):
-        return _bad("thread_id must be a short string or null")
+        return _bad(messages.BAD_THREAD_ID)
     thread_id = thread_id or uuid.uuid4().hex
     turn = Turn("webchat", "local", user.lower(), Kind.DIRECT, f"webchat:{user.lower()}", thread_id, text)
 
@@ -113,7 +123,8 @@ async def ask(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application, service: ConversationService, identities: StaticIdentityResolver) -> None:
     app[SERVICE_KEY] = service
     app[USERS_KEY] = identities
-    app.router.add_get("/", index)
-    app.router.add_static("/static/webchat/", STATIC)
-    app.router.add_get("/api/webchat/users", users)
-    app.router.add_post("/api/webchat/ask", ask)
+    app.router.add_get("/", guard.page(index))
+    # Not add_static: its handler cannot be wrapped by the guard.
+    app.router.add_get("/static/webchat/{name}", guard.page(static_file))
+    app.router.add_get("/api/webchat/users", guard.api(users))
+    app.router.add_post("/api/webchat/ask", guard.api(ask))

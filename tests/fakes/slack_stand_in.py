@@ -36,6 +36,9 @@ Documented behaviour it follows (docs.slack.dev/reference/methods, /apis/web-api
   ``invalid_blocks_format``; Block Kit limits (see :mod:`tests.fakes.slack_blocks`) ->
   ``invalid_blocks`` with ``errors`` and ``response_metadata.messages``. Answers
   ``{"ok", "channel", "ts", "message"}``; ``ts`` strings ("1732412345.000100") strictly increase.
+  Options such as ``unfurl_links`` / ``unfurl_media`` are not validated (Slack documents no
+  error for them) but kept, like every argument, in :attr:`Message.args`
+  (:attr:`Ephemeral.args` for chat.postEphemeral, whose reference lists no unfurl options).
 - ``chat.update``: ``channel`` + ``ts`` must name a message (``message_not_found``) the bot posted
   (``cant_update_message``) and that is not streaming (``streaming_state_conflict``); needs
   ``text``/``blocks``/``markdown_text`` (``no_text``). Every edit is kept in
@@ -213,6 +216,7 @@ class Ephemeral:
     text: str
     blocks: list[Any] | None
     thread_ts: str | None
+    args: dict[str, Any] = field(default_factory=dict)  # what the poster sent, verbatim
 
 
 @dataclass
@@ -879,7 +883,7 @@ class SlackStandIn:
         text, blocks = self._content(ctx)
         ts = self._next_ts()
         self._ephemerals.append(
-            Ephemeral(channel.id, user, ts, text, blocks, ctx.string("thread_ts"))
+            Ephemeral(channel.id, user, ts, text, blocks, ctx.string("thread_ts"), dict(ctx.args))
         )
         return {"ok": True, "message_ts": ts}
 

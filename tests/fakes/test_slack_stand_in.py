@@ -236,10 +236,11 @@ async def test_update_keeps_edit_history(slack: SlackStandIn) -> None:
 
 async def test_post_ephemeral(slack: SlackStandIn) -> None:
     client = client_for(slack)
-    r = await client.chat_postEphemeral(channel="C0GENERAL", user="U0ALICE", text="only you")
+    r = await client.chat_postEphemeral(channel="C0GENERAL", user="U0ALICE", text="only you", link_names=False)
     assert "." in r["message_ts"]
     (eph,) = slack.ephemerals("U0ALICE")
     assert eph.text == "only you" and eph.channel == "C0GENERAL"
+    assert eph.args["link_names"] is False and eph.args["user"] == "U0ALICE"
     assert slack.messages("C0GENERAL") == [] and slack.ephemerals("U0BOB") == []
     slack.add_user("U0CAROL", name="carol")
     e = await api_error(client.chat_postEphemeral(channel="C0GENERAL", user="U0CAROL", text="x"))

@@ -233,7 +233,64 @@
     }
   }
 
+  // Markdown links in an answer, [label](url), for the schemes the Slack rendering links too;
+  // anything else stays as the characters the answer holds.
+  const MARKDOWN_LINK =
+    /\[([^\[\]\n]{1,1000})\]\(\s*<?((?:https?|mailto):(?:[^\s()<>]|\([^\s()<>]*\))+)>?(?:\s+"[^"\n]*")?\s*\)/gi;
+  const LINK_PROTOCOLS = new Set(["http:", "https:", "mailto:"]);
+
   function renderCitedText(container, text, citations, answerId) {
+    const cited = new Set(citations.map((c) => c.url));
+    let last = 0;
+    for (const match of text.matchAll(MARKDOWN_LINK)) {
+      let url;
+      try {
+        url = new URL(match[2]);
+      } catch {
+        continue;
+      }
+      if (!LINK_PROTOCOLS.has(url.protocol)) continue;
+      renderMarkers(container, text.slice(last, match.index), citations, answerId);
+      container.append(answerLink(match[1], match[2], url, cited));
+      last = match.index + match[0].length;
+    }
+    renderMarkers(container, text.slice(last), citations, answerId);
+  }
+
+  // A label can say anything ("Reset your password", or another URL): a link that is not one of
+  // the answer's sources shows its real host, or a mailto link its address, unless the label
+  // already shows exactly that. With userinfo (https://intranet.example@evil.example/) the URL
+  // itself is the disguise, so the host is always shown. The URL parser gives the host as the
+  // browser will use it: xn-- for internationalised names, the part after the last "@".
+  function answerLink(label, written, url, cited) {
+    let shown = null;
+    if (!cited.has(written)) {
+      shown = url.hostname;
+      if (url.protocol === "mailto:") {
+        try {
+          shown = decodeURIComponent(url.pathname);
+        } catch {
+          shown = url.pathname;
+        }
+      }
+      const userinfo = url.username !== "" || url.password !== "";
+      if (!shown || (!userinfo && (label === written || labelShows(label, shown)))) shown = null;
+    }
+    return h(
+      "a",
+      { className: "answer-link", href: url.href, target: "_blank", rel: "noopener noreferrer nofollow" },
+      label,
+      shown ? h("span", { className: "link-host" }, ` (${shown})`) : null,
+    );
+  }
+
+  // The host as a whole name in the label: "evil.example" does not show "evil.example.intranet.example".
+  function labelShows(label, shown) {
+    const name = shown.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    return new RegExp(`(?<![\\w.-])${name}(?!\\.?[\\w-])`, "i").test(label);
+  }
+
+  function renderMarkers(container, text, citations, answerId) {
     const byNumber = new Map(citations.map((c) => [Number(c.number), c]));
     // "[1]" and "[1, 2]"; a marker naming an unknown source stays plain text.
     const marker = /\[(\d+(?:\s*,\s*\d+)*)\]/g;

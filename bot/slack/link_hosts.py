@@ -1,0 +1,76 @@
+"""Rule: a link in an answer that points at none of its cited sources shows its real host (a
+mailto link: its address) after its label, unless the label already shows exactly that.
+
+A language model (or a document it quotes) can write ``[Reset your password](https://evil.example/x)``
+or ``[https://intranet.example](https://evil.example)``; Slack shows only the label. Citation
+links are Lore's own and stay as they are. A URL with userinfo (``https://intranet.example@evil.example/``)
+always shows its host: there the URL itself is the disguise.
+
+It works on converted mrkdwn: :mod:`bot.slack.mrkdwn` guarantees that every ``<`` in its output
+opens a link it wrote as ``<target|label>``, with ``|``, ``<`` and ``>`` kept out of both parts,
+so the links are found again without parsing Markdown a second time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import unquote
+
+from bot.slack.mrkdwn import link_label, safe_url, unescape
+
+_LINK = re.compile(r"<([^<>|]*)\|([^<>]*)>")
+_SCHEME = re.compile(r"(?i)(https?)://")
+_HOST_CHARS = re.compile(r"[a-z0-9.\-\[\]:]+")
+
+
+def real_host(url: str) -> tuple[str, bool] | None:
+    """What to show for ``url`` (host, or mailto address) and whether it carries userinfo."""
+    if url[:7].lower() == "mailto:":
+        address = unquote(url[7:].split("?", 1)[0])
+        return (address, False) if address else None
+    scheme = _SCHEME.match(url)
+    if scheme is None:
+        return None
+    # Browsers end the authority at / \ ? or #, and take the host after the last @.
+    authority = re.split(r"[/\\?#]", url[scheme.end():], maxsplit=1)[0]
+    _userinfo, at, hostport = authority.rpartition("@")
+    if hostport.startswith("[") and "]" in hostport:
+        host = hostport[: hostport.index("]") + 1]
+    else:
+        host = hostport.rsplit(":", 1)[0]
+    host = unquote(host).lower()
+    if not host.isascii():
+        try:  # IDNA as the wire carries it: xn--, never the look-alike Unicode form
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    if not host or not _HOST_CHARS.fullmatch(host):
+        return None
+    return host, bool(at)
+
+
+def _label_shows(label: str, shown: str) -> bool:
+    """``shown`` appears in ``label`` as a whole name (not as part of ``shown.evil.example``)."""
+    return re.search(r"(?<![\w.-])" + re.escape(shown) + r"(?!\.?[\w-])", label, re.IGNORECASE) is not None
+
+
+def disclose_link_hosts(mrkdwn: str, cited_urls: Iterable[str]) -> str:
+    """``mrkdwn`` (from :func:`bot.slack.mrkdwn.to_mrkdwn`) with the rule above applied."""
+    cited = {target for target in map(safe_url, cited_urls) if target is not None}
+
+    def disclose(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if target in cited:
+            return match.group()
+        url = target.replace("&amp;", "&")
+        found = real_host(url)
+        if found is None:
+            return match.group()
+        shown, userinfo = found
+        plain = unescape(label).replace("｜", "|")
+        if not userinfo and (plain == url or _label_shows(plain, shown)):
+            return match.group()
+        return f"<{target}|{label} ({link_label(shown)})>"
+
+    return _LINK.sub(disclose, mrkdwn)
