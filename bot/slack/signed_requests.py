@@ -14,6 +14,10 @@ Slack's scheme (docs.slack.dev/authentication/verifying-requests-from-slack): HM
 Answers: a missing, malformed, wrong or stale signature -> 401; a signed body bolt cannot take
 (not UTF-8, not a JSON object, a form whose ``payload`` is not a JSON object, another content
 type) -> 400; a body over the server's ``client_max_size`` -> 413 from aiohttp while reading it.
+The body is parsed here, once, and handed to bolt as a dict: bolt's own parser takes any form
+whose text contains the word "payload" for an interactivity payload, so `/lore what is the
+payload limit?` reached no listener (404, and the asker saw a failed command).
+
 The one unsigned request answered 200 is Slack's certificate probe (a form of ``ssl_check=1``),
 which Slack does not promise to sign; bolt answers it the same way, and it reaches no listener.
 """
@@ -67,23 +71,28 @@ def signature_problem(secret: str, body: bytes, timestamp: str | None, signature
     return None if hmac.compare_digest(expected, signature) else "signature mismatch"
 
 
-def _json_object(text: str) -> bool:
+def _json_object(text: str) -> dict[str, Any] | None:
     try:
-        return isinstance(json.loads(text), dict)
+        value = json.loads(text)
     except ValueError:
-        return False
-
-
-def body_problem(text: str, content_type: str) -> str | None:
-    """None when ``text`` is a payload of a kind Slack sends: a JSON object (Events API) or a
-    form (slash commands; interactivity, whose ``payload`` field is a JSON object)."""
-    if content_type == JSON:
-        return None if _json_object(text) else "not a JSON object"
-    if content_type == FORM:
-        payload = parse_qs(text, keep_blank_values=True).get("payload")
-        if payload is not None and (len(payload) != 1 or not _json_object(payload[0])):
-            return "form payload is not a JSON object"
         return None
+    return value if isinstance(value, dict) else None
+
+
+def parse_body(text: str, content_type: str) -> dict[str, Any] | str:
+    """The payload of a kind Slack sends (a JSON object from the Events API; a form from a slash
+    command; a form whose one ``payload`` field is a JSON object from interactivity), or what
+    is wrong with it."""
+    if content_type == JSON:
+        value = _json_object(text)
+        return value if value is not None else "not a JSON object"
+    if content_type == FORM:
+        fields = parse_qs(text, keep_blank_values=True)
+        payload = fields.get("payload")
+        if payload is None:
+            return {key: values[-1] for key, values in fields.items()}
+        parsed = _json_object(payload[0]) if len(payload) == 1 else None
+        return parsed if parsed is not None else "form payload is not a JSON object"
     return "unsupported content type"
 
 
@@ -104,22 +113,21 @@ async def bolt_request(request: web.Request, secret: str) -> AsyncBoltRequest | 
         log.warning("Slack request refused", extra={"reason": problem, **fingerprint(raw)})
         return web.json_response(UNAUTHORIZED, status=401)
     try:
-        text = raw.decode("utf-8")
+        body = parse_body(raw.decode("utf-8"), request.content_type)
     except UnicodeDecodeError:
-        problem = "not UTF-8"
+        body = "not UTF-8"
+    if isinstance(body, str):
+        problem = body
     else:
-        problem = body_problem(text, request.content_type)
-    if problem is None:
         try:
             headers: dict[str, str | Sequence[str]] = {k: request.headers.getall(k) for k in request.headers}
-            bolt = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
+            # A dict body is taken as it is only by bolt's socket-mode constructor; the mode
+            # matters to bolt only for its own signature check (off: done above) and for
+            # copies made for lazy listeners (which then keep this body too).
+            return AsyncBoltRequest(body=body, query=request.query_string, headers=headers, mode="socket_mode")
         # Building the request also reads fields deep in the payload (authorizations, team,
         # enterprise); a signed but odd payload must be a 400, not an exception.
         except (ValueError, TypeError, AttributeError, LookupError):
-            problem = "payload shape"
-        else:
-            if isinstance(bolt.body, dict):
-                return bolt
             problem = "payload shape"
     log.warning("signed Slack request refused", extra={"reason": problem, **fingerprint(raw)})
     return web.json_response(BAD_REQUEST, status=400)

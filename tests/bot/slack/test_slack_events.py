@@ -139,6 +139,17 @@ async def test_slash_command_answers_privately(client: TestClient, slack: SlackS
     assert r.status == 200 and "/lore" in await r.text()
 
 
+async def test_slash_command_mentioning_payload_is_answered(client: TestClient, slack: SlackStandIn) -> None:
+    # bolt's own body parser takes any form containing "payload" for an interactivity payload
+    # and drops the command (404 to Slack, a failed command for the asker).
+    text = "what is the payload limit for uploads?"
+    signed = sig.signed_form(sig.slash_command(command="/lore", text=text, user_id="UCAROL", channel_id="CGENERAL"), SECRET)
+    r = await client.post("/slack/events", data=signed.body, headers=signed.headers)
+    assert r.status == 200
+    await settle(slack, "chat.postEphemeral")
+    assert slack.ephemerals("UCAROL")
+
+
 async def test_bad_or_stale_signature_is_401(client: TestClient, slack: SlackStandIn) -> None:
     event = sig.app_mention(user="UCAROL", channel="CGENERAL", text="<@U0LOREBOT> hi", ts="1.000001")
     assert await post(client, sig.signed_event(event, "wrong-secret")) == 401
