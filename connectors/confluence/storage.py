@@ -293,7 +293,8 @@ class _Walker:
         elif name == "table":
             self._add(_Block("\n".join(_table_lines(tag, depth))))
         elif name == "pre":
-            self._add(_code_block(tag.get_text(), ""))
+            # Not CDATA: markup html.parser could not read (an unclosed comment) lands here as text.
+            self._add(_code_block(_LEAKED_USER.sub(" ", tag.get_text()), ""))
         elif name in _MACROS:
             self._macro(tag, depth)
         elif name == "ac:link":

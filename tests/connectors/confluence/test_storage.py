@@ -436,3 +436,9 @@ def test_arbitrary_markup_never_raises_or_leaks_an_account_id(pieces: list[str])
         assert all(section.heading_path)
         if "<![CDATA[" not in body:  # inside CDATA the markup is text the author wrote
             assert "ID-42" not in section.text
+
+
+def test_an_unclosed_comment_in_pre_does_not_leak_an_account_id() -> None:
+    # Found by the property test above: html.parser keeps "<!--<ri:user .../>" inside <pre> as text.
+    sections = storage_to_sections('<pre><!--<ri:user ri:account-id="ID-42"/>', "Title")
+    assert all("ID-42" not in s.text for s in sections)
