@@ -131,7 +131,7 @@ async def run_load(data: Path, env: dict[str, str]) -> dict[str, dict[str, float
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("bench-answer")
     rt = Runtime(Config(data_dir=data))
-    IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker).ingest(FilesConnector(REPO / "examples" / "handbook", rt.config.files))
+    IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker).ingest(FilesConnector(REPO / "examples" / "handbook", rt.config.files, instance="handbook"))
     rt.close()
     return data
 

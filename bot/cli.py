@@ -36,26 +36,42 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_ingest(cfg: Config, args: argparse.Namespace) -> int:
+    import asyncio
+
     from tqdm import tqdm
 
     from connectors.files import FilesConnector
-    from connectors.ingest import IngestEngine
+    from connectors.files.connector import derived_instance
+    from connectors.registry import files_connector_for
+    from connectors.sync import SyncEngine
+    from connectors.sync.scheduler import LeaseHeld, default_holder, run_leased
+    from core.leases import LeaseManager
     from retrieval.runtime import Runtime
 
     root = Path(args.path)
     if not root.is_dir():
         raise CliError(f"{root} is not a folder")
+    # A folder that a configured connector indexes is ingested as that connector (its group
+    # namespace, URLs and lease); any other folder gets a name of its own.
+    configured = files_connector_for(cfg, root)
+    name = configured[0] if configured else derived_instance(root)
+    url_base = configured[1].url_base if configured else ""
+    connector = FilesConnector(root, cfg.files, instance=name, url_base=url_base)
     rt = Runtime(cfg)
     try:
         if args.if_empty and rt.index.count_chunks() > 0:
             print(f"index at {cfg.index_path} already has {rt.index.count_chunks()} chunks; not ingesting")
             return 0
-        engine = IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker)
-        connector = FilesConnector(root, cfg.files)
+        engine = SyncEngine(rt.db, rt.index, rt.embedder, rt.chunker)
         bar = tqdm(desc=f"ingest {root}", unit="file", disable=args.json or None, file=sys.stderr)
         started = time.monotonic()
         try:
-            report = engine.ingest(connector, progress=lambda _sid: bar.update(1))
+            report = asyncio.run(
+                run_leased(engine, LeaseManager(rt.db), name, connector, ["full"], holder=default_holder("cli"),
+                           lease_seconds=cfg.sync.lease_seconds, progress=_ticker(bar))
+            )[0]
+        except LeaseHeld as exc:
+            raise CliError(f"{exc}; try again when it has finished") from None
         finally:
             bar.close()
         elapsed = time.monotonic() - started
@@ -74,7 +90,15 @@ def cmd_ingest(cfg: Config, args: argparse.Namespace) -> int:
             print(f"  deleted {sid}")
         for err in report.errors:
             print(f"  ERROR   {err}")
+        _print_repairs(report)
     return 0 if report.status in ("succeeded", "partial") else 1
+
+
+def _print_repairs(report: Any) -> None:
+    if report.orphans_deleted:
+        print(f"  repaired: {report.orphans_deleted} documents in the index that the database did not know, deleted")
+    if report.missing_reindexed:
+        print(f"  repaired: {report.missing_reindexed} documents missing from the index, written again")
 
 
 # -- search -------------------------------------------------------------------------------------
@@ -171,6 +195,8 @@ def cmd_status(cfg: Config, args: argparse.Namespace) -> int:
     print(f"database:       {status['database']}")
     print(f"index:          {status['index']['path']} ({status['index']['chunks']} chunks)")
     print(f"documents:      {status['documents']}  groups: {status['groups']}")
+    if not status["consistency"]["ok"]:
+        print(f"WARNING:        {status['consistency']['message']}")
     for src in status["sources"]:
         last = src["last_run"]
         line = f"  {src['source']}: {src['documents']} documents"
@@ -256,6 +282,7 @@ def _print_sync_report(name: str, report: Any, as_json: bool) -> None:
         print(f"  failed  {sid}: {why}")
     for error in report.errors:
         print(f"  error   {error}")
+    _print_repairs(report)
 
 
 def _sync_status(cfg: Config, args: argparse.Namespace) -> int:
@@ -272,6 +299,7 @@ def _sync_status(cfg: Config, args: argparse.Namespace) -> int:
     db = open_database(cfg.database_url, cfg.database.schema)
     try:
         state, leases = SyncState(db), LeaseManager(db)
+        state.close_dead_runs()  # a killed run must not look like it is still going
         out = []
         for name in names:
             conf = cfg.connectors[name]

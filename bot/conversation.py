@@ -142,13 +142,6 @@ class ConversationService:
         if len(text) > MAX_QUESTION_CHARS:
             yield Refused(f"That question is too long ({len(text)} characters; the limit is {MAX_QUESTION_CHARS}).", "too_long")
             return
-        decision = await self.rate_limiter.acquire(f"{turn.platform}:{turn.workspace}:{turn.user_id}")
-        if not decision.allowed:
-            self.metrics.rate_limited.inc()
-            wait = max(1, round(decision.retry_after))
-            yield Refused(f"You're asking faster than I can answer; try again in {wait} s.", "rate_limited", decision.retry_after)
-            return
-
         t = time.perf_counter()
         try:
             identity = await self.identities.resolve(turn)
@@ -157,6 +150,14 @@ class ConversationService:
             identity = None
         if identity is None:
             yield Refused("I couldn't verify who you are, so I can't search documents for you.", "identity")
+            return
+        # Per person, not per chat account: one person with accounts on two surfaces (or in
+        # two workspaces) shares one quota. Identities are cached, so lookups stay cheap.
+        decision = await self.rate_limiter.acquire(f"person:{identity.email}")
+        if not decision.allowed:
+            self.metrics.rate_limited.inc()
+            wait = max(1, round(decision.retry_after))
+            yield Refused(f"You're asking faster than I can answer; try again in {wait} s.", "rate_limited", decision.retry_after)
             return
         asker = await asyncio.to_thread(self.principals_for, identity)
         audience: Audience | None = None

@@ -25,6 +25,14 @@ class Metrics:
             "lore_fallbacks", "Answers produced by the extractive fallback after an LLM failure", registry=self.registry
         )
         self.rate_limited = Counter("lore_rate_limited", "Questions refused by the rate limit", registry=self.registry)
+        self.dedupe_fallbacks = Counter(
+            "lore_dedupe_fallbacks", "Events de-duplicated by the database because Redis did not answer",
+            registry=self.registry,
+        )
+        self.dedupe_errors = Counter(
+            "lore_dedupe_errors", "Events handled without a de-duplication check (no store answered)",
+            registry=self.registry,
+        )
         self.feedback = Counter(
             "lore_feedback", "Helpful / not helpful clicks on answers", ["platform", "helpful"], registry=self.registry
         )
@@ -54,6 +62,13 @@ class Metrics:
         """Failures of the shared rate-limit store (Redis); the limiter then works per replica."""
         gauge = Gauge(
             "lore_ratelimit_store_errors", "Rate-limit store failures since start", registry=self.registry
+        )
+        gauge.set_function(lambda: float(read()))
+
+    def track_thread_store_errors(self, read: Callable[[], int]) -> None:
+        """Failures of the shared thread memory (Redis); this replica's memory then stands in."""
+        gauge = Gauge(
+            "lore_thread_store_errors", "Thread-memory store failures since start", registry=self.registry
         )
         gauge.set_function(lambda: float(read()))
 

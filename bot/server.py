@@ -22,14 +22,21 @@ from aiohttp import web
 from bot.conversation import ConversationService
 from bot.identity import ByPlatform, DocumentDatesLookup, PrincipalsLookup, StaticIdentityResolver
 from bot.metrics import Metrics
+from bot.readiness import readiness_checks
 from bot.threads import InProcessThreadMemory, RedisThreadMemory, ThreadMemory
 from core.config import Config, ConfigError
-from core.dedupe import DatabaseDeduplicator, EventDeduplicator, RedisDeduplicator
+from core.dedupe import (
+    DatabaseDeduplicator,
+    EventDeduplicator,
+    FallbackDeduplicator,
+    RedisDeduplicator,
+)
 from core.logging import configure_logging, request_context
 from core.ratelimit import make_rate_limiter
 from core.secrets import SecretStore, open_secret_store
 from core.secrets.redaction import Redactor
 from retrieval.answer.answerer import Answerer, make_answerer
+from retrieval.consistency import Consistency, check_consistency
 from retrieval.runtime import Runtime
 from retrieval.search import Mode
 
@@ -46,6 +53,9 @@ class AppState:
     webchat_users: StaticIdentityResolver  # the web chat's identity picker table
     redis: Any = None
     slack: Any = None  # the bolt AsyncApp when slack.enabled
+    # Index and database checked at start; until a full sync repairs a mismatch, not ready.
+    consistency: Consistency | None = None
+    background: set[asyncio.Task[None]] = field(default_factory=set)
     ready: bool = False
     draining: bool = False
     inflight: int = 0
@@ -114,8 +124,11 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
         from bot.slack.people import SlackPeople
 
         slack = build_slack_app(cfg.slack, secrets, runtime.db)
-        identities.resolvers["slack"] = SlackPeople(slack.client_for)
+        identities.resolvers["slack"] = SlackPeople(slack.client_for, trusted_teams=frozenset(cfg.slack.trusted_teams))
     limiter = make_rate_limiter(cfg.ratelimit, cfg.redis)
+    threads = _thread_memory(cfg, redis)
+    if isinstance(threads, RedisThreadMemory):
+        metrics.track_thread_store_errors(lambda: threads.store_errors)
     metrics.track_rate_limit_store_errors(lambda: limiter.store_errors)
     conversation = ConversationService(
         search=lambda q, principals: runtime.searcher.search(q, principals, mode=Mode.HYBRID),
@@ -125,7 +138,7 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
         principals_for=PrincipalsLookup(runtime.db),
         document_dates=DocumentDatesLookup(runtime.db),
         rate_limiter=limiter,
-        threads=_thread_memory(cfg, redis),
+        threads=threads,
         metrics=metrics,
     )
     state = AppState(cfg, runtime, secrets, metrics, answerer, conversation, webchat_users, redis,
@@ -134,11 +147,14 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
         from bot.feedback import FeedbackRecorder
         from bot.slack.events import SlackEvents
 
-        dedupe: EventDeduplicator = (
-            RedisDeduplicator(redis, prefix=f"{cfg.redis.key_prefix}event:") if redis is not None
-            else DatabaseDeduplicator(runtime.db)
-        )
-        SlackEvents(slack.app, conversation, dedupe, FeedbackRecorder(runtime.db, metrics), track=state.answering)
+        dedupe: EventDeduplicator = DatabaseDeduplicator(runtime.db)
+        if redis is not None:
+            dedupe = FallbackDeduplicator(
+                RedisDeduplicator(redis, prefix=f"{cfg.redis.key_prefix}event:"), dedupe,
+                on_fallback=metrics.dedupe_fallbacks.inc,
+            )
+        SlackEvents(slack.app, conversation, dedupe, FeedbackRecorder(runtime.db, metrics), track=state.answering,
+                    on_dedupe_error=metrics.dedupe_errors.inc)
     return state
 
 
@@ -190,21 +206,10 @@ async def healthz(_request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
-    checks: dict[str, str] = {}
-    try:
-        await asyncio.to_thread(state.runtime.db.ping)
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
-        checks["database"] = f"error: {exc.__class__.__name__}"
-    try:
-        chunks = await asyncio.to_thread(state.runtime.index.count_chunks)
-        checks["index"] = f"ok ({chunks} chunks)"
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
-        checks["index"] = f"error: {exc.__class__.__name__}"
-    checks["model"] = "ok" if state.ready else "loading"
-    if state.draining:
-        checks["server"] = "draining"
-    ready = state.ready and not state.draining and all(v.startswith("ok") for v in checks.values())
+    ready, checks = await readiness_checks(
+        state.runtime.db, state.runtime.index, state.redis, state.consistency,
+        loaded=state.ready, draining=state.draining,
+    )
     return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
 
@@ -225,6 +230,10 @@ async def _warm_up(app: web.Application) -> None:
 
     try:
         await asyncio.to_thread(load)
+        found = await asyncio.to_thread(check_consistency, state.runtime.db, state.runtime.index)
+        if not found.ok:
+            log.error("index and database disagree", extra={"problem": found.describe()})
+            state.consistency = found
         state.ready = True
         log.info("ready", extra={"chunks": state.runtime.index.count_chunks()})
     except Exception:
@@ -272,6 +281,19 @@ def _socket_mode_lifecycle(app: web.Application, state: AppState, cfg: Config) -
     app.on_shutdown.insert(0, stop)
 
 
+def _after_sync(state: AppState, name: str, report: Any) -> None:
+    state.metrics.sync_finished(name, report.kind, report.status, report.counts(), time.time())
+    if state.consistency is not None and report.kind == "full":
+        async def recheck() -> None:
+            found = await asyncio.to_thread(check_consistency, state.runtime.db, state.runtime.index)
+            state.consistency = None if found.ok else found
+            if found.ok:
+                log.info("index and database agree again")
+
+        state.background.add(task := asyncio.get_running_loop().create_task(recheck()))
+        task.add_done_callback(state.background.discard)
+
+
 def _sync_lifecycle(app: web.Application, state: AppState, cfg: Config) -> None:
     """The sync scheduler runs in the server once it is warm, and stops before draining."""
     from connectors.registry import scheduled_targets
@@ -286,11 +308,13 @@ def _sync_lifecycle(app: web.Application, state: AppState, cfg: Config) -> None:
     scheduler = SyncScheduler(
         SyncEngine(rt.db, rt.index, rt.embedder, rt.chunker), LeaseManager(rt.db), targets,
         holder=default_holder(), lease_seconds=cfg.sync.lease_seconds, tick_seconds=cfg.sync.tick_seconds,
-        on_report=lambda name, r: state.metrics.sync_finished(name, r.kind, r.status, r.counts(), time.time()),
+        on_report=lambda name, r: _after_sync(state, name, r),
     )
     handle: dict[str, asyncio.Task[None]] = {}
 
     async def start(_app: web.Application) -> None:
+        if state.consistency is not None:
+            scheduler.request_full()  # found out of step at warm-up: repair now, not in a day
         handle["task"] = asyncio.create_task(scheduler.run_forever())
         log.info("sync scheduler started", extra={"connectors": [t.name for t in targets]})
 

@@ -7,14 +7,24 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from connectors.sync.state import SyncState
 from core.config import Config
 from core.db import DocumentRow, GroupMembership, IngestRun, open_database
+from retrieval.consistency import check_consistency
 from retrieval.index.lance import LanceIndex
+
+
+class _EmptyIndex:
+    """No index on disk yet: it holds no documents."""
+
+    def document_ids(self) -> set[str]:
+        return set()
 
 
 def collect_status(cfg: Config) -> dict[str, Any]:
     db = open_database(cfg.database_url, cfg.database.schema)
     try:
+        SyncState(db).close_dead_runs()  # a killed run must not look like it is still going
         with db.session() as s:
             documents = s.scalar(select(func.count()).select_from(DocumentRow)) or 0
             groups = s.scalar(select(func.count(func.distinct(GroupMembership.group)))) or 0
@@ -43,16 +53,22 @@ def collect_status(cfg: Config) -> dict[str, Any]:
                         },
                     }
                 )
+        index = LanceIndex.open_existing(cfg.index_path)
+        chunks = index.count_chunks() if index is not None else 0
+        found = check_consistency(db, index if index is not None else _EmptyIndex())
     finally:
         db.close()
-    chunks = 0
-    if (cfg.index_path / "chunks.lance").exists():
-        chunks = LanceIndex.count_at(cfg.index_path)
     return {
         "data_dir": str(cfg.data_dir.resolve()),
         "database": make_url(cfg.database_url).render_as_string(hide_password=True),
         "index": {"backend": cfg.index.backend, "path": str(cfg.index_path), "chunks": chunks},
         "documents": documents,
         "groups": groups,
+        "consistency": {
+            "ok": found.ok,
+            "orphans": len(found.orphans),
+            "missing": len(found.missing),
+            "message": found.describe(),
+        },
         "sources": sources,
     }

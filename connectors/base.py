@@ -10,8 +10,8 @@ finished may lead the engine to delete documents it did not see.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.acl import Acl
@@ -52,6 +52,12 @@ class Connector(Protocol):
         """Stable name of this source instance (documents' ``source`` field)."""
         ...
 
+    @property
+    def group_namespace(self) -> str:
+        """The prefix of every group this source defines (``group:files:<instance>:``): the
+        engine writes no membership outside it (core.memberships)."""
+        ...
+
     def scan(self) -> Iterator[ScanItem]:
         """Every candidate document of the source, in a stable order."""
         ...
@@ -85,7 +91,18 @@ class CheckpointMark:
     state: dict[str, Any]
 
 
-Change = Document | Deleted | Skipped | Failed | CheckpointMark
+@dataclass(frozen=True)
+class Unchanged:
+    """The document's content is as the checkpoint last saw it (the source compared a
+    fingerprint instead of reading it again); ``acl`` is its current ACL. ``read`` produces the
+    whole document, for an engine that does not hold a current copy of it."""
+
+    source_id: str
+    acl: Acl
+    read: Callable[[], Document | Skipped | Failed] = field(compare=False, repr=False)
+
+
+Change = Document | Unchanged | Deleted | Skipped | Failed | CheckpointMark
 
 
 @dataclass(frozen=True)
@@ -106,6 +123,11 @@ class SyncConnector(Protocol):
 
     @property
     def source(self) -> str: ...
+
+    @property
+    def group_namespace(self) -> str:
+        """The prefix of every group ``groups`` may return (see Connector.group_namespace)."""
+        ...
 
     def changes(self, checkpoint: Mapping[str, Any] | None) -> Iterator[Change]:
         """Documents changed (and deleted, where the source says so) since ``checkpoint``; all

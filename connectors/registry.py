@@ -27,16 +27,28 @@ def connector_source(name: str, conf: ConnectorConfig) -> str:
 def build_connector(name: str, conf: ConnectorConfig, app: Config, secrets: SecretStore) -> SyncConnector:
     if isinstance(conf, FilesConnectorConfig):
         from connectors.files import FilesConnector
-        from connectors.sync.full_scan import FullScan
 
         if not conf.path:
             raise ConfigError(f"connectors.{name}.path is required for a files connector")
-        return FullScan(FilesConnector(Path(conf.path), app.files))
+        try:
+            return FilesConnector(Path(conf.path), app.files, instance=name, url_base=conf.url_base)
+        except ConfigError as exc:
+            raise ConfigError(f"connectors.{name}: {exc}") from None
     if isinstance(conf, ConfluenceConnectorConfig):
         from connectors.confluence.connector import ConfluenceConnector
 
         return ConfluenceConnector.from_config(name, conf, secrets)
     raise ConfigError(f"connectors.{name}: unsupported type {conf.type!r}")
+
+
+def files_connector_for(app: Config, root: Path) -> tuple[str, FilesConnectorConfig] | None:
+    """The configured files connector that indexes ``root``, if any (`lore ingest PATH` then
+    runs as that connector: same group namespace, URLs and lease)."""
+    wanted = root.resolve()
+    for name, conf in sorted(app.connectors.items()):
+        if isinstance(conf, FilesConnectorConfig) and conf.path and Path(conf.path).resolve() == wanted:
+            return name, conf
+    return None
 
 
 def intervals(conf: ConnectorConfig) -> dict[str, timedelta]:

@@ -3,8 +3,19 @@
 A principal is a namespaced lowercase string:
 
 * ``user:<email>``
-* ``group:<provider>:<id>`` with provider one of confluence, aad, sharepoint, files
+* ``group:<provider>:<id>`` with provider one of confluence, aad, sharepoint, files; for the
+  providers whose group ids are only unique inside one source (a files root's ``groups.yaml``,
+  Confluence Data Center's group names, a SharePoint site's group numbers) the id starts with
+  the connector instance: ``group:files:<instance>:<name>``. Two sources that both define a
+  group ``hr`` therefore never share a principal, and a source may only sync the memberships of
+  its own namespace (core.memberships).
 * ``org:members`` (every full member of the company; never guests or external users)
+
+Principals are ASCII, compared case-insensitively by ASCII lower-casing only. Non-ASCII input is
+refused rather than folded: Unicode case folding maps distinct strings onto one (the Kelvin
+sign ``\u212a`` lower-cases to ``k``, so ``\u212aarol@...`` would become ``karol@...``), which
+would let one source's identity pose as another's. Internationalised domains are written in
+their ``xn--`` form.
 
 An :class:`Acl` is a conjunction of allow-lists (conjunctive normal form): a reader must hold at
 least one principal of *every* clause. An ACL with no clause allows nobody (deny by default).
@@ -17,7 +28,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 GROUP_PROVIDERS = frozenset({"confluence", "aad", "sharepoint", "files"})
+# Group ids of these providers are unique only within one connector instance.
+INSTANCE_SCOPED_PROVIDERS = frozenset({"confluence", "sharepoint", "files"})
 ORG_MEMBERS = "org:members"
+# Connector instance names as core.config accepts them: also the namespace of their groups.
+INSTANCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 # Deliberately simple: one @, no whitespace, a dot in the domain. Sources hand us addresses that
 # their own systems validated; this check catches typos in hand-written rules.
@@ -33,7 +48,12 @@ def parse_principal(raw: str) -> str:
     """Validate and normalise one principal; raise PrincipalError with the reason."""
     if not isinstance(raw, str):
         raise PrincipalError(f"principal must be a string, got {type(raw).__name__}")
-    value = raw.strip().lower()
+    stripped = raw.strip()
+    if not stripped.isascii():
+        raise PrincipalError(
+            f"{raw!r}: principals must be ASCII (write internationalised domains as xn--...)"
+        )
+    value = stripped.lower()
     if value == ORG_MEMBERS:
         return value
     kind, sep, rest = value.partition(":")
@@ -65,6 +85,27 @@ def parse_principal(raw: str) -> str:
 
 def user_principal(email: str) -> str:
     return parse_principal(f"user:{email}")
+
+
+def group_namespace(provider: str, instance: str) -> str:
+    """The prefix every group principal of one connector instance starts with, e.g.
+    ``group:files:handbook:``. Raises PrincipalError for a name that cannot be a namespace."""
+    if provider not in INSTANCE_SCOPED_PROVIDERS:
+        raise PrincipalError(f"{provider!r} group ids are global; they have no instance namespace")
+    if not INSTANCE_NAME.match(instance):
+        raise PrincipalError(
+            f"connector instance {instance!r} cannot name a group namespace: use lowercase "
+            "letters, digits, - and _"
+        )
+    return f"group:{provider}:{instance}:"
+
+
+def lacks_instance(principal: str) -> bool:
+    """A group principal of an instance-scoped provider that names no instance (the form
+    before namespacing, or a hand-written mistake): nobody can ever hold it."""
+    kind, _, rest = principal.partition(":")
+    provider, _, gid = rest.partition(":")
+    return kind == "group" and provider in INSTANCE_SCOPED_PROVIDERS and ":" not in gid
 
 
 @dataclass(frozen=True)

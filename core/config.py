@@ -145,6 +145,10 @@ class SlackConfig:
     socket_mode: bool = False
     app_token_secret: str = "slack-app-token"
     api_url: str = ""  # Web API root override (a proxy or a test stand-in); empty: Slack's
+    # Ids of other Slack teams / Enterprise Grid orgs (T..., E...) whose users are trusted by
+    # their email (never as org:members). Empty: people from another organisation (Slack
+    # Connect) get no principals, since that organisation's admins choose their emails.
+    trusted_teams: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -179,6 +183,10 @@ class ConnectorConfig:
 @dataclass
 class FilesConnectorConfig(ConnectorConfig):
     path: str = ""  # the folder to index (relative paths: from the working directory)
+    # Where readers open the files, e.g. https://intranet.example/handbook/: citation URLs are
+    # this + the path below the folder. Empty: citations show that path and no link (never the
+    # server's own path).
+    url_base: str = ""
 
 
 @dataclass
@@ -350,4 +358,13 @@ def _connectors(tables: dict[str, Any], where: str) -> dict[str, ConnectorConfig
             if getattr(section, interval) <= 0:
                 raise ConfigError(f"{where}.{name}.{interval} must be positive")
         out[name] = section
+    roots: dict[Path, str] = {}
+    for name, section in out.items():
+        if isinstance(section, FilesConnectorConfig) and section.path:
+            root = Path(section.path).resolve()
+            if root in roots:
+                raise ConfigError(
+                    f"{where}: connectors {roots[root]!r} and {name!r} both index {root}; keep one"
+                )
+            roots[root] = name
     return out

@@ -9,13 +9,20 @@ Two shared implementations: Redis (``SET NX EX``, one round trip) when Redis is 
 metadata database (``processed_events``) otherwise. Neither swallows a store failure: they raise
 ``DeduplicationError`` and the caller picks the policy (for a Q&A bot, handling the event, at
 the risk of answering a retry twice, is usually better than dropping a question).
+
+With Redis configured, :class:`FallbackDeduplicator` asks the database whenever Redis does not
+answer, and counts it: a Redis outage must not silently drop every question. (A retry that
+reaches another replica during the outage may then be answered twice: it was claimed in Redis,
+and is checked in the database.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,6 +35,8 @@ from core.db.tables import ProcessedEvent
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+log = logging.getLogger("lore.dedupe")
 
 MAX_DB_KEY = 255  # processed_events.event_key
 
@@ -125,3 +134,39 @@ class DatabaseDeduplicator:
 
     def __repr__(self) -> str:
         return f"<DatabaseDeduplicator {self._dialect}>"
+
+
+class FallbackDeduplicator:
+    """``primary`` (Redis), and ``fallback`` (the database) when the primary does not answer.
+    ``on_fallback`` is called once per event decided by the fallback (a metric); the outage is
+    logged at most every ``log_interval`` seconds."""
+
+    def __init__(
+        self,
+        primary: EventDeduplicator,
+        fallback: EventDeduplicator,
+        *,
+        on_fallback: Callable[[], None] | None = None,
+        log_interval: float = 60.0,
+    ) -> None:
+        self._primary = primary
+        self._fallback = fallback
+        self._on_fallback = on_fallback
+        self._log_interval = log_interval
+        self._last_log = float("-inf")
+        self.fallbacks = 0
+
+    async def first_time(self, key: str, ttl_seconds: int) -> bool:
+        try:
+            return await self._primary.first_time(key, ttl_seconds)
+        except DeduplicationError as exc:
+            self.fallbacks += 1
+            if self._on_fallback is not None:
+                self._on_fallback()
+            if time.monotonic() - self._last_log >= self._log_interval:
+                self._last_log = time.monotonic()
+                log.error("event de-duplication falls back to the database", extra={"error": str(exc)})
+            return await self._fallback.first_time(key, ttl_seconds)
+
+    def __repr__(self) -> str:
+        return f"<FallbackDeduplicator {self._primary!r} -> {self._fallback!r}>"

@@ -134,6 +134,12 @@ class LeaseManager:
         no longer this lease (taken over after expiry)."""
         await self._run("release", lease.job, lambda s: self._release(s, lease))
 
+    async def expire(self, job: str, holder: str, acquired_at: datetime) -> bool:
+        """End the lease ``holder`` took at ``acquired_at`` (a holder known to be dead, see
+        core.liveness), so that ``acquire`` succeeds at once; False when the lease is no longer
+        that one (renewed by nobody else, released, or taken over meanwhile)."""
+        return await self._run("expire", job, lambda s: self._expire(s, job, holder, acquired_at))
+
     async def current(self, job: str) -> LeaseInfo | None:
         """The lease row of ``job``, expired or not; None when there is none."""
         return await self._run("read", job, lambda s: self._current(s, job))
@@ -196,6 +202,17 @@ class LeaseManager:
             .returning(SyncLease.job)
         ).all()
         return len(renewed) == 1
+
+    def _expire(self, s: Session, job: str, holder: str, acquired_at: datetime) -> bool:
+        now = self._now(s)
+        ended = s.execute(
+            update(SyncLease)
+            .where(SyncLease.job == job, SyncLease.holder == holder,
+                   SyncLease.acquired_at == as_utc(acquired_at), SyncLease.expires_at > now)
+            .values(expires_at=now)
+            .returning(SyncLease.job)
+        ).all()
+        return len(ended) == 1
 
     def _release(self, s: Session, lease: Lease) -> None:
         s.execute(delete(SyncLease).where(SyncLease.job == lease.job,

@@ -1,7 +1,9 @@
 """The group membership store and a user's principals.
 
-Memberships are owned by the source that synced them: one source's group sync replaces only its
-own rows. A user's principals are ``user:<email>``, every group they are a member of and, only
+Memberships are owned by a group namespace (``group:files:handbook:``, see core.acl): a
+connector's group sync replaces exactly the memberships of its own namespace and may write no
+group outside it, so one source can never add members to another source's group, whatever the
+groups are called. A user's principals are ``user:<email>``, every group they are a member of and, only
 when the chat platform (or the caller) says they are a full member, ``org:members``.
 """
 
@@ -15,24 +17,40 @@ from core.acl import ORG_MEMBERS, PrincipalError, user_principal
 from core.db import Database, GroupMembership
 
 
-def replace_group_memberships(db: Database, source: str, groups: Mapping[str, frozenset[str]]) -> bool:
-    """Make ``source``'s memberships exactly ``groups``; return whether anything changed."""
-    wanted = {(g, e.lower()) for g, members in groups.items() for e in members}
+class MembershipError(ValueError):
+    """Memberships a source may not write (a group outside its namespace)."""
+
+
+def replace_group_memberships(
+    db: Database, source: str, namespace: str, groups: Mapping[str, frozenset[str]]
+) -> bool:
+    """Make the memberships of ``namespace`` exactly ``groups`` (written by ``source``); return
+    whether anything changed. Raises MembershipError, writing nothing, when a group is outside
+    the namespace."""
+    if not namespace.startswith("group:") or not namespace.endswith(":"):
+        raise MembershipError(f"{namespace!r} is not a group namespace")
+    outside = sorted(g for g in groups if not g.startswith(namespace) or g == namespace)
+    if outside:
+        raise MembershipError(f"{source} may only define groups {namespace}<name>, not {outside[:3]}")
+    wanted = {(source, g, e.lower()) for g, members in groups.items() for e in members}
+    in_namespace = GroupMembership.group.startswith(namespace, autoescape=True)
     with db.session() as s:
         rows = s.execute(
-            select(GroupMembership.group, GroupMembership.member_email).where(GroupMembership.source == source)
+            select(GroupMembership.source, GroupMembership.group, GroupMembership.member_email).where(in_namespace)
         ).all()
-        have = {(r[0], r[1]) for r in rows}
+        # Rows of another source in this namespace (the instance's folder moved, so its source
+        # changed) are replaced too: the namespace, not the source string, owns them.
+        have = {(r[0], r[1], r[2]) for r in rows}
         gone, new = have - wanted, wanted - have
-        for group, email in gone:
+        for owner, group, email in gone:
             s.execute(
                 delete(GroupMembership).where(
-                    GroupMembership.source == source,
+                    GroupMembership.source == owner,
                     GroupMembership.group == group,
                     GroupMembership.member_email == email,
                 )
             )
-        s.add_all(GroupMembership(source=source, group=g, member_email=e) for g, e in sorted(new))
+        s.add_all(GroupMembership(source=o, group=g, member_email=e) for o, g, e in sorted(new))
     return bool(gone or new)
 
 
@@ -60,4 +78,4 @@ def principals_for(db: Database, email: str, *, org_member: bool) -> list[str]:
     return sorted(principals)
 
 
-__all__ = ["PrincipalError", "groups_of", "members_of", "principals_for", "replace_group_memberships"]
+__all__ = ["MembershipError", "PrincipalError", "groups_of", "members_of", "principals_for", "replace_group_memberships"]

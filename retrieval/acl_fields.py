@@ -78,4 +78,7 @@ def encode_acl(acl: Acl, members: GroupMembers) -> AclFields:
 
 
 def query_principals(principals: Iterable[str]) -> list[str]:
-    return sorted(set(principals) | {ANY})
+    """The searcher's principals as the filter matches them: with ``ANY``, and without anything
+    in the sentinels' ``acl:`` space (no valid principal is there, and ``NOBODY`` must match
+    nobody, whatever a caller passes)."""
+    return sorted({p for p in principals if not p.startswith("acl:")} | {ANY})

@@ -11,6 +11,7 @@ from core.config import Config
 from core.db import Database, open_database
 from retrieval.chunking import Chunker
 from retrieval.embedding import Embedder, make_embedder
+from retrieval.guard import DatabaseGuard
 from retrieval.index.base import IndexBackend
 from retrieval.index.lance import LanceIndex
 from retrieval.search import Searcher
@@ -46,7 +47,8 @@ class Runtime:
 
     @cached_property
     def searcher(self) -> Searcher:
-        return Searcher(self.embedder, self.index, self.config.search)
+        # Every hit is checked against the metadata database too (retrieval.guard).
+        return Searcher(self.embedder, self.index, self.config.search, DatabaseGuard(self.db))
 
     def close(self) -> None:
         self.db.close()

@@ -1,7 +1,10 @@
 """Principals -> ACL-filtered hybrid search.
 
 The principal list goes into every index query; fusion happens here, once, above the backend.
-An empty principal list returns nothing (fail closed) rather than reaching the index.
+An empty principal list returns nothing (fail closed) rather than reaching the index. With a
+guard (retrieval.guard), every candidate is also checked against the metadata database before
+feedback and fusion see it, so a document the index holds but the database does not vouch for
+can neither be shown nor steer the ranking.
 
 Hybrid search is: dense search -> Rocchio query feedback (the query vector moved toward the
 mean of its top permitted hits, and the dense candidates re-scored against it) -> convex fusion
@@ -24,6 +27,7 @@ import numpy.typing as npt
 from core.config import SearchConfig
 from retrieval import fusion
 from retrieval.embedding import Embedder
+from retrieval.guard import DocumentGuard
 from retrieval.index.base import Hit, IndexBackend
 
 MAX_QUERY_CHARS = 2000  # longer questions are cut: the model sees 256 tokens anyway
@@ -36,12 +40,21 @@ class Mode(str, enum.Enum):
 
 
 class Searcher:
-    def __init__(self, embedder: Embedder, index: IndexBackend, config: SearchConfig) -> None:
+    def __init__(
+        self, embedder: Embedder, index: IndexBackend, config: SearchConfig, guard: DocumentGuard | None = None
+    ) -> None:
         if config.fusion not in ("convex", "rrf"):
             raise ValueError(f"unknown search.fusion {config.fusion!r} (use convex or rrf)")
         self.embedder = embedder
         self.index = index
         self.config = config
+        self.guard = guard
+
+    def _guarded(self, principals: Sequence[str], *lists: list[Hit]) -> list[list[Hit]]:
+        if self.guard is None:
+            return list(lists)
+        allowed = self.guard.permitted({h.document_id for hits in lists for h in hits}, principals)
+        return [[h for h in hits if h.document_id in allowed] for hits in lists]
 
     def search(
         self,
@@ -58,22 +71,29 @@ class Searcher:
         k = top_k or self.config.top_k
         n = max(candidates or self.config.candidates, k)
         if mode is Mode.DENSE:
-            return self.index.dense_search(self.embedder.embed_query(query), principals, k)
+            hits = self.index.dense_search(self.embedder.embed_query(query), principals, k)
+            return self._guarded(principals, hits)[0]
         if mode is Mode.BM25:
-            return self.index.lexical_search(query, principals, k)
-        dense = self._dense_with_feedback(self.embedder.embed_query(query), principals, n)
-        lexical = self.index.lexical_search(query, principals, n)
+            return self._guarded(principals, self.index.lexical_search(query, principals, k))[0]
+        vector = self.embedder.embed_query(query)
+        dense, lexical = self._guarded(
+            principals,
+            self.index.dense_search(vector, principals, n, with_vectors=self._feedback_on()),
+            self.index.lexical_search(query, principals, n),
+        )
+        dense = self._feedback(vector, dense)
         if self.config.fusion == "rrf":
             return fusion.rrf(dense, lexical, self.config.rrf_k, k)
         return fusion.convex(dense, lexical, self.config.dense_weight, k)
 
-    def _dense_with_feedback(
-        self, vector: npt.NDArray[np.float32], principals: Sequence[str], limit: int
-    ) -> list[Hit]:
+    def _feedback_on(self) -> bool:
+        return self.config.feedback_docs > 0 and self.config.feedback_weight > 0
+
+    def _feedback(self, vector: npt.NDArray[np.float32], hits: list[Hit]) -> list[Hit]:
+        """Rocchio: the dense candidates re-scored against the query moved toward its top hits."""
         k, beta = self.config.feedback_docs, self.config.feedback_weight
-        if k <= 0 or beta <= 0:
-            return self.index.dense_search(vector, principals, limit)
-        hits = self.index.dense_search(vector, principals, limit, with_vectors=True)
+        if not self._feedback_on():
+            return hits
         feedback = [h.vector for h in hits[:k] if h.vector is not None]
         moved = vector + beta * np.mean(feedback, axis=0) if feedback else vector
         norm = float(np.linalg.norm(moved))

@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from bot.conversation import ConversationService, Finished, Kind, Refused, Turn
 from bot.feedback import FeedbackRecorder
 from bot.slack import render
-from core.dedupe import EventDeduplicator
+from core.dedupe import DeduplicationError, EventDeduplicator
 from retrieval.answer.base import Delta, Reset
 
 log = logging.getLogger("lore.slack")
@@ -64,8 +64,10 @@ def question_of(text: str) -> str:
 class SlackEvents:
     def __init__(self, app: AsyncApp, conversation: ConversationService, dedupe: EventDeduplicator,
                  feedback: FeedbackRecorder, *, stream_interval: float = 1.2,
-                 track: Callable[[], AbstractAsyncContextManager[Any]] | None = None) -> None:
+                 track: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
+                 on_dedupe_error: Callable[[], None] | None = None) -> None:
         self.app = app
+        self.on_dedupe_error = on_dedupe_error
         # Answers run after Slack's ack, outside any HTTP request: ``track`` counts them as in
         # flight so that a graceful shutdown waits for them.
         self.track = track or (lambda: nullcontext())
@@ -87,7 +89,14 @@ class SlackEvents:
         event_id = body.get("event_id")
         if not event_id:
             return True
-        return await self.dedupe.first_time(f"slack:event:{event_id}", DEDUPE_TTL)
+        try:
+            return await self.dedupe.first_time(f"slack:event:{event_id}", DEDUPE_TTL)
+        except DeduplicationError as exc:
+            # No store answered: answering a retry twice beats dropping the question unseen.
+            log.error("event handled without a de-duplication check", extra={"error": str(exc)})
+            if self.on_dedupe_error is not None:
+                self.on_dedupe_error()
+            return True
 
     async def _answer(self, turn: Turn, client: Any, channel: str, thread_ts: str | None) -> None:
         async with self.track():
@@ -150,6 +159,8 @@ class SlackEvents:
                 await client.assistant_threads_setTitle(channel_id=channel, thread_ts=thread_ts, title=question[:80])
         except SlackApiError as exc:
             log.info("assistant thread call refused", extra={"error": exc.response.get("error")})
+        except DeduplicationError as exc:  # the title can wait; the answer must not
+            log.warning("assistant thread title skipped", extra={"error": str(exc)})
 
     async def on_assistant_thread_started(self, body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
         if not await self._first_time(body):

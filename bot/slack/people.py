@@ -3,8 +3,11 @@
 Identity: ``users.info`` (scope ``users:read.email``). A user becomes a full member of the
 company (``org:members``) only when Slack says they are neither a guest (``is_restricted``,
 ``is_ultra_restricted``) nor from another organisation (a different team outside our Enterprise
-Grid org, as in Slack Connect). Deleted users, bots and users whose email Slack will not show us
-get no identity at all: the conversation service then answers nothing (fail closed).
+Grid org, as in Slack Connect). A user from another organisation gets no identity at all unless
+their team or org is listed in ``slack.trusted_teams``: the other organisation's admins set their
+users' emails, so an email from there names nobody of ours (alice@ours set on their user would
+otherwise read alice's documents). Deleted users, bots and users whose email Slack will not show
+us get no identity either: the conversation service then answers nothing (fail closed).
 
 Audience: ``conversations.info`` and ``conversations.members``. A channel shared with another
 organisation (``is_ext_shared``), or with a guest or external member among its members, includes
@@ -55,24 +58,27 @@ class Member:
     identity: Identity | None
 
 
-def classify(user: dict[str, Any], home: Workspace) -> Member:
+def classify(user: dict[str, Any], home: Workspace, trusted: frozenset[str] = frozenset()) -> Member:
     if user.get("is_bot") or user.get("is_app_user") or user.get("id") == "USLACKBOT":
         return Member(is_bot=True, identity=None)
-    return Member(is_bot=False, identity=identity_from_user(user, home))
+    return Member(is_bot=False, identity=identity_from_user(user, home, trusted))
 
 
-def identity_from_user(user: dict[str, Any], home: Workspace) -> Identity | None:
-    """An ``Identity`` from a users.info ``user`` object, or None when Lore must not trust it."""
+def identity_from_user(user: dict[str, Any], home: Workspace, trusted: frozenset[str] = frozenset()) -> Identity | None:
+    """An ``Identity`` from a users.info ``user`` object, or None when Lore must not trust it.
+    ``trusted``: ids of other teams / Enterprise Grid orgs whose users' emails are trusted."""
     if user.get("deleted") or user.get("is_bot") or user.get("id") == "USLACKBOT":
         return None
     email = (user.get("profile") or {}).get("email")
     if not isinstance(email, str) or "@" not in email:
         return None  # no users:read.email scope, or hidden: we cannot name this person
     guest = bool(user.get("is_restricted") or user.get("is_ultra_restricted"))
+    team = user.get("team_id")
     enterprise = (user.get("enterprise_user") or {}).get("enterprise_id") or user.get("enterprise_id")
-    same_org = user.get("team_id") == home.team_id or (
-        home.enterprise_id is not None and enterprise == home.enterprise_id
-    )
+    same_org = team == home.team_id or (home.enterprise_id is not None and enterprise == home.enterprise_id)
+    if not same_org and not ({team, enterprise} & trusted):
+        log.info("user of another organisation gets no identity", extra={"team": team, "enterprise": enterprise})
+        return None
     name = str(user.get("real_name") or (user.get("profile") or {}).get("real_name") or "")
     return Identity(email=email.strip().lower(), org_member=same_org and not guest, display_name=name)
 
@@ -101,8 +107,9 @@ class SlackPeople:
     """Implements both ``IdentityResolver`` and ``AudienceResolver`` for Slack turns."""
 
     def __init__(self, client_for: ClientFor, *, ttl: float = 300.0, max_entries: int = 50_000,
-                 max_scan: int = 2_000) -> None:
+                 max_scan: int = 2_000, trusted_teams: frozenset[str] = frozenset()) -> None:
         self.client_for = client_for
+        self.trusted_teams = trusted_teams
         self.max_scan = max_scan
         self._cache = _TtlCache(ttl, max_entries)
 
@@ -112,7 +119,7 @@ class SlackPeople:
         if cached is not None:
             return cached
         response = await client.users_info(user=user_id)
-        member = classify(response["user"], home)
+        member = classify(response["user"], home, self.trusted_teams)
         self._cache.put(key, member)
         return member
 

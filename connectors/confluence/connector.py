@@ -54,7 +54,6 @@ from connectors.confluence.client import (
     Credentials,
 )
 from connectors.confluence.permissions import (
-    GROUP_PREFIX,
     AclUnavailable,
     People,
     build_acl,
@@ -64,7 +63,7 @@ from connectors.confluence.permissions import (
 )
 from connectors.confluence.storage import storage_to_sections
 from connectors.files.parsers import ParseError, parse_document
-from core.acl import Acl
+from core.acl import Acl, PrincipalError, group_namespace
 from core.config import ConfigError, ConfluenceConnectorConfig
 from core.models import Document, Section, document_id
 from core.secrets import SecretStore, require_secret
@@ -158,7 +157,11 @@ class ConfluenceConnector:
         self.settings = settings
         self.client = client
         self._source = f"confluence:{name}"
-        self._people = People(client, settings.user_emails, cloud=settings.cloud)
+        try:
+            self._namespace = group_namespace("confluence", name)
+        except PrincipalError as exc:
+            raise ConfigError(f"connectors.{name}: {exc}") from None
+        self._people = People(client, settings.user_emails, cloud=settings.cloud, namespace=self._namespace)
         self._spaces: dict[str, frozenset[str] | None] = {}  # key -> view clause; None: gone
         self._restrictions: dict[str, frozenset[str] | None] = {}  # page id -> its own clause
         self._containers: dict[str, Mapping[str, Any]] = {}
@@ -183,6 +186,10 @@ class ConfluenceConnector:
     @property
     def source(self) -> str:
         return self._source
+
+    @property
+    def group_namespace(self) -> str:
+        return self._namespace
 
     def close(self) -> None:
         self.client.close()
@@ -478,9 +485,10 @@ class ConfluenceConnector:
     def groups(self, referenced: frozenset[str]) -> GroupSnapshot:
         memberships: dict[str, frozenset[str]] = {}
         for principal in sorted(referenced):
-            if not principal.startswith(GROUP_PREFIX):
+            name = group_ref(principal, self._namespace)
+            if name is None:
                 continue
-            ref = quote(group_ref(principal), safe="")
+            ref = quote(name, safe="")
             path = f"group/{ref}/membersByGroupId" if self.settings.cloud else f"group/{ref}/member"
             try:
                 members = list(self.client.paged(path, {"limit": "200"}))

@@ -7,8 +7,14 @@ level:
 
     (space readers) AND (page's restriction, if any) AND (each ancestor's restriction, if any)
 
-Each clause lists users (``user:<email>``) and groups (``group:confluence:<id>``; by id because
-Cloud group names can be renamed, by name on Data Center where groups have no id).
+Each clause lists users (``user:<email>``) and groups (``group:confluence:<instance>:<id>``,
+in the connector instance's namespace so that two Confluence sites never share a group; by id
+because Cloud group names can be renamed, by name on Data Center where groups have no id).
+Data Center names are compared without case, as Confluence does: it requires lower-case group
+names and looks groups up by their lower-cased name, so ``Admins`` and ``admins`` are one group
+there and one principal here (confluence.atlassian.com/docm/latest/confluence-groups-for-
+administrators-990544236.html: "Group names must be lower case"). The folding stays inside
+one instance's namespace: it never merges two sources' groups.
 
 Fail closed everywhere:
 
@@ -36,17 +42,18 @@ from core.acl import ORG_MEMBERS, Acl, PrincipalError, parse_principal
 
 log = logging.getLogger("lore.confluence")
 
-GROUP_PREFIX = "group:confluence:"
-
-
 class AclUnavailable(Exception):
     """The page's ACL cannot be established (so nobody may read it)."""
 
 
 class People:
-    """Confluence users -> ``user:<email>`` principals, cached for one run. Thread-safe."""
+    """Confluence users -> ``user:<email>`` principals, cached for one run, and groups ->
+    principals in ``namespace``. Thread-safe."""
 
-    def __init__(self, client: ConfluenceClient, overrides: Mapping[str, str], *, cloud: bool) -> None:
+    def __init__(
+        self, client: ConfluenceClient, overrides: Mapping[str, str], *, cloud: bool, namespace: str
+    ) -> None:
+        self.namespace = namespace
         self._client = client
         self._overrides = {k: v.strip().lower() for k, v in overrides.items()}
         self._cloud = cloud
@@ -90,21 +97,24 @@ class People:
             return None
 
 
-def group_principal(group: Mapping[str, Any]) -> str | None:
-    """``group:confluence:<id>`` (Cloud), or the percent-encoded name on Data Center, whose
-    groups have no id and whose names may contain spaces (see group_ref)."""
+def group_principal(group: Mapping[str, Any], namespace: str) -> str | None:
+    """``<namespace><id>`` (Cloud), or the percent-encoded name on Data Center, whose groups
+    have no id and whose names may contain spaces (see group_ref)."""
     ref = str(group.get("id") or group.get("name") or "").strip()
     if not ref:
         return None
     try:
-        return parse_principal(GROUP_PREFIX + quote(ref, safe=""))
+        return parse_principal(namespace + quote(ref, safe=""))
     except PrincipalError:
         return None
 
 
-def group_ref(principal: str) -> str:
-    """The group id or name a principal stands for (as the REST API wants it)."""
-    return unquote(principal.removeprefix(GROUP_PREFIX))
+def group_ref(principal: str, namespace: str) -> str | None:
+    """The group id or name a principal of ``namespace`` stands for (as the REST API wants
+    it); None for a principal of another namespace."""
+    if not principal.startswith(namespace) or principal == namespace:
+        return None
+    return unquote(principal.removeprefix(namespace))
 
 
 def _results(container: Any) -> list[Mapping[str, Any]]:
@@ -127,7 +137,7 @@ def restriction_clause(read: Mapping[str, Any] | None, people: People) -> frozen
     if not users and not groups:
         return None
     clause = {p for p in (people.principal(u) for u in users) if p}
-    clause |= {p for p in (group_principal(g) for g in groups) if p}
+    clause |= {p for p in (group_principal(g, people.namespace) for g in groups) if p}
     return frozenset(clause)
 
 
@@ -149,7 +159,7 @@ def space_clause(space: Mapping[str, Any], people: People, *, anonymous_to_org: 
         if not isinstance(subjects, Mapping):
             continue
         clause |= {p for p in (people.principal(u) for u in _results(subjects.get("user"))) if p}
-        clause |= {p for p in (group_principal(g) for g in _results(subjects.get("group"))) if p}
+        clause |= {p for p in (group_principal(g, people.namespace) for g in _results(subjects.get("group"))) if p}
     return frozenset(clause)
 
 

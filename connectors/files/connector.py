@@ -1,47 +1,103 @@
-"""A folder tree of documents as a Lore source.
+"""A folder tree of documents as a Lore source (a SyncConnector whose every run is a full scan).
 
 Access comes from the tree itself: every ``_acl.yaml`` from the root down to a file's folder is
 one clause of the file's ACL (rules stack, like Confluence restrictions), and Markdown front
 matter may add one more. A file with no rule on its path is not indexed (deny by default), and
 an invalid rule fails every file under it rather than letting them through with fewer clauses.
+Group names in the rules are this tree's own (``group:files:<instance>:<name>``, see rules.py).
 
-Rules are looked up along a file's *real* location: a symlink cannot give a file the (possibly
-wider) rules of the folder the link sits in.
+One file never stops the others: whatever goes wrong while reading one (a bad rule, a parser
+crash, a name that is not UTF-8) becomes a Skipped or Failed item for it. Only a folder that
+cannot be listed makes a listing incomplete, and then the engine deletes nothing.
+
+Unchanged files are not parsed again: a content run compares each file's fingerprint (SHA-256
+of its bytes and of what else shapes its document) with the one its last finished run saw (kept
+in the checkpoint) and yields ``Unchanged`` with the ACL from the folder rules and front matter
+alone. The daily full run reads everything again from scratch.
+
+Citation URLs never show server paths: a configured ``url_base`` + the path below the root, or
+none (the citation shows that path as its source id).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
-from connectors.base import Failed, GroupSnapshot, ScanItem, Skipped
-from core.acl import Acl
+from connectors.base import (
+    AclItem,
+    AclRead,
+    Change,
+    CheckpointMark,
+    Deleted,
+    Failed,
+    GroupSnapshot,
+    ScanItem,
+    Skipped,
+    Unchanged,
+)
+from core.acl import Acl, PrincipalError, group_namespace
 from core.config import ConfigError, FilesConfig
 from core.models import Document, document_id
 
+from .folder_rules import FolderRules, read_at_most, read_rule_file
+from .front_matter import front_matter_of
 from .parsers import SUPPORTED_SUFFIXES, ParseError, parse_document
-from .rules import ACL_FILE, GROUPS_FILE, RuleError, parse_acl_file, parse_groups_file
+from .rules import GROUPS_FILE, RuleError, parse_groups_file, qualify
+from .walk import Entry, Problem, Unlistable, hidden, walk
 
 if TYPE_CHECKING:
-    from connectors.base import Connector
+    from connectors.base import Connector, SyncConnector
+
+log = logging.getLogger("lore.files")
 
 _MB = 1024 * 1024
 _MARKDOWN = frozenset({".md", ".markdown"})
-# Rule files are a handful of lines; a huge one is a mistake, not something to load.
-_RULE_FILE_LIMIT = _MB
+# Part of every fingerprint: bump it when parsing changes what a file's document holds, so that
+# content runs parse every file again instead of trusting fingerprints of the old parser.
+PARSE_VERSION = "2"
+T = TypeVar("T")
+
+
+class ListingIncomplete(OSError):
+    """Some folder could not be listed: what the walk did not see must not count as deleted."""
+
+
+@dataclass(frozen=True)
+class _File:
+    """A candidate file that passed the cheap checks: its bytes (when needed) and clauses."""
+
+    entry: Entry
+    clauses: list[frozenset[str]]
+    markdown: bool
+    info: os.stat_result
+    data: bytes
 
 
 class FilesConnector:
-    """Scans ``root`` for documents; see the module docstring for how access is decided."""
+    """Scans ``root``; see the module docstring for how access is decided."""
 
-    def __init__(self, root: Path, config: FilesConfig) -> None:
+    lists_everything = True  # every content run is a complete listing: omissions are deletions
+
+    def __init__(self, root: Path, config: FilesConfig, *, instance: str, url_base: str = "") -> None:
         self._root = Path(root).resolve()
         if config.max_file_mb <= 0:
             raise ConfigError(f"files.max_file_mb must be positive, got {config.max_file_mb}")
+        try:
+            self._namespace = group_namespace("files", instance)
+        except PrincipalError as exc:
+            raise ConfigError(str(exc)) from None
+        if url_base and not url_base.startswith(("https://", "http://")):
+            raise ConfigError(f"url_base must be an http(s) URL, got {url_base!r}")
+        self._url_base = url_base.rstrip("/") + "/" if url_base else ""
         self._limit_mb = config.max_file_mb
         self._limit = int(config.max_file_mb * _MB)
         self._extensions = _extensions(config.extensions)
@@ -51,68 +107,130 @@ class FilesConnector:
     def source(self) -> str:
         return self._source
 
-    def scan(self) -> Iterator[ScanItem]:
-        """Every candidate file in sorted path order.
+    @property
+    def group_namespace(self) -> str:
+        return self._namespace
 
-        Raises OSError if the root or a folder cannot be listed: a partial listing must not look
-        like deleted documents to the sync engine."""
-        if not self._root.is_dir():
-            raise NotADirectoryError(f"files root {self._root} is not a folder")
-        rules = _FolderRules(self._root)
-        for source_id, path in self._walk(self._root, (), frozenset({self._root})):
-            yield self._item(source_id, path, rules)
+    def close(self) -> None:
+        """Nothing held between runs."""
+
+    # -- listings ---------------------------------------------------------------------------
+
+    def scan(self) -> Iterator[ScanItem]:
+        """Every candidate file, read and parsed, in sorted path order. Raises
+        ListingIncomplete at the end when a folder could not be listed."""
+        for item in self._items({}, {}):
+            assert not isinstance(item, Unchanged)  # nothing is unchanged without fingerprints
+            yield item
+
+    def changes(self, checkpoint: Mapping[str, Any] | None) -> Iterator[Change]:
+        previous = _versions(checkpoint)
+        versions: dict[str, str] = {}
+        yield from self._items(previous, versions)
+        yield CheckpointMark({"scanned_at": datetime.now(UTC).isoformat(), "versions": versions})
 
     def list_ids(self) -> Iterator[str]:
         """Every candidate file's source id, without reading any file (deletion detection)."""
-        if not self._root.is_dir():
-            raise NotADirectoryError(f"files root {self._root} is not a folder")
-        for source_id, _path in self._walk(self._root, (), frozenset({self._root})):
-            yield source_id
+        unlistable = []
+        for item in self._walk():
+            if isinstance(item, Entry):
+                yield item.source_id
+            elif isinstance(item, Unlistable):
+                unlistable.append(item)
+        _raise_if_incomplete(unlistable)
 
-    def groups(self) -> GroupSnapshot:
+    def read_acls(self, source_ids: Sequence[str]) -> Iterator[AclItem]:
+        """Each document's ACL from the folder rules and its front matter; bodies are not
+        parsed. Documents under a folder that cannot be listed keep their ACL (nothing is
+        yielded for them)."""
+        wanted = set(source_ids)
+        rules = FolderRules(self._root, self._namespace)
+        unlistable: list[Unlistable] = []
+        for item in self._walk():
+            if isinstance(item, Unlistable):
+                unlistable.append(item)
+                yield Failed(f"{item.folder or '.'}/", f"{item.reason}; access of the files in it left as it was")
+            elif item.source_id not in wanted:
+                continue
+            elif isinstance(item, Problem):
+                wanted.discard(item.source_id)
+                yield Failed(item.source_id, item.reason) if item.failed else Skipped(item.source_id, item.reason)
+            else:
+                wanted.discard(item.source_id)
+                yield self._guarded(item.source_id, self._acl_item, item, rules)
+        for source_id in sorted(wanted):
+            if not any(u.covers(source_id) for u in unlistable):
+                yield Deleted(source_id)  # a complete walk did not find it: gone
+
+    def groups(self, referenced: frozenset[str] = frozenset()) -> GroupSnapshot:
         """Groups from ``groups.yaml`` at the root (none when it is absent); raises RuleError."""
         path = self._root / GROUPS_FILE
         if not os.path.lexists(path):
             return GroupSnapshot({})
-        data = _read_rule_file(self._root, path, GROUPS_FILE, self._limit)
-        return GroupSnapshot(parse_groups_file(GROUPS_FILE, data))
+        data = read_rule_file(self._root, path, GROUPS_FILE, self._limit)
+        return GroupSnapshot(parse_groups_file(GROUPS_FILE, data, self._namespace))
 
-    def _walk(
-        self, folder: Path, rel: tuple[str, ...], ancestors: frozenset[Path]
-    ) -> Iterator[tuple[str, Path]]:
-        with os.scandir(folder) as listing:
-            entries = sorted(listing, key=lambda e: e.name)
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            path = Path(entry.path)
-            parts = (*rel, entry.name)
-            if entry.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(self._root) or _hidden(target.relative_to(self._root)):
-                    if self._candidate(entry.name) and not entry.is_dir():
-                        yield "/".join(parts), path  # reported as skipped by _item
-                    continue
-            if entry.is_dir():
-                real = path.resolve()
-                if real in ancestors:  # a symlink back up the tree would loop forever
-                    continue
-                yield from self._walk(path, parts, ancestors | {real})
-            elif (entry.is_file() or entry.is_symlink()) and self._candidate(entry.name):
-                # A broken symlink lands here too, and becomes a Failed item with the reason.
-                yield "/".join(parts), path
+    def _walk(self) -> Iterator[Entry | Problem | Unlistable]:
+        if not self._root.is_dir():
+            raise NotADirectoryError(f"files root {self._root} is not a folder")
+        return walk(self._root, self._candidate)
+
+    def _items(self, previous: Mapping[str, str], versions: dict[str, str]) -> Iterator[ScanItem | Unchanged]:
+        rules = FolderRules(self._root, self._namespace)
+        unlistable = []
+        for item in self._walk():
+            if isinstance(item, Unlistable):
+                unlistable.append(item)
+            elif isinstance(item, Problem):
+                yield Failed(item.source_id, item.reason) if item.failed else Skipped(item.source_id, item.reason)
+            else:
+                yield self._guarded(item.source_id, self._change, item, rules, previous, versions)
+        _raise_if_incomplete(unlistable)
+
+    def _guarded(self, source_id: str, read: Callable[..., T], *args: Any) -> T | Failed:
+        try:
+            return read(*args)
+        except Exception as exc:
+            log.exception("file could not be read", extra={"source_id": source_id})
+            return Failed(source_id, f"could not be read: {exc.__class__.__name__}: {str(exc)[:200]}")
 
     def _candidate(self, name: str) -> bool:
         # No parser handles .yaml, so _acl.yaml and groups.yaml can never be taken for documents.
         return Path(name).suffix.lower() in self._extensions
 
-    def _item(self, source_id: str, path: Path, rules: _FolderRules) -> ScanItem:
+    # -- one file ---------------------------------------------------------------------------
+
+    def _change(
+        self, entry: Entry, rules: FolderRules, previous: Mapping[str, str], versions: dict[str, str]
+    ) -> ScanItem | Unchanged:
+        file = self._read(entry, rules, need_data=True)
+        if not isinstance(file, _File):
+            return file
+        version = self._version(file.data)
+        if previous.get(entry.source_id) == version:
+            acl = self._acl(file)
+            if isinstance(acl, Acl):
+                versions[entry.source_id] = version
+                return Unchanged(entry.source_id, acl, read=lambda: self._document(file))
+            return acl
+        document = self._document(file)
+        if isinstance(document, Document):
+            versions[entry.source_id] = version
+        return document
+
+    def _acl_item(self, entry: Entry, rules: FolderRules) -> AclItem:
+        markdown = entry.path.suffix.lower() in _MARKDOWN
+        file = self._read(entry, rules, need_data=markdown)
+        if not isinstance(file, _File):
+            return file
+        acl = self._acl(file)
+        return AclRead(entry.source_id, acl) if isinstance(acl, Acl) else acl
+
+    def _read(self, entry: Entry, rules: FolderRules, *, need_data: bool) -> _File | Skipped | Failed:
+        source_id, path = entry.source_id, entry.path
         real = path.resolve()
-        if not real.is_relative_to(self._root) or _hidden(real.relative_to(self._root)):
-            return Skipped(
-                source_id,
-                "symlink to a file outside the root (or in a hidden folder); not followed",
-            )
+        if not real.is_relative_to(self._root) or hidden(real.relative_to(self._root)):
+            return Skipped(source_id, "symlink to a file outside the root (or in a hidden folder); not followed")
         try:
             clauses = rules.clauses_for(real.relative_to(self._root).parent.parts)
         except RuleError as exc:
@@ -129,117 +247,89 @@ class FilesConnector:
                 return Skipped(source_id, self._too_large(info.st_size))
             if info.st_size == 0:
                 return Skipped(source_id, "empty file")
-            data = _read_at_most(path, self._limit)
+            data = read_at_most(path, self._limit) if need_data else b""
         except OSError as exc:
             return Failed(source_id, f"cannot read: {exc.strerror or exc}")
         if data is None:  # grew past the limit after stat
             return Skipped(source_id, self._too_large(self._limit + 1))
+        return _File(entry, clauses, markdown, info, data)
+
+    def _acl(self, file: _File) -> Acl | Skipped | Failed:
+        """The ACL without parsing the body: folder clauses and the front matter's clause."""
+        clauses = list(file.clauses)
+        if file.markdown:
+            try:
+                clause = front_matter_of(file.entry.source_id, file.data).acl_clause
+            except RuleError as exc:
+                return Failed(file.entry.source_id, str(exc))
+            except UnicodeDecodeError:
+                return Failed(file.entry.source_id, "not valid UTF-8; save it as UTF-8")
+            if clause is not None:
+                clauses.append(qualify(clause, self._namespace))
+        if not clauses:
+            return Skipped(file.entry.source_id, _no_rule(file.markdown))
+        return Acl.of(clauses)
+
+    def _document(self, file: _File) -> Document | Skipped | Failed:
+        source_id = file.entry.source_id
         try:
-            parsed = parse_document(source_id, data)
+            parsed = parse_document(source_id, file.data)
         except (ParseError, RuleError) as exc:
             return Failed(source_id, str(exc))
+        clauses = list(file.clauses)
         if parsed.acl_clause is not None:
-            clauses = [*clauses, parsed.acl_clause]
+            clauses.append(qualify(parsed.acl_clause, self._namespace))
         if not clauses:
-            return Skipped(source_id, _no_rule(markdown))
+            return Skipped(source_id, _no_rule(file.markdown))
         if not parsed.sections:
             return Skipped(source_id, "empty file")
         return Document(
             id=document_id(self._source, source_id),
             source=self._source,
             source_id=source_id,
-            title=parsed.title or path.stem,
-            url=(self._root / source_id).as_uri(),
+            title=parsed.title or file.entry.path.stem,
+            url=self._url(source_id),
             sections=parsed.sections,
             acl=Acl.of(clauses),
-            updated_at=datetime.fromtimestamp(info.st_mtime, tz=UTC),
+            updated_at=datetime.fromtimestamp(file.info.st_mtime, tz=UTC),
         )
+
+    def _url(self, source_id: str) -> str:
+        return self._url_base + quote(source_id) if self._url_base else ""
+
+    def _version(self, data: bytes) -> str:
+        digest = hashlib.sha256(f"{PARSE_VERSION}\n{self._url_base}\n".encode())
+        digest.update(data)
+        return digest.hexdigest()[:32]
 
     def _too_large(self, size: int) -> str:
         return f"too large: {size / _MB:.1f} MB, limit {self._limit_mb:g} MB (files.max_file_mb)"
 
 
-class _FolderRules:
-    """Parsed ``_acl.yaml`` per folder, for one scan (files change between scans)."""
-
-    def __init__(self, root: Path) -> None:
-        self._root = root
-        self._cache: dict[tuple[str, ...], frozenset[str] | RuleError | None] = {}
-
-    def clauses_for(self, folder: tuple[str, ...]) -> list[frozenset[str]]:
-        """One clause per ``_acl.yaml`` from the root down to ``folder``; raises the first
-        invalid one's RuleError."""
-        clauses: list[frozenset[str]] = []
-        for depth in range(len(folder) + 1):
-            rule = self._rule(folder[:depth])
-            if isinstance(rule, RuleError):
-                raise rule
-            if rule is not None:
-                clauses.append(rule)
-        return clauses
-
-    def _rule(self, folder: tuple[str, ...]) -> frozenset[str] | RuleError | None:
-        if folder not in self._cache:
-            try:
-                self._cache[folder] = self._load(folder)
-            except RuleError as exc:
-                self._cache[folder] = exc
-        return self._cache[folder]
-
-    def _load(self, folder: tuple[str, ...]) -> frozenset[str] | None:
-        directory = self._root.joinpath(*folder)
-        where = "/".join((*folder, ACL_FILE))
-        try:
-            names = os.listdir(directory)
-        except OSError as exc:
-            raise RuleError(where, f"cannot list the folder: {exc.strerror or exc}") from None
-        # A misspelt rule file would otherwise be ignored, leaving the folder open to more people.
-        misnamed = sorted(
-            n for n in names if n.lower() in {"_acl.yaml", "_acl.yml"} and n != ACL_FILE
-        )
-        if misnamed:
-            raise RuleError(
-                "/".join((*folder, misnamed[0])),
-                f"access rules are only read from a file named exactly {ACL_FILE}; rename it",
-            )
-        if ACL_FILE not in names:
-            return None
-        data = _read_rule_file(self._root, directory / ACL_FILE, where, _RULE_FILE_LIMIT)
-        return parse_acl_file(where, data)
+def derived_instance(root: Path) -> str:
+    """An instance name for a folder indexed without a configured connector (`lore ingest
+    PATH`): its name and a hash of its absolute path, so two folders never share one."""
+    resolved = Path(root).resolve()
+    slug = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in resolved.name.lower())
+    slug = slug.strip("-_")[:40] or "files"
+    return f"{slug}-{hashlib.sha256(str(resolved).encode()).hexdigest()[:8]}"
 
 
-def _read_rule_file(root: Path, path: Path, where: str, limit: int) -> bytes:
-    if not path.resolve().is_relative_to(root):
-        raise RuleError(where, "is a symlink to outside the root; replace it with a regular file")
-    try:
-        data = _read_at_most(path, limit)
-    except OSError as exc:
-        raise RuleError(where, f"cannot read: {exc.strerror or exc}") from None
-    if data is None:
-        raise RuleError(where, f"larger than {limit // _MB} MB; this is not a rule file")
-    return data
+def _versions(checkpoint: Mapping[str, Any] | None) -> dict[str, str]:
+    found = checkpoint.get("versions") if checkpoint else None
+    if not isinstance(found, dict):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
 
 
-def _read_at_most(path: Path, limit: int) -> bytes | None:
-    """The file's bytes, or None if it holds more than ``limit`` bytes (never reads past it)."""
-    with open(path, "rb") as handle:
-        # read(n) allocates n bytes up front, so ask for the file's size rather than the limit.
-        expected = os.fstat(handle.fileno()).st_size
-        data = handle.read(min(expected, limit) + 1)
-        while len(data) <= limit:  # the file may have grown since fstat
-            more = handle.read(min(_MB, limit + 1 - len(data)))
-            if not more:
-                break
-            data += more
-    return data if len(data) <= limit else None
-
-
-def _hidden(relative: Path) -> bool:
-    return any(part.startswith(".") for part in relative.parts)
+def _raise_if_incomplete(unlistable: list[Unlistable]) -> None:
+    if unlistable:
+        more = f" (and {len(unlistable) - 3} more)" if len(unlistable) > 3 else ""
+        raise ListingIncomplete("; ".join(u.reason for u in unlistable[:3]) + more)
 
 
 def _no_rule(markdown: bool) -> str:
-    where = f"add an {ACL_FILE} with `allow: [...]` to its folder or a parent folder"
+    where = "add an _acl.yaml with `allow: [...]` to its folder or a parent folder"
     if markdown:
         where += ", or `acl: [...]` to its front matter"
     return f"no access rule on its path ({where})"
@@ -260,6 +350,6 @@ def _extensions(configured: list[str]) -> frozenset[str]:
 
 
 if TYPE_CHECKING:
-    # Keeps FilesConnector structurally in step with the Connector protocol under mypy.
-    def _conforms(connector: FilesConnector) -> Connector:
-        return connector
+    # Keeps FilesConnector structurally in step with both protocols under mypy.
+    def _conforms(connector: FilesConnector) -> tuple[Connector, SyncConnector]:
+        return connector, connector

@@ -4,6 +4,12 @@ People write these files by hand, and a mistake in one decides who may read a do
 every problem is reported with the file, the line and what to write instead. Nothing here
 guesses: anything unexpected is an error, and the connector fails closed on it.
 
+Group names are local to the folder tree: ``group:files:hr`` in a rule means the ``hr`` of this
+tree's ``groups.yaml`` and is stored as ``group:files:<instance>:hr`` (:func:`qualify`), so a
+second tree that also defines ``hr`` grants nothing here. A rule may still name another
+instance's group in full (``group:files:<instance>:<name>``), or a Confluence group with its
+instance (``group:confluence:<instance>:<id>``).
+
 Line numbers come from PyYAML's composed node tree (``yaml.compose``), which keeps the position
 of every node; constructing Python objects would lose them.
 """
@@ -11,11 +17,12 @@ of every node; constructing Python objects would lose them.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 
 import yaml
 
-from core.acl import PrincipalError, parse_principal
+from core.acl import PrincipalError, lacks_instance, parse_principal
 
 ACL_FILE = "_acl.yaml"
 GROUPS_FILE = "groups.yaml"
@@ -26,6 +33,8 @@ _FRONT_MATTER_EXAMPLE = "acl: [group:files:engineering]"
 _GROUPS_EXAMPLE = "engineering: [alice@example.com, bob@example.com]"
 _PRINCIPAL_FORMS = "user:<email>, group:<provider>:<id> or org:members"
 _PRINCIPAL_KINDS = ("user", "group", "org")
+_LOCAL_GROUP = "group:files:"
+_GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 
 # Front matter keys that look like an attempt at an access rule. Ignoring them (as other keys
 # are ignored) would leave the document readable by more people than its author meant.
@@ -138,8 +147,17 @@ def parse_front_matter(where: str, text: str, first_line: int) -> FrontMatter:
     return FrontMatter(title, clause)
 
 
-def parse_groups_file(where: str, data: bytes) -> dict[str, frozenset[str]]:
-    """``groups.yaml``: group name -> list of member emails, keyed by group principal."""
+def qualify(clause: frozenset[str], namespace: str) -> frozenset[str]:
+    """A rule's clause with this tree's own groups (``group:files:<name>``) in ``namespace``."""
+    return frozenset(
+        namespace + p.removeprefix(_LOCAL_GROUP) if p.startswith(_LOCAL_GROUP) and lacks_instance(p) else p
+        for p in clause
+    )
+
+
+def parse_groups_file(where: str, data: bytes, namespace: str) -> dict[str, frozenset[str]]:
+    """``groups.yaml``: group name -> list of member emails, keyed by group principal in
+    ``namespace`` (``group:files:<instance>:<name>``)."""
     root = _compose(where, data, _GROUPS_EXAMPLE)
     if root is None:
         return {}
@@ -151,14 +169,14 @@ def parse_groups_file(where: str, data: bytes) -> dict[str, frozenset[str]]:
     for key_node, value_node in root.value:
         name = _key(where, key_node)
         line = _line(key_node)
-        try:
-            principal = parse_principal(f"group:files:{name}")
-        except PrincipalError:
+        if not _GROUP_NAME.match(name.strip().lower()):
             raise RuleError(
                 where,
-                f"group name {name!r} must be one word without spaces (e.g. `eng-leads`)",
+                f"group name {name!r} must be one word of letters, digits, '.', '-' or '_' "
+                "(e.g. `eng-leads`)",
                 line,
-            ) from None
+            )
+        principal = namespace + name.strip().lower()
         if principal in groups:
             raise RuleError(
                 where, f"group {name!r} is defined twice (names ignore case); merge the lists", line
@@ -254,9 +272,24 @@ def _principal(where: str, node: yaml.Node, line_offset: int) -> str:
             where, f"empty item; write a principal ({_PRINCIPAL_FORMS}) or remove the line", line
         )
     try:
-        return parse_principal(raw)
+        principal = parse_principal(raw)
     except PrincipalError as exc:
         raise RuleError(where, f"{exc}; {_suggest(raw)}", line) from None
+    if lacks_instance(principal) and not principal.startswith(_LOCAL_GROUP):
+        provider = principal.split(":")[1]
+        raise RuleError(
+            where,
+            f"{raw!r}: {provider} group ids are unique only within one connector; name it as "
+            f"`group:{provider}:<connector>:<id>`",
+            line,
+        )
+    if principal.startswith(_LOCAL_GROUP) and lacks_instance(principal):
+        name = principal.removeprefix(_LOCAL_GROUP)
+        if not _GROUP_NAME.match(name):
+            raise RuleError(
+                where, f"{raw!r}: group names are letters, digits, '.', '-' or '_'", line
+            )
+    return principal
 
 
 def _suggest(raw: str) -> str:
@@ -287,9 +320,37 @@ def _compose(where: str, data: bytes, example: str) -> yaml.Node | None:
     return _compose_text(where, text, example)
 
 
+# Rule files are two levels deep; anything far deeper is a mistake or an attack. PyYAML's
+# composer recurses once per level, so a 6 KB `[[[[...` would otherwise raise RecursionError.
+MAX_NESTING = 32
+_OPENERS = (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken, yaml.BlockSequenceStartToken,
+            yaml.BlockMappingStartToken)
+_CLOSERS = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
+
+
+def _check_nesting(where: str, text: str, line_offset: int) -> None:
+    """Refuse deep nesting from the token stream, which PyYAML's scanner produces without
+    recursion, before the recursive composer sees it."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, _OPENERS):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise RuleError(
+                    where,
+                    f"nested more than {MAX_NESTING} levels deep; a rule is a flat list of principals",
+                    token.start_mark.line + 1 + line_offset,
+                )
+        elif isinstance(token, _CLOSERS):
+            depth -= 1
+
+
 def _compose_text(where: str, text: str, example: str, line_offset: int = 0) -> yaml.Node | None:
     try:
+        _check_nesting(where, text, line_offset)
         node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise RuleError(where, "nested too deeply to read; a rule is a flat list of principals") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 + line_offset if mark is not None else None

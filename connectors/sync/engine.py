@@ -10,9 +10,16 @@
   holds beyond them is deleted, then every document is read again from scratch (unchanged ones
   write nothing), then group memberships.
 
+  Before anything else it puts the index and the metadata database back in step: documents the
+  index holds that no row knows (the database was replaced, restored or deleted) are deleted,
+  and this source's documents whose chunks the index lacks (the index was deleted) are read
+  and written again.
+
 Rules for every job: a listing that fails deletes nothing and keeps memberships and ACLs as they
 are; a document that fails is recorded, and removed from the index if it was there (we cannot
-vouch for who may read it); the run record says what happened.
+vouch for who may read it); nothing that goes wrong with one document or one rule stops the
+others (a permission job goes on applying narrowings past a broken file); a source writes only
+the memberships of its own group namespace; the run record says what happened.
 """
 
 from __future__ import annotations
@@ -22,17 +29,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from connectors.base import AclRead, CheckpointMark, Deleted, Failed, Skipped, SyncConnector
+from connectors.base import (
+    AclRead,
+    CheckpointMark,
+    Deleted,
+    Failed,
+    Skipped,
+    SyncConnector,
+    Unchanged,
+)
 from connectors.sync.report import SyncReport
-from connectors.sync.state import LeaseLost, SyncState
+from connectors.sync.state import LeaseLost, SyncState, process_holder
 from connectors.sync.writer import DocumentWriter
-from core.acl import Acl
+from core.acl import Acl, PrincipalError
 from core.db import Database, DocumentRow
 from core.leases import Lease
-from core.memberships import replace_group_memberships
+from core.memberships import MembershipError, replace_group_memberships
 from core.models import Document
 from retrieval.acl_fields import AclEncodingError
 from retrieval.chunking import Chunker
+from retrieval.consistency import check_consistency
 from retrieval.embedding import Embedder
 from retrieval.index.base import IndexBackend
 
@@ -117,9 +133,11 @@ class _Run:
             engine.db, engine.index, engine.embedder, engine.chunker, self.report,
             batch_chunks=engine.batch_chunks,
         )
+        self._rows: dict[str, DocumentRow] | None = None  # the source's rows, loaded on demand
 
     def execute(self) -> SyncReport:
-        run_id = self.state.start_run(self.source, self.kind)
+        holder = self.lease.holder if self.lease is not None else process_holder()
+        run_id = self.state.start_run(self.source, self.kind, holder)
         try:
             if self.kind == "content":
                 self._content()
@@ -151,6 +169,7 @@ class _Run:
     # -- content ----------------------------------------------------------------------------
 
     def _content(self) -> None:
+        referenced = self._referenced()
         checkpoint = self.state.load(self.source, "content")
         done = self._pass(checkpoint, checkpoint_kind="content")
         if done.complete and getattr(self.connector, "lists_everything", False):
@@ -161,9 +180,24 @@ class _Run:
         never_synced_groups = all(
             self.state.last_finished(self.source, k) is None for k in ("permissions", "full")
         )
-        if never_synced_groups and not self.report.errors:
-            # A first sync should be usable at once: group-restricted documents need members.
+        if (never_synced_groups or self._referenced() - referenced) and not self.report.errors:
+            # A first sync should be usable at once, and a group that documents name for the
+            # first time needs its members now rather than at the next permission run.
             self._groups()
+
+    def _source_rows(self) -> dict[str, DocumentRow]:
+        if self._rows is None:
+            self._rows = self.writer.source_rows(self.source)
+        return self._rows
+
+    def _referenced(self, rows: dict[str, DocumentRow] | None = None) -> frozenset[str]:
+        """Groups of this source's namespace that its indexed ACLs name."""
+        rows = self.writer.source_rows(self.source) if rows is None else rows
+        namespace = self.connector.group_namespace
+        return frozenset(
+            p for row in rows.values() for clause in row.acl or [] for p in clause
+            if isinstance(p, str) and p.startswith(namespace)
+        )
 
     def _pass(self, checkpoint: dict[str, Any] | None, *, checkpoint_kind: str) -> _Pass:
         """Apply the connector's changes since ``checkpoint``."""
@@ -181,7 +215,9 @@ class _Run:
                 if self.progress is not None:
                     self.progress(change.source_id)
                 seen.add(change.source_id)
-                if isinstance(change, Document):
+                if isinstance(change, Unchanged):
+                    self._unchanged(change)
+                elif isinstance(change, Document):
                     self.writer.upsert(change)
                 elif isinstance(change, Deleted):
                     self.writer.delete(self.source, [change.source_id])
@@ -200,15 +236,27 @@ class _Run:
             return _Pass(False, last, seen)
         return _Pass(True, last, seen)
 
+    def _unchanged(self, change: Unchanged) -> None:
+        """The source did not read the document again: only its ACL may need rewriting. When
+        the database holds no finished copy of it (never written, or written again after the
+        index was rebuilt), the source reads it after all."""
+        row = self._source_rows().get(change.source_id)
+        if row is not None and row.content_hash and row.chunk_count >= 0:
+            self._apply_acl(row.id, change.source_id, row.acl, change.acl)
+            return
+        item = change.read()
+        if isinstance(item, Document):
+            self.writer.upsert(item)
+        else:
+            self.writer.refuse(self.source, item.source_id, item.reason, failed=isinstance(item, Failed))
+
     # -- permissions ------------------------------------------------------------------------
 
     def _groups(self, rows: dict[str, DocumentRow] | None = None) -> None:
         """Memberships of the groups this source's indexed ACLs name (``rows``: the source's
         rows when the caller has them)."""
-        rows = self.writer.source_rows(self.source) if rows is None else rows
-        referenced = frozenset(
-            p for row in rows.values() for clause in row.acl for p in clause if p.startswith("group:")
-        )
+        referenced = self._referenced(rows)
+        namespace = self.connector.group_namespace
         try:
             snapshot = self.connector.groups(referenced)
         except Exception as exc:  # noqa: BLE001 - recorded
@@ -216,29 +264,42 @@ class _Run:
             # guessing new ones could grant it.
             self.report.errors.append(f"group memberships not loaded, previous memberships kept: {exc}")
             return
-        self.report.groups_changed = replace_group_memberships(self.engine.db, self.source, snapshot.groups)
-        if self.report.groups_changed:
+        groups = {g: m for g, m in snapshot.groups.items() if g.startswith(namespace) and g != namespace}
+        foreign = sorted(set(snapshot.groups) - set(groups))
+        if foreign:
+            # Another source's group (or one without a namespace) must never gain members here.
+            self.report.errors.append(
+                f"groups outside {namespace}* ignored: {', '.join(foreign[:5])}"
+                + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            )
+        try:
+            changed = replace_group_memberships(self.engine.db, self.source, namespace, groups)
+        except MembershipError as exc:
+            self.report.errors.append(f"group memberships not written, previous memberships kept: {exc}")
+            return
+        self.report.groups_changed = self.report.groups_changed or changed
+        if changed:
             self.writer.reencode_expanded()
 
     def _permissions(self) -> None:
         rows = self.writer.source_rows(self.source)
+        referenced = self._referenced(rows)
         self._groups(rows)
         seen: set[str] = set()
         try:
             for item in self.connector.read_acls(sorted(rows)):
                 self._check_stop()
                 row = rows.get(item.source_id)
-                if row is None or item.source_id in seen:
+                if row is None:
+                    if isinstance(item, Failed):  # about no document (a folder): report it
+                        self.report.failed.append((item.source_id, item.reason))
+                    continue
+                if item.source_id in seen:
                     continue
                 seen.add(item.source_id)
                 if self.progress is not None:
                     self.progress(item.source_id)
-                if isinstance(item, AclRead):
-                    self._apply_acl(row.id, item.source_id, row.acl, item.acl)
-                elif isinstance(item, Deleted):
-                    self.writer.delete_ids({row.id: item.source_id})
-                else:
-                    self.writer.refuse(self.source, item.source_id, item.reason, failed=isinstance(item, Failed))
+                self._acl_item(row, item)
         except (SyncStopped, LeaseLost, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - recorded; ACLs not re-read stay as they were
@@ -248,9 +309,31 @@ class _Run:
             )
         finally:
             self.writer.flush_acls()  # what was read is current: apply it
+        if self._referenced() - referenced and not self.report.errors:
+            self._groups()  # ACLs now name groups whose members were not loaded above
+
+    def _acl_item(self, row: DocumentRow, item: AclRead | Deleted | Skipped | Failed) -> None:
+        try:
+            if isinstance(item, AclRead):
+                self._apply_acl(row.id, item.source_id, row.acl, item.acl)
+            elif isinstance(item, Deleted):
+                self.writer.delete_ids({row.id: item.source_id})
+            else:
+                self.writer.refuse(self.source, item.source_id, item.reason, failed=isinstance(item, Failed))
+        except (SyncStopped, LeaseLost, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            log.exception("ACL update failed", extra={"source": self.source, "source_id": item.source_id})
+            self.report.failed.append((item.source_id, f"ACL not updated: {exc.__class__.__name__}: {exc}"))
+            # Who may read it is unknown now: take it out rather than leave the old readers in.
+            self.writer.delete_ids({row.id: item.source_id})
 
     def _apply_acl(self, doc_id: str, source_id: str, stored: Any, acl: Acl) -> None:
-        if Acl.from_json(stored) == acl:
+        try:
+            same = Acl.from_json(stored) == acl
+        except (PrincipalError, TypeError, ValueError):
+            same = False  # a stored ACL we cannot read (an older principal form): rewrite it
+        if same:
             self.report.unchanged.append(source_id)
             return
         try:
@@ -263,6 +346,7 @@ class _Run:
     # -- full reconciliation ----------------------------------------------------------------
 
     def _full(self) -> None:
+        self._reconcile()
         try:
             listed = set(self.connector.list_ids())
         except Exception as exc:  # noqa: BLE001 - recorded; a failed listing deletes nothing
@@ -280,3 +364,20 @@ class _Run:
                 self.state.save(self.source, "content", done.last, self.lease)
             self.state.clear(self.source, "full")
         self._groups()
+
+    def _reconcile(self) -> None:
+        """Index and database in step (see the module docstring). Orphans are deleted whatever
+        their source: a chunk no row vouches for is never legitimately in the index (rows are
+        written before chunks and deleted after them)."""
+        found = check_consistency(self.engine.db, self.engine.index, source=self.source)
+        if found.orphans:
+            self.engine.index.delete_documents(sorted(found.orphans))
+            self.report.orphans_deleted = len(found.orphans)
+            log.warning("deleted documents the database does not know from the index",
+                        extra={"source": self.source, "documents": len(found.orphans)})
+        if found.missing:
+            self.writer.mark_for_rewrite(found.missing)
+            self.state.clear(self.source, "full")  # read every document, not from a resume point
+            self.report.missing_reindexed = len(found.missing)
+            log.warning("documents missing from the index are written again",
+                        extra={"source": self.source, "documents": len(found.missing)})

@@ -34,6 +34,10 @@ class FullScan:
     def source(self) -> str:
         return self._connector.source
 
+    @property
+    def group_namespace(self) -> str:
+        return self._connector.group_namespace
+
     def changes(self, checkpoint: Mapping[str, Any] | None) -> Iterator[Change]:
         yield from self._connector.scan()
         yield CheckpointMark({"scanned_at": datetime.now(UTC).isoformat()})

@@ -20,6 +20,8 @@ class SyncReport:
     chunks_written: int = 0
     checkpoints: int = 0
     groups_changed: bool = False
+    orphans_deleted: int = 0  # index documents no database row knew (full runs)
+    missing_reindexed: int = 0  # this source's documents the index had lost (full runs)
     status: str = "running"  # running, succeeded, partial, failed, interrupted
 
     def counts(self) -> dict[str, int]:
@@ -31,6 +33,8 @@ class SyncReport:
             "skipped": len(self.skipped),
             "failed": len(self.failed),
             "chunks_written": self.chunks_written,
+            "orphans_deleted": self.orphans_deleted,
+            "missing_reindexed": self.missing_reindexed,
         }
 
     def settle(self) -> None:

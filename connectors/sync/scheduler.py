@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,15 +26,16 @@ from datetime import UTC, datetime, timedelta
 from connectors.base import SyncConnector
 from connectors.sync.engine import JOB_KINDS, Progress, SyncEngine, SyncStopped
 from connectors.sync.report import SyncReport
-from connectors.sync.state import LeaseLost, SyncState
+from connectors.sync.state import LeaseLost, SyncState, process_holder
 from core.db import as_utc
 from core.leases import Lease, LeaseError, LeaseManager
+from core.liveness import holder_gone
 
 log = logging.getLogger("lore.sync")
 
 
 def default_holder(prefix: str = "server") -> str:
-    return f"{prefix}:{socket.gethostname()}:{os.getpid()}"
+    return process_holder(prefix)
 
 
 def close_connector(connector: object) -> None:
@@ -81,6 +80,15 @@ async def run_leased(
     lease is held elsewhere."""
     job = lease_job(name)
     lease = await leases.acquire(job, holder, lease_seconds)
+    if lease is None:
+        info = await leases.current(job)
+        if info is not None and not info.expired and holder_gone(info.holder):
+            # Its process on this host is gone (killed, crashed): waiting for the lease to
+            # expire would only delay this run.
+            log.warning("taking over the sync lease of a process that is gone",
+                        extra={"job": job, "holder": info.holder})
+            if await leases.expire(job, info.holder, info.acquired_at):
+                lease = await leases.acquire(job, holder, lease_seconds)
     if lease is None:
         info = await leases.current(job)
         who = f"{info.holder} until {info.expires_at:%Y-%m-%d %H:%M:%S} UTC" if info else "another replica"
@@ -196,6 +204,13 @@ class SyncScheduler:
         self.on_report = on_report  # (connector name, report) after each run, e.g. metrics
         self._stop = threading.Event()
         self._wake = asyncio.Event()
+        self._full_requested: set[str] = set()  # connector names whose full job runs next tick
+
+    def request_full(self) -> None:
+        """Run every connector's full job at the next tick, whatever its interval (the index
+        and the database were found out of step: a full run repairs them)."""
+        self._full_requested = {t.name for t in self.targets}
+        self._wake.set()
 
     async def tick(self) -> list[SyncReport]:
         """Run every due job this replica can get the lease for; returns their reports."""
@@ -204,6 +219,9 @@ class SyncScheduler:
             if self._stop.is_set():
                 break
             kinds = await asyncio.to_thread(due_kinds, self.engine.state, target, self.clock())
+            if target.name in self._full_requested:
+                self._full_requested.discard(target.name)
+                kinds = ["full", *(k for k in kinds if k != "full")]
             if not kinds:
                 continue
             try:

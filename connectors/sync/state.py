@@ -9,6 +9,8 @@ on SQLite it takes the database's write lock.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +21,7 @@ from connectors.sync.report import SyncReport
 from core.db import Database, IngestRun
 from core.db.tables import SyncCheckpoint, SyncLease
 from core.leases import Lease
+from core.liveness import holder_gone, on_this_host
 
 MAX_ERRORS = 1000  # per run record
 
@@ -29,6 +32,12 @@ class LeaseLost(RuntimeError):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def process_holder(prefix: str = "process") -> str:
+    """``<prefix>:<host>:<pid>``: who runs a job, so that a run whose process is gone can be
+    told from one still running (see connectors.sync.liveness)."""
+    return f"{prefix}:{socket.gethostname()}:{os.getpid()}"
 
 
 class SyncState:
@@ -66,9 +75,10 @@ class SyncState:
 
     # -- run records ------------------------------------------------------------------------
 
-    def start_run(self, source: str, kind: str) -> int:
+    def start_run(self, source: str, kind: str, holder: str | None = None) -> int:
         with self.db.session() as s:
-            run = IngestRun(source=source, kind=kind, started_at=_now(), status="running", counts={}, errors=[])
+            run = IngestRun(source=source, kind=kind, started_at=_now(), status="running", counts={}, errors=[],
+                            holder=holder or process_holder())
             s.add(run)
             s.flush()
             return run.id
@@ -82,6 +92,27 @@ class SyncState:
                 run.status = report.status
                 run.counts = report.counts()
                 run.errors = errors[:MAX_ERRORS]
+
+    def close_dead_runs(self) -> int:
+        """Runs left "running" by a process that is gone: on this host, one that no longer runs;
+        on another, one that holds no live lease (every run of the scheduler, `lore sync` and
+        `lore ingest` holds its connector's lease and renews it). Marked interrupted, with why."""
+        now = _now()
+        with self.db.session() as s:
+            live = set(s.execute(select(SyncLease.holder).where(SyncLease.expires_at > now)).scalars())
+            running = s.execute(select(IngestRun).where(IngestRun.status == "running")).scalars().all()
+            closed = 0
+            for run in running:
+                holder = run.holder
+                if holder is None:
+                    continue  # recorded before holders were: the next lease closes it
+                gone = holder_gone(holder) or (not on_this_host(holder) and holder not in live)
+                if gone:
+                    run.status = "interrupted"
+                    run.finished_at = now
+                    run.errors = [*(run.errors or []), f"the process running it ({holder}) ended before it finished"]
+                    closed += 1
+            return closed
 
     def close_abandoned(self, source: str) -> int:
         """Runs of ``source`` left "running" by a replica that died. Call only while holding the

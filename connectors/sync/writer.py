@@ -83,8 +83,10 @@ class DocumentWriter:
         self.delete(source, [source_id])
 
     def flush(self) -> None:
-        """Write what is queued. Everything queued before is durable when this returns."""
+        """Write what is queued (documents and ACL rewrites). Everything queued before is
+        durable when this returns."""
         if not self._pending:
+            self.flush_acls()
             return
         batch, self._pending, self._pending_chunks = list(self._pending.values()), {}, 0
         rows = self.rows([p.document.id for p in batch])
@@ -147,6 +149,16 @@ class DocumentWriter:
         updates = {doc_id: encode_acl(acl, self.members) for doc_id, acl in acls if needs_expansion(acl)}
         if updates:
             self.index.update_acls(updates)
+
+    def mark_for_rewrite(self, doc_ids: Iterable[str]) -> None:
+        """Rows whose chunks the index lost: marked pending (empty content hash), so the next
+        read of each document writes it again instead of finding it unchanged."""
+        ids = sorted(doc_ids)
+        with self.db.session() as s:
+            for start in range(0, len(ids), _IN_LIMIT):
+                part = ids[start : start + _IN_LIMIT]
+                for row in s.execute(select(DocumentRow).where(DocumentRow.id.in_(part))).scalars():
+                    row.content_hash = ""
 
     # -- rows and deletions -----------------------------------------------------------------
 

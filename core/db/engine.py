@@ -81,13 +81,13 @@ def _engine(url: str, schema: str) -> Engine:
     )
 
 
-def migrate(engine: Engine) -> None:
-    """Run Alembic migrations up to head on this engine."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Run Alembic migrations up to ``revision`` (tests of a migration stop before it)."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
 def open_database(url: str, schema: str = "", *, upgrade: bool = True) -> Database:

@@ -55,6 +55,9 @@ class IngestRun(Base):
     status: Mapped[str] = mapped_column(String(32))  # running, succeeded, partial, failed, interrupted
     counts: Mapped[Any] = mapped_column(JSON, default=dict)
     errors: Mapped[Any] = mapped_column(JSON, default=list)
+    # "<role>:<host>:<pid>" of the process running it: a run left "running" by a process that
+    # is gone is shown (and recorded) as interrupted.
+    holder: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 # Slack installs. Absent Slack ids are stored as "" (never NULL): a NULL never equals another in

@@ -232,6 +232,18 @@ class LanceIndex:
     def count_chunks(self) -> int:
         return int(self._table.count_rows())
 
+    @classmethod
+    def open_existing(cls, path: Path) -> LanceIndex | None:
+        """The index at ``path`` with the vector size it was built with, without an embedder
+        (status commands); None when there is none."""
+        if not (path / f"{TABLE}.lance").exists():
+            return None
+        db = lancedb.connect(str(path))
+        if TABLE not in db.list_tables().tables:
+            return None
+        dimension = db.open_table(TABLE).schema.field("vector").type.list_size
+        return cls(path, dimension)
+
     @staticmethod
     def count_at(path: Path) -> int:
         """Chunk count of an existing index without knowing its vector dimension."""

@@ -28,7 +28,7 @@ def handbook_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = dev_config(data)
     rt = Runtime(cfg)
     report = IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker).ingest(
-        FilesConnector(REPO / "examples" / "handbook", cfg.files)
+        FilesConnector(REPO / "examples" / "handbook", cfg.files, instance="handbook")
     )
     rt.close()
     assert report.status == "succeeded"

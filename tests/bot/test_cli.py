@@ -77,7 +77,7 @@ def test_search_json_shape_and_queries_file(env: Path, capsys: pytest.CaptureFix
     r = search(capsys, "VPN access", "erin@northwind.example")[0]
     assert set(r) == {"source_id", "title", "url", "score", "text"}
     assert r["source_id"] == "general/it-vpn-access.md"
-    assert str(r["url"]).startswith("file://")
+    assert r["url"] == ""  # no url_base configured: never the server's own path
     qfile = tmp_path / "q.txt"
     qfile.write_text("VPN access\n\nparental leave\nexpenses receipts\n")
     code, out, _ = run(capsys, "search", "--queries", str(qfile), "--as", "erin@northwind.example", "--top", "2")

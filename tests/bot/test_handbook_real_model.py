@@ -22,7 +22,7 @@ pytestmark = pytest.mark.model
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Runtime:
     rt = Runtime(Config(data_dir=tmp_path_factory.mktemp("data")))
     report = IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker).ingest(
-        FilesConnector(REPO / "examples" / "handbook", rt.config.files)
+        FilesConnector(REPO / "examples" / "handbook", rt.config.files, instance="handbook")
     )
     assert report.status == "succeeded" and len(report.indexed) == 21
     return rt

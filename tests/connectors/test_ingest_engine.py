@@ -49,7 +49,7 @@ def engine(database: Database, tmp_path: Path) -> IngestEngine:
 
 
 def connector(root: Path) -> FilesConnector:
-    return FilesConnector(root, Config().files)
+    return FilesConnector(root, Config().files, instance="t")
 
 
 def rows(db: Database) -> dict[str, DocumentRow]:
@@ -73,7 +73,7 @@ def test_first_run_then_nothing_to_do(engine: IngestEngine, tree: Path) -> None:
     first = engine.ingest(connector(tree))
     assert first.status == "succeeded"
     assert sorted(first.indexed) == ["eng/secret/breakglass.md", "general/leave.md", "general/vpn.md"]
-    assert members_of(engine.db, "group:files:sec") == {"b@x.io"}
+    assert members_of(engine.db, "group:files:t:sec") == {"b@x.io"}
     assert_consistent(engine)
     version = engine.index._table.version  # type: ignore[attr-defined]
     second = engine.ingest(connector(tree))
@@ -105,8 +105,8 @@ def test_acl_change_rewrites_fields_without_reembedding(engine: IngestEngine, tr
     assert sorted(report.acl_updated) == ["general/leave.md", "general/vpn.md"]
     assert report.chunks_written == 0
     assert engine.index.lexical_search("wireguard", [ORG_MEMBERS], 10) == []
-    assert engine.index.lexical_search("wireguard", ["group:files:eng"], 10)
-    assert rows(engine.db)["general/vpn.md"].acl == [["group:files:eng"]]
+    assert engine.index.lexical_search("wireguard", ["group:files:t:eng"], 10)
+    assert rows(engine.db)["general/vpn.md"].acl == [["group:files:t:eng"]]
 
 
 def test_rule_removed_or_broken_takes_documents_out(engine: IngestEngine, tree: Path) -> None:
@@ -128,7 +128,7 @@ def test_broken_groups_file_keeps_memberships(engine: IngestEngine, tree: Path) 
     report = engine.ingest(connector(tree))
     assert report.status == "failed"
     assert "previous memberships kept" in report.errors[0]
-    assert members_of(engine.db, "group:files:eng") == {"a@x.io", "b@x.io"}
+    assert members_of(engine.db, "group:files:t:eng") == {"a@x.io", "b@x.io"}
     assert report.counts()["unchanged"] == 3  # documents are still synced
 
 
@@ -141,6 +141,10 @@ class _BrokenScan:
     @property
     def source(self) -> str:
         return self.inner.source
+
+    @property
+    def group_namespace(self) -> str:
+        return self.inner.group_namespace
 
     def groups(self) -> GroupSnapshot:
         return self.inner.groups()
@@ -169,9 +173,9 @@ def test_surplus_clauses_follow_membership_changes(engine: IngestEngine, tmp_pat
     write(root, "a/b/c/d/doc.md", "---\nacl: [group:files:g4]\n---\n# Deep\n\nfive clauses of zebra text\n")
     write(root, "groups.yaml", "g0: [u@x.io]\ng1: [u@x.io]\ng2: [u@x.io]\ng3: [u@x.io]\ng4: [v@x.io]\n")
     engine.ingest(connector(root))
-    principals = ["user:u@x.io", ORG_MEMBERS, "group:files:g0", "group:files:g1", "group:files:g2", "group:files:g3"]
+    principals = ["user:u@x.io", ORG_MEMBERS, "group:files:t:g0", "group:files:t:g1", "group:files:t:g2", "group:files:t:g3"]
     assert engine.index.lexical_search("zebra", principals, 5) == []  # not in g4
     write(root, "groups.yaml", "g0: [u@x.io]\ng1: [u@x.io]\ng2: [u@x.io]\ng3: [u@x.io]\ng4: [u@x.io]\n")
     report = engine.ingest(connector(root))
     assert report.groups_changed
-    assert [h.source_id for h in engine.index.lexical_search("zebra", principals + ["group:files:g4"], 5)] == ["a/b/c/d/doc.md"]
+    assert [h.source_id for h in engine.index.lexical_search("zebra", principals + ["group:files:t:g4"], 5)] == ["a/b/c/d/doc.md"]

@@ -70,10 +70,11 @@ def oracle_readable(tree: Tree, path: str, email: str, member: bool) -> bool:
     clauses = clauses_of(tree, path)
     if not clauses:
         return False  # deny by default
-    held = {f"user:{email}"} | {f"group:files:{g}" for g, m in tree.groups.items() if email in m}
+    held = {f"user:{email}"} | {f"group:files:t:{g}" for g, m in tree.groups.items() if email in m}
     if member:
         held.add(ORG_MEMBERS)
-    return all(held & set(c) for c in clauses)
+    # Rules name this tree's groups as group:files:<name>; they are stored in its namespace.
+    return all(held & {p.replace("group:files:", "group:files:t:") for p in c} for c in clauses)
 
 
 def materialise(tree: Tree, root: Path) -> None:
@@ -104,7 +105,7 @@ def test_no_leak_and_no_lost_recall(tree: Tree, email: str, member: bool, query:
         db = open_database(f"sqlite:///{tmp}/lore.db")
         index = LanceIndex(Path(tmp) / "index", EMB.dimension)
         engine = IngestEngine(db, index, EMB, Chunker(EMB.token_counts, 50, 5))
-        report = engine.ingest(FilesConnector(root, Config().files))
+        report = engine.ingest(FilesConnector(root, Config().files, instance="t"))
         assert not report.failed and not report.errors, (report.failed, report.errors)
 
         principals = principals_for(db, email, org_member=member)

@@ -7,7 +7,13 @@ from sqlalchemy import inspect, select
 
 from core.db import Database, DocumentRow, IngestRun, open_database
 from core.db.engine import DatabaseError
-from core.memberships import groups_of, members_of, principals_for, replace_group_memberships
+from core.memberships import (
+    MembershipError,
+    groups_of,
+    members_of,
+    principals_for,
+    replace_group_memberships,
+)
 
 
 def test_migrations_create_the_tables(database: Database) -> None:
@@ -29,22 +35,48 @@ def test_document_rows_round_trip(database: Database) -> None:
         assert row.chunk_count == 3
 
 
-def test_memberships_are_replaced_per_source(database: Database) -> None:
-    assert replace_group_memberships(database, "files:/a", {"group:files:eng": frozenset({"A@x.io", "b@x.io"})})
-    assert replace_group_memberships(database, "files:/b", {"group:files:eng": frozenset({"c@x.io"})})
-    assert members_of(database, "group:files:eng") == {"a@x.io", "b@x.io", "c@x.io"}
+def test_memberships_are_replaced_per_namespace(database: Database) -> None:
+    a, b = "group:files:a:", "group:files:b:"
+    assert replace_group_memberships(database, "files:/a", a, {a + "eng": frozenset({"A@x.io", "b@x.io"})})
+    assert replace_group_memberships(database, "files:/b", b, {b + "eng": frozenset({"c@x.io"})})
+    # Two sources' groups named alike are two principals.
+    assert members_of(database, a + "eng") == {"a@x.io", "b@x.io"}
+    assert members_of(database, b + "eng") == {"c@x.io"}
     # Same snapshot again: nothing changes.
-    assert not replace_group_memberships(database, "files:/a", {"group:files:eng": frozenset({"a@x.io", "b@x.io"})})
-    # b leaves eng in source a; source b's rows are untouched.
-    assert replace_group_memberships(database, "files:/a", {"group:files:eng": frozenset({"a@x.io"})})
-    assert members_of(database, "group:files:eng") == {"a@x.io", "c@x.io"}
+    assert not replace_group_memberships(database, "files:/a", a, {a + "eng": frozenset({"a@x.io", "b@x.io"})})
+    # b leaves eng in namespace a; namespace b's rows are untouched.
+    assert replace_group_memberships(database, "files:/a", a, {a + "eng": frozenset({"a@x.io"})})
+    assert members_of(database, a + "eng") == {"a@x.io"}
+    assert members_of(database, b + "eng") == {"c@x.io"}
     assert groups_of(database, "B@x.io") == set()
 
 
+def test_a_source_cannot_write_outside_its_namespace(database: Database) -> None:
+    a, b = "group:files:a:", "group:files:b:"
+    replace_group_memberships(database, "files:/b", b, {b + "hr": frozenset({"carol@x.io"})})
+    with pytest.raises(MembershipError, match="may only define groups group:files:a:"):
+        replace_group_memberships(database, "files:/a", a, {b + "hr": frozenset({"mallory@x.io"})})
+    with pytest.raises(MembershipError):
+        replace_group_memberships(database, "files:/a", a, {"group:files:hr": frozenset({"mallory@x.io"})})
+    assert members_of(database, b + "hr") == {"carol@x.io"}
+    # A namespace whose LIKE pattern would match others (``_`` is a wildcard) stays its own.
+    replace_group_memberships(database, "files:/u", "group:files:a_b:", {"group:files:a_b:x": frozenset({"u@x.io"})})
+    replace_group_memberships(database, "files:/v", "group:files:axb:", {})
+    assert members_of(database, "group:files:a_b:x") == {"u@x.io"}
+
+
+def test_a_moved_folder_takes_its_namespace_over(database: Database) -> None:
+    ns = "group:files:handbook:"
+    replace_group_memberships(database, "files:/old", ns, {ns + "eng": frozenset({"a@x.io"})})
+    assert replace_group_memberships(database, "files:/new", ns, {ns + "eng": frozenset({"b@x.io"})})
+    assert members_of(database, ns + "eng") == {"b@x.io"}
+
+
 def test_principals_for(database: Database) -> None:
-    replace_group_memberships(database, "s", {"group:files:eng": frozenset({"a@x.io"})})
-    assert principals_for(database, "A@x.io", org_member=True) == ["group:files:eng", "org:members", "user:a@x.io"]
-    assert principals_for(database, "a@x.io", org_member=False) == ["group:files:eng", "user:a@x.io"]
+    ns = "group:files:s:"
+    replace_group_memberships(database, "s", ns, {ns + "eng": frozenset({"a@x.io"})})
+    assert principals_for(database, "A@x.io", org_member=True) == [ns + "eng", "org:members", "user:a@x.io"]
+    assert principals_for(database, "a@x.io", org_member=False) == [ns + "eng", "user:a@x.io"]
 
 
 def test_ingest_runs_json_columns(database: Database) -> None:

@@ -23,7 +23,7 @@ def user(uid: str, email: str | None = None, *, team: str = "T1", **flags: Any) 
         (user("U1", "Ann@Corp.example"), ("ann@corp.example", True)),
         (user("U2", "g@corp.example", is_restricted=True), ("g@corp.example", False)),
         (user("U3", "s@corp.example", is_ultra_restricted=True), ("s@corp.example", False)),
-        (user("U4", "x@other.example", team="T9"), ("x@other.example", False)),  # Slack Connect
+        (user("U4", "x@other.example", team="T9"), None),  # Slack Connect: another org's email names nobody
         (user("U5", "e@corp.example", team="T2", enterprise_user={"enterprise_id": "E1"}), ("e@corp.example", True)),
         (user("U6", None), None),  # email hidden (no users:read.email scope)
         (user("U7", "d@corp.example", deleted=True), None),

@@ -70,7 +70,7 @@ def test_first_sync_enforces_space_permissions_and_stacked_restrictions(
 ) -> None:
     report = engine.run(connector(wiki, exclude_labels=["archive-me"]), "content")
     assert report.status == "succeeded", report.errors
-    assert members_of(engine.db, "group:confluence:g-engineering") == {"alice@example.com", "carol@example.com"}
+    assert members_of(engine.db, "group:confluence:wiki:g-engineering") == {"alice@example.com", "carol@example.com"}
     # ENG is readable by the engineering group; carol's hidden email comes from the mapping
     assert "On-call Runbook" in visible(engine, "carol@example.com", "kubectl")
     assert visible(engine, "bob@example.com", "kubectl") == []
@@ -91,9 +91,9 @@ def test_first_sync_enforces_space_permissions_and_stacked_restrictions(
 
 def test_documents_carry_text_structure_and_links(wiki: ConfluenceStandIn, engine: SyncEngine) -> None:
     engine.run(connector(wiki), "content")
-    [hit] = [h for h in engine.index.lexical_search("kubectl", ["group:confluence:g-engineering"], 5)]
+    [hit] = [h for h in engine.index.lexical_search("kubectl", ["group:confluence:wiki:g-engineering"], 5)]
     assert "kubectl -n ingest rollout restart" in hit.text
-    [row] = [h for h in engine.index.lexical_search("escalation", ["group:confluence:g-engineering"], 5)]
+    [row] = [h for h in engine.index.lexical_search("escalation", ["group:confluence:wiki:g-engineering"], 5)]
     assert "Service | Owner | Escalation" in row.text
     assert hit.url.startswith(wiki.wiki_url + "/spaces/ENG/pages/")
     assert hit.heading_path[:2] == ("Engineering", "Engineering Handbook")  # the breadcrumb
@@ -121,7 +121,7 @@ def test_an_edit_is_picked_up_incrementally(wiki: ConfluenceStandIn, engine: Syn
     wiki.edit_page(page_id(wiki, "Holiday Policy"), "<p>Everyone gets 30 days of paid holiday.</p>")
     report = engine.run(connector(wiki), "content")
     assert report.indexed == [page_id(wiki, "Holiday Policy")]
-    assert "30 days" in engine.index.lexical_search("holiday", ["group:confluence:g-hr"], 5)[0].text
+    assert "30 days" in engine.index.lexical_search("holiday", ["group:confluence:wiki:g-hr"], 5)[0].text
 
 
 def test_a_restriction_added_without_a_new_version_reaches_the_index(
@@ -184,7 +184,7 @@ def test_a_user_outside_the_space_never_gets_the_page(wiki: ConfluenceStandIn, e
 
 def test_a_hidden_email_without_a_mapping_gets_nothing(wiki: ConfluenceStandIn, engine: SyncEngine) -> None:
     engine.run(connector(wiki, user_emails={}), "content")
-    assert members_of(engine.db, "group:confluence:g-engineering") == {"alice@example.com"}
+    assert members_of(engine.db, "group:confluence:wiki:g-engineering") == {"alice@example.com"}
     assert visible(engine, "carol@example.com", "kubectl") == []
 
 

@@ -29,7 +29,7 @@ def write(root: Path, relpath: str, content: str | bytes) -> Path:
 
 
 def scan(root: Path, config: FilesConfig | None = None) -> dict[str, ScanItem]:
-    items = list(FilesConnector(root, config or FilesConfig()).scan())
+    items = list(FilesConnector(root, config or FilesConfig(), instance="t").scan())
     ids = [item.source_id for item in items]
     assert len(ids) == len(set(ids)), "one item per candidate file"
     return {item.source_id: item for item in items}
@@ -55,7 +55,7 @@ def assert_good_documents_survive(items: dict[str, ScanItem]) -> None:
 
 
 def test_document_fields(tree: Path) -> None:
-    connector = FilesConnector(tree, FilesConfig())
+    connector = FilesConnector(tree, FilesConfig(), instance="t")
     root = tree.resolve()
     assert connector.source == f"files:{root}"
     items = scan(tree)
@@ -66,10 +66,9 @@ def test_document_fields(tree: Path) -> None:
     assert notes.id == f"files:{expected_id}"
     assert notes.source == connector.source
     assert notes.title == "notes"  # a text file has no title of its own: the file stem
-    assert notes.url == (root / "team" / "notes.txt").as_uri()
-    assert notes.url.startswith("file:///")
+    assert notes.url == ""  # no url_base: the citation shows the path below the root, never the server's
     assert notes.sections == (Section((), "Standup at 9."),)
-    assert notes.acl == Acl.of([["org:members"], ["group:files:team"]])
+    assert notes.acl == Acl.of([["org:members"], ["group:files:t:team"]])
     mtime = (tree / "team/notes.txt").stat().st_mtime
     assert notes.updated_at == datetime.fromtimestamp(mtime, tz=UTC)
     assert notes.updated_at is not None and notes.updated_at.tzinfo is not None
@@ -82,7 +81,7 @@ def test_document_fields(tree: Path) -> None:
 
 
 def test_connector_satisfies_the_protocol(tree: Path) -> None:
-    connector: Connector = FilesConnector(tree, FilesConfig())
+    connector: Connector = FilesConnector(tree, FilesConfig(), instance="t")
     assert [item.source_id for item in connector.scan()] == [
         "guide.md",
         "team/notes.txt",
@@ -103,17 +102,17 @@ def test_three_nested_rules_stack_into_three_clauses(tmp_path: Path) -> None:
     assert isinstance(keys, Document) and isinstance(build, Document)
     assert keys.acl == Acl(
         (
-            frozenset({"group:files:engineering", "user:cto@example.com"}),
-            frozenset({"group:files:security"}),
+            frozenset({"group:files:t:engineering", "user:cto@example.com"}),
+            frozenset({"group:files:t:security"}),
             frozenset({"org:members"}),
         )
     )
-    assert keys.acl.allows({"org:members", "group:files:engineering", "group:files:security"})
+    assert keys.acl.allows({"org:members", "group:files:t:engineering", "group:files:t:security"})
     # The nearest rule alone is not enough: every level must be satisfied.
-    assert not keys.acl.allows({"group:files:security"})
-    assert not keys.acl.allows({"org:members", "group:files:security"})
+    assert not keys.acl.allows({"group:files:t:security"})
+    assert not keys.acl.allows({"org:members", "group:files:t:security"})
     assert build.acl == Acl.of(
-        [["org:members"], ["group:files:engineering", "user:cto@example.com"]]
+        [["org:members"], ["group:files:t:engineering", "user:cto@example.com"]]
     )
 
 
@@ -122,7 +121,7 @@ def test_rule_below_the_root_applies_without_a_root_rule(tmp_path: Path) -> None
     write(tmp_path, "hr/deep/er/pay.txt", "pay")
     item = scan(tmp_path)["hr/deep/er/pay.txt"]
     assert isinstance(item, Document)
-    assert item.acl == Acl.of([["group:files:hr"]])
+    assert item.acl == Acl.of([["group:files:t:hr"]])
 
 
 def test_front_matter_adds_a_clause_and_sets_the_title(tree: Path) -> None:
@@ -136,7 +135,7 @@ def test_front_matter_adds_a_clause_and_sets_the_title(tree: Path) -> None:
     assert isinstance(bands, Document)
     assert bands.title == "Salary bands"
     assert bands.acl == Acl.of(
-        [["org:members"], ["group:files:team"], ["group:files:leads", "user:cfo@example.com"]]
+        [["org:members"], ["group:files:t:team"], ["group:files:t:leads", "user:cfo@example.com"]]
     )
     assert set(documents(items)) == GOOD | {"team/bands.md"}
 
@@ -182,7 +181,7 @@ def test_configured_extensions_limit_the_scan(tree: Path) -> None:
 
 def test_unsupported_extension_in_config_is_an_error(tree: Path) -> None:
     with pytest.raises(ConfigError, match=r"files.extensions: '.rtf' is not supported"):
-        FilesConnector(tree, FilesConfig(extensions=[".md", ".rtf"]))
+        FilesConnector(tree, FilesConfig(extensions=[".md", ".rtf"]), instance="t")
 
 
 def test_real_pdf_and_docx(
@@ -376,7 +375,7 @@ def test_symlink_inside_the_root_keeps_the_targets_rules(tree: Path) -> None:
     linked = items["team/keys.txt"]
     assert isinstance(linked, Document)
     # Placing a link in a wider folder must not widen who may read the target.
-    assert linked.acl == Acl.of([["org:members"], ["group:files:vault"]])
+    assert linked.acl == Acl.of([["org:members"], ["group:files:t:vault"]])
     assert not any(k.startswith("team/loop") for k in items)
 
 
@@ -384,7 +383,7 @@ def test_symlink_inside_the_root_keeps_the_targets_rules(tree: Path) -> None:
 
 
 def test_groups_missing_is_empty(tree: Path) -> None:
-    assert FilesConnector(tree, FilesConfig()).groups() == GroupSnapshot({})
+    assert FilesConnector(tree, FilesConfig(), instance="t").groups() == GroupSnapshot({})
 
 
 def test_groups(tree: Path) -> None:
@@ -393,10 +392,10 @@ def test_groups(tree: Path) -> None:
         "groups.yaml",
         "# teams\nTeam:\n  - Ann@Example.com\n  - bob@example.com\nleads: [cfo@example.com]\n",
     )
-    assert FilesConnector(tree, FilesConfig()).groups() == GroupSnapshot(
+    assert FilesConnector(tree, FilesConfig(), instance="t").groups() == GroupSnapshot(
         {
-            "group:files:team": frozenset({"ann@example.com", "bob@example.com"}),
-            "group:files:leads": frozenset({"cfo@example.com"}),
+            "group:files:t:team": frozenset({"ann@example.com", "bob@example.com"}),
+            "group:files:t:leads": frozenset({"cfo@example.com"}),
         }
     )
     assert_good_documents_survive(scan(tree))
@@ -405,7 +404,7 @@ def test_groups(tree: Path) -> None:
 def test_invalid_groups_file_raises_with_the_line(tree: Path) -> None:
     write(tree, "groups.yaml", "team:\n  - ann@example.com\n  - bob at example.com\n")
     with pytest.raises(RuleError) as info:
-        FilesConnector(tree, FilesConfig()).groups()
+        FilesConnector(tree, FilesConfig(), instance="t").groups()
     assert str(info.value).startswith(
         "groups.yaml line 3: 'bob at example.com' is not an email address"
     )
@@ -414,7 +413,7 @@ def test_invalid_groups_file_raises_with_the_line(tree: Path) -> None:
 
 
 def test_reading_never_goes_past_the_limit(tmp_path: Path) -> None:
-    from connectors.files.connector import _read_at_most
+    from connectors.files.folder_rules import read_at_most as _read_at_most
 
     path = write(tmp_path, "a.txt", b"0123456789")
     assert _read_at_most(path, 10) == b"0123456789"

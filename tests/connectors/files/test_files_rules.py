@@ -118,9 +118,9 @@ def test_empty_front_matter_is_no_rule() -> None:
 
 def test_groups_file() -> None:
     data = b"Engineering:\n  - Alice@Example.com\n  - bob@example.com\nempty: []\n"
-    assert parse_groups_file("groups.yaml", data) == {
-        "group:files:engineering": frozenset({"alice@example.com", "bob@example.com"}),
-        "group:files:empty": frozenset(),
+    assert parse_groups_file("groups.yaml", data, "group:files:t:") == {
+        "group:files:t:engineering": frozenset({"alice@example.com", "bob@example.com"}),
+        "group:files:t:empty": frozenset(),
     }
 
 
@@ -142,7 +142,7 @@ def test_groups_file() -> None:
         pytest.param(
             b"eng:\n  - a@example.com\nsecurity team:\n  - b@example.com\n",
             3,
-            "one word without spaces",
+            "must be one word of letters, digits",
             id="bad-name",
         ),
         pytest.param(
@@ -162,6 +162,6 @@ def test_groups_file() -> None:
 )
 def test_groups_file_errors(data: bytes, line: int, fragment: str) -> None:
     with pytest.raises(RuleError) as info:
-        parse_groups_file("groups.yaml", data)
+        parse_groups_file("groups.yaml", data, "group:files:t:")
     assert str(info.value).startswith(f"groups.yaml line {line}: ")
     assert fragment in str(info.value)

@@ -57,6 +57,10 @@ class FakeSource:
     def source(self) -> str:
         return self.name
 
+    @property
+    def group_namespace(self) -> str:
+        return "group:files:fake:"
+
     # -- scripting -------------------------------------------------------------------------
 
     def put(self, source_id: str, text: str, acl: list[list[str]] | None = None, *, broken: bool = False) -> None:

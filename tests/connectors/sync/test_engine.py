@@ -35,10 +35,10 @@ def engine(database: Database, tmp_path: Path) -> SyncEngine:
 def source() -> FakeSource:
     src = FakeSource()
     src.put("a", "alpha apples are red")
-    src.put("b", "bravo bananas are yellow", [["group:files:eng"]])
+    src.put("b", "bravo bananas are yellow", [["group:files:fake:eng"]])
     src.put("c", "charlie cherries are dark")
     src.put("d", "delta dates are sweet")
-    src.memberships = {"group:files:eng": frozenset({"e@x.io"})}
+    src.memberships = {"group:files:fake:eng": frozenset({"e@x.io"})}
     return src
 
 
@@ -65,8 +65,8 @@ def test_first_content_sync_indexes_checkpoints_and_records(engine: SyncEngine, 
     assert report.checkpoints == 3  # after 2, after 4, at the end
     assert engine.state.load(source.source, "content") == {"seq": 4}
     # the first run also loads memberships, so group-restricted documents are usable at once
-    assert members_of(engine.db, "group:files:eng") == {"e@x.io"}
-    assert found(engine, "bananas", ["user:e@x.io", "group:files:eng"]) == ["b"]
+    assert members_of(engine.db, "group:files:fake:eng") == {"e@x.io"}
+    assert found(engine, "bananas", ["user:e@x.io", "group:files:fake:eng"]) == ["b"]
     assert found(engine, "bananas", [ORG_MEMBERS]) == []
     [run] = runs(engine.db)
     assert (run.kind, run.status, run.counts["indexed"]) == ("content", "succeeded", 4)
@@ -118,17 +118,17 @@ def test_a_failed_document_leaves_the_index_and_the_run_is_partial(engine: SyncE
 
 def test_permission_sync_rewrites_acls_without_reembedding(engine: SyncEngine, source: FakeSource) -> None:
     engine.run(source, "content")
-    source.set_acl("a", [["group:files:eng"]])  # restriction added, no new version
-    source.memberships = {"group:files:eng": frozenset({"e@x.io", "f@x.io"})}
+    source.set_acl("a", [["group:files:fake:eng"]])  # restriction added, no new version
+    source.memberships = {"group:files:fake:eng": frozenset({"e@x.io", "f@x.io"})}
     report = engine.run(source, "permissions")
     assert report.status == "succeeded"
     assert report.acl_updated == ["a"] and report.chunks_written == 0
     assert sorted(report.unchanged) == ["b", "c", "d"]
     assert report.groups_changed
     assert found(engine, "apples", [ORG_MEMBERS]) == []
-    assert found(engine, "apples", ["group:files:eng"]) == ["a"]
-    assert rows(engine.db)["a"].acl == [["group:files:eng"]]
-    assert members_of(engine.db, "group:files:eng") == {"e@x.io", "f@x.io"}
+    assert found(engine, "apples", ["group:files:fake:eng"]) == ["a"]
+    assert rows(engine.db)["a"].acl == [["group:files:fake:eng"]]
+    assert members_of(engine.db, "group:files:fake:eng") == {"e@x.io", "f@x.io"}
 
 
 def test_permission_sync_deletes_what_the_source_no_longer_has(engine: SyncEngine, source: FakeSource) -> None:
@@ -141,7 +141,7 @@ def test_permission_sync_deletes_what_the_source_no_longer_has(engine: SyncEngin
 
 def test_a_failing_acl_listing_changes_nothing(engine: SyncEngine, source: FakeSource) -> None:
     engine.run(source, "content")
-    source.set_acl("d", [["group:files:eng"]])
+    source.set_acl("d", [["group:files:fake:eng"]])
     source.fail_after = 0
     report = engine.run(source, "permissions")
     assert report.status == "failed"

@@ -1,0 +1,50 @@
+"""What /readyz checks, and what each answer means.
+
+Ready means this replica can answer questions correctly: the database and the index answer, the
+model is loaded, the index and the database describe the same documents (a mismatch found at
+start, see retrieval.consistency, keeps the replica unready until a full sync has repaired it),
+and the server is not draining. Redis is shared state that has a fallback (the rate limit works
+per replica, event de-duplication uses the database), so a Redis outage shows as ``degraded``
+without taking the replica out of rotation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from core.db import Database
+from retrieval.consistency import Consistency
+from retrieval.index.base import IndexBackend
+
+REDIS_TIMEOUT_SECONDS = 1.0
+
+
+async def readiness_checks(
+    db: Database, index: IndexBackend, redis: Any, consistency: Consistency | None, *, loaded: bool, draining: bool
+) -> tuple[bool, dict[str, str]]:
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.to_thread(db.ping)
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        chunks = await asyncio.to_thread(index.count_chunks)
+        checks["index"] = f"ok ({chunks} chunks)"
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        checks["index"] = f"error: {exc.__class__.__name__}"
+    if consistency is not None:
+        checks["consistency"] = "ok" if consistency.ok else f"error: {consistency.describe()}"
+    if redis is not None:
+        try:
+            await asyncio.wait_for(redis.ping(), REDIS_TIMEOUT_SECONDS)
+            checks["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure: degraded, with a fallback
+            checks["redis"] = (f"degraded: {exc.__class__.__name__} (rate limits per replica, "
+                               "event de-duplication in the database)")
+    checks["model"] = "ok" if loaded else "loading"
+    if draining:
+        checks["server"] = "draining"
+    ready = loaded and not draining and all(v.startswith(("ok", "degraded")) for v in checks.values())
+    return ready, checks

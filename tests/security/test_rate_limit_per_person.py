@@ -1,0 +1,60 @@
+"""Item 13: the rate limit was per chat account, not per person: two accounts with one email
+each got the full quota. It is keyed on the resolved email now."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.conversation import ConversationService, Finished, Kind, Refused, Turn
+from bot.identity import ByPlatform, Identity, PrincipalsLookup, StaticIdentityResolver
+from bot.metrics import Metrics
+from bot.threads import InProcessThreadMemory
+from core.ratelimit import InProcessRateLimiter
+from retrieval.answer.answerer import Answerer
+from retrieval.answer.extractive import ExtractiveProvider
+from retrieval.runtime import Runtime
+from retrieval.search import Mode
+from tests.bot.conftest import dev_config
+
+CAROL = Identity("carol@northwind.example", org_member=True)
+
+
+@pytest.fixture
+def runtime(handbook_data: Path, tmp_path: Path) -> Iterator[Runtime]:
+    shutil.copytree(handbook_data, tmp_path / "data")
+    rt = Runtime(dev_config(tmp_path / "data"))
+    yield rt
+    rt.close()
+
+
+async def last_event(svc: ConversationService, turn: Turn) -> Finished | Refused:
+    last = None
+    async for event in svc.ask(turn):
+        last = event
+    assert isinstance(last, (Finished, Refused))
+    return last
+
+
+async def test_one_person_with_two_accounts_shares_one_quota(runtime: Runtime) -> None:
+    # Carol's Slack account U1 in one workspace, U2 in another, and the web chat: one person.
+    accounts = StaticIdentityResolver({"u1": CAROL, "u2": CAROL})
+    svc = ConversationService(
+        search=lambda q, p: runtime.searcher.search(q, p, mode=Mode.HYBRID),
+        answerer=Answerer(ExtractiveProvider()),
+        identities=ByPlatform({"slack": accounts, "webchat": StaticIdentityResolver({CAROL.email: CAROL})}),
+        principals_for=PrincipalsLookup(runtime.db),
+        rate_limiter=InProcessRateLimiter(2),
+        threads=InProcessThreadMemory(),
+        metrics=Metrics(),
+    )
+    asks = [Turn("slack", "T1", "u1", Kind.DIRECT, "D1", "1", "vpn access"),
+            Turn("slack", "T2", "u2", Kind.DIRECT, "D2", "1", "vpn access"),
+            Turn("webchat", "local", CAROL.email, Kind.DIRECT, "w", "1", "vpn access")]
+    results = [await last_event(svc, t) for t in asks]
+    assert isinstance(results[0], Finished) and isinstance(results[1], Finished)
+    assert isinstance(results[2], Refused) and results[2].code == "rate_limited"
+    svc.close()
