@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import docx
@@ -25,20 +24,10 @@ from pypdf import PasswordType, PdfReader
 
 from core.models import Section
 
-from .rules import RuleError, decode_utf8, parse_front_matter, utf8_problem
+from .parsed import Outline, Parsed, ParseError, decode_text, describe, tidy
+from .rules import RuleError, parse_front_matter
 
-
-class ParseError(ValueError):
-    """A file whose content cannot be turned into text."""
-
-
-@dataclass(frozen=True)
-class Parsed:
-    title: str | None
-    sections: tuple[Section, ...]
-    acl_clause: frozenset[str] | None = None
-    # Reserved for a source-provided modification date; files use their mtime instead.
-    updated_hint: None = None
+__all__ = ["SUPPORTED_SUFFIXES", "ParseError", "Parsed", "parse_document"]
 
 
 def parse_document(relpath: str, data: bytes) -> Parsed:
@@ -55,61 +44,8 @@ def parse_document(relpath: str, data: bytes) -> Parsed:
     except (ParseError, RuleError):
         raise
     except Exception as exc:  # third-party parsers raise anything; never crash a scan
-        raise ParseError(f"could not parse {suffix} file: {_describe(exc)}") from exc
+        raise ParseError(f"could not parse {suffix} file: {describe(exc)}") from exc
 
-
-def _describe(exc: BaseException) -> str:
-    message = str(exc).strip()
-    if len(message) > 200:
-        message = message[:200] + "..."
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
-def _decode(data: bytes) -> str:
-    try:
-        text = decode_utf8(data)
-    except UnicodeDecodeError as exc:
-        raise ParseError(utf8_problem(exc)) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _tidy(text: str) -> str:
-    """Trailing spaces off, runs of blank lines down to one, NULs (PDF extraction) removed."""
-    lines = [line.rstrip() for line in text.replace("\x00", "").split("\n")]
-    out: list[str] = []
-    for line in lines:
-        if line or (out and out[-1]):
-            out.append(line)
-    return "\n".join(out).strip("\n")
-
-
-class _Outline:
-    """Collects text under a stack of headings; a heading closes every deeper-or-equal one."""
-
-    def __init__(self, joiner: str) -> None:
-        self._joiner = joiner
-        self._stack: list[tuple[int, str]] = []
-        self._buffer: list[str] = []
-        self._sections: list[Section] = []
-
-    def heading(self, level: int, text: str) -> None:
-        self._flush()
-        while self._stack and self._stack[-1][0] >= level:
-            self._stack.pop()
-        self._stack.append((level, text))
-
-    def add(self, text: str) -> None:
-        self._buffer.append(text)
-
-    def sections(self) -> tuple[Section, ...]:
-        self._flush()
-        return tuple(self._sections)
-
-    def _flush(self) -> None:
-        text = _tidy(self._joiner.join(self._buffer))
-        self._buffer = []
-        if text.strip():
-            self._sections.append(Section(tuple(h for _, h in self._stack), text))
 
 
 # --- Markdown -------------------------------------------------------------------------------
@@ -132,7 +68,7 @@ _INLINE = (
 
 
 def _parse_markdown(relpath: str, data: bytes) -> Parsed:
-    text = _decode(data)
+    text = decode_text(data)
     lines = text.split("\n")
     title: str | None = None
     clause: frozenset[str] | None = None
@@ -146,7 +82,7 @@ def _parse_markdown(relpath: str, data: bytes) -> Parsed:
         front = parse_front_matter(relpath, "\n".join(lines[1:close]), first_line=2)
         title, clause = front.title, front.acl_clause
         lines = lines[close + 1 :]
-    outline = _Outline("\n")
+    outline = Outline("\n")
     first_h1: str | None = None
     fence: tuple[str, int] | None = None  # (fence character, length) while inside a code block
     for line in lines:
@@ -196,7 +132,7 @@ def _strip_markup(text: str) -> str:
 
 
 def _parse_text(relpath: str, data: bytes) -> Parsed:
-    text = _tidy(_decode(data))
+    text = tidy(decode_text(data))
     return Parsed(None, (Section((), text),) if text.strip() else ())
 
 
@@ -217,12 +153,12 @@ _HTML_BLOCKS = frozenset(
 
 
 def _parse_html(relpath: str, data: bytes) -> Parsed:
-    soup = BeautifulSoup(_decode(data), "html.parser")
+    soup = BeautifulSoup(decode_text(data), "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     if not title:
         h1 = soup.find("h1")
         title = h1.get_text(" ", strip=True) if h1 else ""
-    outline = _Outline("\n\n")
+    outline = Outline("\n\n")
     parts: list[str] = []
 
     def end_paragraph() -> None:
@@ -278,11 +214,11 @@ def _parse_pdf(relpath: str, data: bytes) -> Parsed:
             raise ParseError(
                 "not a readable PDF: it is encrypted with a password; save an unprotected copy"
             )
-        pages = [_tidy(page.extract_text() or "") for page in reader.pages]
+        pages = [tidy(page.extract_text() or "") for page in reader.pages]
     except ParseError:
         raise
     except Exception as exc:  # pypdf raises many unrelated types on corrupt input
-        raise ParseError(f"not a readable PDF: {_describe(exc)}") from exc
+        raise ParseError(f"not a readable PDF: {describe(exc)}") from exc
     sections = tuple(
         Section((f"Page {number}",), text) for number, text in enumerate(pages, 1) if text.strip()
     )
@@ -307,7 +243,7 @@ def _parse_docx(relpath: str, data: bytes) -> Parsed:
     try:
         document = docx.Document(io.BytesIO(data))
         title = (document.core_properties.title or "").strip() or None
-        outline = _Outline("\n\n")
+        outline = Outline("\n\n")
         for block in document.iter_inner_content():
             if isinstance(block, Paragraph):
                 text = block.text.strip()
@@ -323,7 +259,7 @@ def _parse_docx(relpath: str, data: bytes) -> Parsed:
                     outline.add(row)
         return Parsed(title, outline.sections())
     except Exception as exc:  # python-docx/lxml/zipfile raise many types on corrupt input
-        raise ParseError(f"not a readable DOCX: {_describe(exc)}") from exc
+        raise ParseError(f"not a readable DOCX: {describe(exc)}") from exc
 
 
 def _docx_heading_level(paragraph: Paragraph) -> int | None:
