@@ -24,8 +24,9 @@ from pypdf import PasswordType, PdfReader
 
 from core.models import Section
 
+from .markdown import parse_markdown
 from .parsed import Outline, Parsed, ParseError, decode_text, describe, tidy
-from .rules import RuleError, parse_front_matter
+from .rules import RuleError
 
 __all__ = ["SUPPORTED_SUFFIXES", "ParseError", "Parsed", "parse_document"]
 
@@ -46,86 +47,6 @@ def parse_document(relpath: str, data: bytes) -> Parsed:
     except Exception as exc:  # third-party parsers raise anything; never crash a scan
         raise ParseError(f"could not parse {suffix} file: {describe(exc)}") from exc
 
-
-
-# --- Markdown -------------------------------------------------------------------------------
-
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
-_ATX_CLOSING = re.compile(r"(?:^|[ \t]+)#+$")
-_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-_INLINE = (
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # image -> alt text
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # link -> its text; the URL is noise to a reader
-    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # reference link
-    (re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*"), r"\1"),
-    (re.compile(r"(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)"), r"\1"),
-    (re.compile(r"(?<![*\w])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![*\w])"), r"\1"),
-    # Underscores only at word edges, so snake_case identifiers survive.
-    (re.compile(r"(?<!\w)_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)"), r"\1"),
-    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),
-)
-
-
-def _parse_markdown(relpath: str, data: bytes) -> Parsed:
-    text = decode_text(data)
-    lines = text.split("\n")
-    title: str | None = None
-    clause: frozenset[str] | None = None
-    if lines[0].rstrip() == "---":
-        close = next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), None)
-        if close is None:
-            # Reading this as body text would drop an intended acl and widen access.
-            raise RuleError(
-                relpath, "front matter opened here is never closed; add a `---` line after it", 1
-            )
-        front = parse_front_matter(relpath, "\n".join(lines[1:close]), first_line=2)
-        title, clause = front.title, front.acl_clause
-        lines = lines[close + 1 :]
-    outline = Outline("\n")
-    first_h1: str | None = None
-    fence: tuple[str, int] | None = None  # (fence character, length) while inside a code block
-    for line in lines:
-        if fence is not None:
-            char, length = fence
-            if re.fullmatch(rf" {{0,3}}{re.escape(char)}{{{length},}}[ \t]*", line):
-                fence = None
-            else:
-                outline.add(line)
-            continue
-        opened = _FENCE_OPEN.match(line)
-        if opened and not (opened.group(1)[0] == "`" and "`" in opened.group(2)):
-            fence = (opened.group(1)[0], len(opened.group(1)))
-            continue
-        heading = _ATX.match(line)
-        if heading:
-            words = _clean_inline(_ATX_CLOSING.sub("", heading.group(2) or "")).strip()
-            if words:
-                level = len(heading.group(1))
-                outline.heading(level, words)
-                if level == 1 and first_h1 is None:
-                    first_h1 = words
-            continue
-        outline.add(_clean_inline(line))
-    return Parsed(title or first_h1, outline.sections(), clause)
-
-
-def _clean_inline(line: str) -> str:
-    """Drop emphasis markers and link targets; code spans keep their text untouched."""
-    out: list[str] = []
-    last = 0
-    for span in _CODE_SPAN.finditer(line):
-        out.append(_strip_markup(line[last : span.start()]))
-        out.append(span.group(2))
-        last = span.end()
-    out.append(_strip_markup(line[last:]))
-    return "".join(out)
-
-
-def _strip_markup(text: str) -> str:
-    for pattern, replacement in _INLINE:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 # --- Plain text -----------------------------------------------------------------------------
@@ -292,8 +213,8 @@ def _docx_rows(table: Table) -> Iterator[str]:
 
 
 _PARSERS: dict[str, Callable[[str, bytes], Parsed]] = {
-    ".md": _parse_markdown,
-    ".markdown": _parse_markdown,
+    ".md": parse_markdown,
+    ".markdown": parse_markdown,
     ".txt": _parse_text,
     ".html": _parse_html,
     ".htm": _parse_html,
