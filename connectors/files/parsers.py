@@ -25,6 +25,7 @@ from pypdf import PasswordType, PdfReader
 from core.models import Section
 
 from .markdown import parse_markdown
+from .ooxml_limits import DOCX_LIMITS, check_package
 from .parsed import Outline, Parsed, ParseError, decode_text, describe, tidy
 from .rules import RuleError
 
@@ -161,6 +162,7 @@ def _pdf_title(reader: PdfReader) -> str | None:
 
 
 def _parse_docx(relpath: str, data: bytes) -> Parsed:
+    check_package(data, DOCX_LIMITS)  # python-docx inflates and parses every part at once
     try:
         document = docx.Document(io.BytesIO(data))
         title = (document.core_properties.title or "").strip() or None
