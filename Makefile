@@ -32,7 +32,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest -q -m bench -p no:cacheprovider bench/ -s
+	$(BIN)/python -m pytest -q -m bench -p no:cacheprovider bench/ tests/security -s
 
 lint: $(STAMP)
 	$(BIN)/ruff check core retrieval connectors bot tests bench

@@ -13,32 +13,25 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import docx
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PreformattedString, Tag
+from docx.document import Document as DocxDocument
+from docx.enum.style import WD_STYLE_TYPE
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 from pypdf import PasswordType, PdfReader
 
 from core.models import Section
 
-from .rules import RuleError, decode_utf8, parse_front_matter, utf8_problem
+from .markdown import parse_markdown
+from .ooxml_limits import DOCX_LIMITS, check_package
+from .parsed import Outline, Parsed, ParseError, decode_text, describe, tidy
+from .rules import RuleError
 
-
-class ParseError(ValueError):
-    """A file whose content cannot be turned into text."""
-
-
-@dataclass(frozen=True)
-class Parsed:
-    title: str | None
-    sections: tuple[Section, ...]
-    acl_clause: frozenset[str] | None = None
-    # Reserved for a source-provided modification date; files use their mtime instead.
-    updated_hint: None = None
+__all__ = ["SUPPORTED_SUFFIXES", "ParseError", "Parsed", "parse_document"]
 
 
 def parse_document(relpath: str, data: bytes) -> Parsed:
@@ -55,148 +48,15 @@ def parse_document(relpath: str, data: bytes) -> Parsed:
     except (ParseError, RuleError):
         raise
     except Exception as exc:  # third-party parsers raise anything; never crash a scan
-        raise ParseError(f"could not parse {suffix} file: {_describe(exc)}") from exc
+        raise ParseError(f"could not parse {suffix} file: {describe(exc)}") from exc
 
-
-def _describe(exc: BaseException) -> str:
-    message = str(exc).strip()
-    if len(message) > 200:
-        message = message[:200] + "..."
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
-def _decode(data: bytes) -> str:
-    try:
-        text = decode_utf8(data)
-    except UnicodeDecodeError as exc:
-        raise ParseError(utf8_problem(exc)) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _tidy(text: str) -> str:
-    """Trailing spaces off, runs of blank lines down to one, NULs (PDF extraction) removed."""
-    lines = [line.rstrip() for line in text.replace("\x00", "").split("\n")]
-    out: list[str] = []
-    for line in lines:
-        if line or (out and out[-1]):
-            out.append(line)
-    return "\n".join(out).strip("\n")
-
-
-class _Outline:
-    """Collects text under a stack of headings; a heading closes every deeper-or-equal one."""
-
-    def __init__(self, joiner: str) -> None:
-        self._joiner = joiner
-        self._stack: list[tuple[int, str]] = []
-        self._buffer: list[str] = []
-        self._sections: list[Section] = []
-
-    def heading(self, level: int, text: str) -> None:
-        self._flush()
-        while self._stack and self._stack[-1][0] >= level:
-            self._stack.pop()
-        self._stack.append((level, text))
-
-    def add(self, text: str) -> None:
-        self._buffer.append(text)
-
-    def sections(self) -> tuple[Section, ...]:
-        self._flush()
-        return tuple(self._sections)
-
-    def _flush(self) -> None:
-        text = _tidy(self._joiner.join(self._buffer))
-        self._buffer = []
-        if text.strip():
-            self._sections.append(Section(tuple(h for _, h in self._stack), text))
-
-
-# --- Markdown -------------------------------------------------------------------------------
-
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
-_ATX_CLOSING = re.compile(r"(?:^|[ \t]+)#+$")
-_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-_INLINE = (
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # image -> alt text
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # link -> its text; the URL is noise to a reader
-    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # reference link
-    (re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*"), r"\1"),
-    (re.compile(r"(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)"), r"\1"),
-    (re.compile(r"(?<![*\w])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![*\w])"), r"\1"),
-    # Underscores only at word edges, so snake_case identifiers survive.
-    (re.compile(r"(?<!\w)_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)"), r"\1"),
-    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),
-)
-
-
-def _parse_markdown(relpath: str, data: bytes) -> Parsed:
-    text = _decode(data)
-    lines = text.split("\n")
-    title: str | None = None
-    clause: frozenset[str] | None = None
-    if lines[0].rstrip() == "---":
-        close = next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), None)
-        if close is None:
-            # Reading this as body text would drop an intended acl and widen access.
-            raise RuleError(
-                relpath, "front matter opened here is never closed; add a `---` line after it", 1
-            )
-        front = parse_front_matter(relpath, "\n".join(lines[1:close]), first_line=2)
-        title, clause = front.title, front.acl_clause
-        lines = lines[close + 1 :]
-    outline = _Outline("\n")
-    first_h1: str | None = None
-    fence: tuple[str, int] | None = None  # (fence character, length) while inside a code block
-    for line in lines:
-        if fence is not None:
-            char, length = fence
-            if re.fullmatch(rf" {{0,3}}{re.escape(char)}{{{length},}}[ \t]*", line):
-                fence = None
-            else:
-                outline.add(line)
-            continue
-        opened = _FENCE_OPEN.match(line)
-        if opened and not (opened.group(1)[0] == "`" and "`" in opened.group(2)):
-            fence = (opened.group(1)[0], len(opened.group(1)))
-            continue
-        heading = _ATX.match(line)
-        if heading:
-            words = _clean_inline(_ATX_CLOSING.sub("", heading.group(2) or "")).strip()
-            if words:
-                level = len(heading.group(1))
-                outline.heading(level, words)
-                if level == 1 and first_h1 is None:
-                    first_h1 = words
-            continue
-        outline.add(_clean_inline(line))
-    return Parsed(title or first_h1, outline.sections(), clause)
-
-
-def _clean_inline(line: str) -> str:
-    """Drop emphasis markers and link targets; code spans keep their text untouched."""
-    out: list[str] = []
-    last = 0
-    for span in _CODE_SPAN.finditer(line):
-        out.append(_strip_markup(line[last : span.start()]))
-        out.append(span.group(2))
-        last = span.end()
-    out.append(_strip_markup(line[last:]))
-    return "".join(out)
-
-
-def _strip_markup(text: str) -> str:
-    for pattern, replacement in _INLINE:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 # --- Plain text -----------------------------------------------------------------------------
 
 
 def _parse_text(relpath: str, data: bytes) -> Parsed:
-    text = _tidy(_decode(data))
+    text = tidy(decode_text(data))
     return Parsed(None, (Section((), text),) if text.strip() else ())
 
 
@@ -217,12 +77,12 @@ _HTML_BLOCKS = frozenset(
 
 
 def _parse_html(relpath: str, data: bytes) -> Parsed:
-    soup = BeautifulSoup(_decode(data), "html.parser")
+    soup = BeautifulSoup(decode_text(data), "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     if not title:
         h1 = soup.find("h1")
         title = h1.get_text(" ", strip=True) if h1 else ""
-    outline = _Outline("\n\n")
+    outline = Outline("\n\n")
     parts: list[str] = []
 
     def end_paragraph() -> None:
@@ -278,11 +138,11 @@ def _parse_pdf(relpath: str, data: bytes) -> Parsed:
             raise ParseError(
                 "not a readable PDF: it is encrypted with a password; save an unprotected copy"
             )
-        pages = [_tidy(page.extract_text() or "") for page in reader.pages]
+        pages = [tidy(page.extract_text() or "") for page in reader.pages]
     except ParseError:
         raise
     except Exception as exc:  # pypdf raises many unrelated types on corrupt input
-        raise ParseError(f"not a readable PDF: {_describe(exc)}") from exc
+        raise ParseError(f"not a readable PDF: {describe(exc)}") from exc
     sections = tuple(
         Section((f"Page {number}",), text) for number, text in enumerate(pages, 1) if text.strip()
     )
@@ -304,14 +164,16 @@ def _pdf_title(reader: PdfReader) -> str | None:
 
 
 def _parse_docx(relpath: str, data: bytes) -> Parsed:
+    check_package(data, DOCX_LIMITS)  # python-docx inflates and parses every part at once
     try:
         document = docx.Document(io.BytesIO(data))
         title = (document.core_properties.title or "").strip() or None
-        outline = _Outline("\n\n")
+        headings = _DocxHeadings(document)
+        outline = Outline("\n\n")
         for block in document.iter_inner_content():
             if isinstance(block, Paragraph):
                 text = block.text.strip()
-                level = _docx_heading_level(block)
+                level = headings.level(block)
                 if text and level is not None:
                     outline.heading(level, text)
                     if level == 0 and title is None:
@@ -323,12 +185,33 @@ def _parse_docx(relpath: str, data: bytes) -> Parsed:
                     outline.add(row)
         return Parsed(title, outline.sections())
     except Exception as exc:  # python-docx/lxml/zipfile raise many types on corrupt input
-        raise ParseError(f"not a readable DOCX: {_describe(exc)}") from exc
+        raise ParseError(f"not a readable DOCX: {describe(exc)}") from exc
 
 
-def _docx_heading_level(paragraph: Paragraph) -> int | None:
-    style = paragraph.style
-    name = str((style.name if style is not None else "") or "").strip().lower()
+class _DocxHeadings:
+    """Heading level by paragraph style, resolved once per document: python-docx's
+    ``Paragraph.style`` scans every style of the document on each call (18 s for 20,000
+    paragraphs), so this reads each paragraph's style id and looks it up instead."""
+
+    def __init__(self, document: DocxDocument) -> None:
+        default = document.styles.default(WD_STYLE_TYPE.PARAGRAPH)
+        self._default = _docx_style_level(default.name if default is not None else None)
+        self._levels: dict[str, int | None] = {}
+        for style in document.styles:
+            # As python-docx does: the first style with an id wins, and a style of another type
+            # stands for the default paragraph style.
+            if style.style_id not in self._levels:
+                paragraph_style = style.type == WD_STYLE_TYPE.PARAGRAPH
+                level = _docx_style_level(style.name) if paragraph_style else self._default
+                self._levels[style.style_id] = level
+
+    def level(self, paragraph: Paragraph) -> int | None:
+        style_id = paragraph._p.style
+        return self._levels.get(style_id, self._default) if style_id else self._default
+
+
+def _docx_style_level(style_name: str | None) -> int | None:
+    name = (style_name or "").strip().lower()
     if name == "title":
         return 0  # above Heading 1: the document's own title heads everything under it
     match = re.fullmatch(r"heading ([1-6])", name)
@@ -356,8 +239,8 @@ def _docx_rows(table: Table) -> Iterator[str]:
 
 
 _PARSERS: dict[str, Callable[[str, bytes], Parsed]] = {
-    ".md": _parse_markdown,
-    ".markdown": _parse_markdown,
+    ".md": parse_markdown,
+    ".markdown": parse_markdown,
     ".txt": _parse_text,
     ".html": _parse_html,
     ".htm": _parse_html,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
+import docx
 import pypdf
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -195,6 +196,29 @@ def test_docx_headings_and_table(make_docx: Callable[[], bytes]) -> None:
             "Up to 5 days carry over to March.\n\nCountry | Days | Notes\n\nPortugal | 25",
         ),
         Section(("Leave handbook", "Sick leave"), "Tell your manager before 10:00."),
+    )
+
+
+def test_docx_heading_styles_resolve_like_python_docx() -> None:
+    document = docx.Document()
+    document.add_paragraph("Policies", style="Heading 2")
+    unknown = document.add_paragraph("Unknown style id: the default style")
+    unknown._p.get_or_add_pPr().style = "NoSuchStyle"
+    character = document.add_paragraph("A character style's id: the default style too")
+    character._p.get_or_add_pPr().style = "Heading1Char"
+    out = io.BytesIO()
+    document.save(out)
+    parsed = parse_document("a.docx", out.getvalue())
+    assert [p.style.name for p in docx.Document(io.BytesIO(out.getvalue())).paragraphs] == [
+        "Heading 2",
+        "Normal",
+        "Normal",
+    ]
+    assert parsed.sections == (
+        Section(
+            ("Policies",),
+            "Unknown style id: the default style\n\nA character style's id: the default style too",
+        ),
     )
 
 
