@@ -37,7 +37,7 @@ def build_connector(name: str, conf: ConnectorConfig, app: Config, secrets: Secr
     if isinstance(conf, ConfluenceConnectorConfig):
         from connectors.confluence.connector import ConfluenceConnector
 
-        return ConfluenceConnector.from_config(name, conf, secrets)
+        return ConfluenceConnector.from_config(name, conf, secrets, app.files)
     raise ConfigError(f"connectors.{name}: unsupported type {conf.type!r}")
 
 

@@ -62,9 +62,11 @@ from connectors.confluence.permissions import (
     space_clause,
 )
 from connectors.confluence.storage import storage_to_sections
-from connectors.files.parsers import ParseError, parse_document
+from connectors.files.parsers import ParseError
+from connectors.files.rules import RuleError
+from connectors.files.sandbox import ParserSandbox
 from core.acl import Acl, PrincipalError, group_namespace
-from core.config import ConfigError, ConfluenceConnectorConfig
+from core.config import ConfigError, ConfluenceConnectorConfig, FilesConfig
 from core.models import Document, Section, document_id
 from core.secrets import SecretStore, require_secret
 
@@ -152,8 +154,11 @@ def _email_file(path: Path, where: str) -> dict[str, str]:
 
 
 class ConfluenceConnector:
-    def __init__(self, name: str, settings: Settings, client: ConfluenceClient) -> None:
+    def __init__(self, name: str, settings: Settings, client: ConfluenceClient,
+                 files: FilesConfig | None = None) -> None:
         self.name = name
+        # Attachments are parsed like files, in the budgeted worker process (files.* settings).
+        self._parser = ParserSandbox(files or FilesConfig())
         self.settings = settings
         self.client = client
         self._source = f"confluence:{name}"
@@ -169,7 +174,8 @@ class ConfluenceConnector:
         self._fetching: dict[tuple[int, str], threading.Lock] = {}
 
     @classmethod
-    def from_config(cls, name: str, conf: ConfluenceConnectorConfig, secrets: SecretStore) -> ConfluenceConnector:
+    def from_config(cls, name: str, conf: ConfluenceConnectorConfig, secrets: SecretStore,
+                    files: FilesConfig | None = None) -> ConfluenceConnector:
         settings = Settings.from_config(name, conf)
         if settings.cloud:
             if not conf.email:
@@ -181,7 +187,7 @@ class ConfluenceConnector:
             settings.url, credentials, cloud=settings.cloud, timeout=conf.timeout_seconds,
             max_retries=conf.max_retries,
         )
-        return cls(name, settings, client)
+        return cls(name, settings, client, files)
 
     @property
     def source(self) -> str:
@@ -193,6 +199,7 @@ class ConfluenceConnector:
 
     def close(self) -> None:
         self.client.close()
+        self._parser.close()
 
     # -- scope ------------------------------------------------------------------------------
 
@@ -327,14 +334,14 @@ class ConfluenceConnector:
                 return Skipped(source_id, f"its page is skipped: {skip}")
             acl = self._page_acl(page)
             data = self.client.download(str(_dig(item, "_links", "download") or ""), self.settings.attachment_max_bytes)
-            parsed = parse_document(filename, data)
+            parsed = self._parser.parse(filename, data)
         except AclUnavailable as exc:
             return Skipped(source_id, str(exc))
         except AttachmentTooLarge as exc:
             return Skipped(source_id, str(exc))
         except ConfluenceNotFound as exc:
             return Failed(source_id, f"could not be read: {exc}")
-        except ParseError as exc:
+        except (ParseError, RuleError) as exc:
             return Failed(source_id, str(exc))
         if not parsed.sections:
             return Skipped(source_id, "no text in the attachment")

@@ -50,8 +50,9 @@ from core.models import Document, document_id
 
 from .folder_rules import FolderRules, read_at_most, read_rule_file
 from .front_matter import front_matter_of
-from .parsers import SUPPORTED_SUFFIXES, ParseError, parse_document
+from .parsers import SUPPORTED_SUFFIXES, ParseError
 from .rules import GROUPS_FILE, RuleError, parse_groups_file, qualify
+from .sandbox import ParserSandbox
 from .walk import Entry, Problem, Unlistable, hidden, walk
 
 if TYPE_CHECKING:
@@ -102,6 +103,9 @@ class FilesConnector:
         self._limit = int(config.max_file_mb * _MB)
         self._extensions = _extensions(config.extensions)
         self._source = "files:" + str(self._root)
+        # Bodies are parsed in a worker process with a time, memory and text budget, so that
+        # a hostile file can neither stall the server nor exhaust it (see sandbox.py).
+        self._parser = ParserSandbox(config)
 
     @property
     def source(self) -> str:
@@ -112,7 +116,8 @@ class FilesConnector:
         return self._namespace
 
     def close(self) -> None:
-        """Nothing held between runs."""
+        """Stops the parse worker: the connector is done."""
+        self._parser.close()
 
     # -- listings ---------------------------------------------------------------------------
 
@@ -273,7 +278,7 @@ class FilesConnector:
     def _document(self, file: _File) -> Document | Skipped | Failed:
         source_id = file.entry.source_id
         try:
-            parsed = parse_document(source_id, file.data)
+            parsed = self._parser.parse(source_id, file.data)
         except (ParseError, RuleError) as exc:
             return Failed(source_id, str(exc))
         clauses = list(file.clauses)

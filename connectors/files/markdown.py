@@ -24,8 +24,8 @@ from markdown_it.rules_block import StateBlock
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
+from .front_matter import split_front_matter
 from .parsed import Outline, Parsed, decode_text
-from .rules import RuleError, parse_front_matter
 
 _BLOCK_NESTING = 20  # the CommonMark preset's own bound on recursion
 # A list item opens two levels (list + item) before its content is parsed one level deeper, so
@@ -38,23 +38,12 @@ _DROPPED_HTML = ("<script", "<style")  # their content is code, not text for a r
 
 
 def parse_markdown(relpath: str, data: bytes) -> Parsed:
-    """Front matter via :func:`~connectors.files.rules.parse_front_matter`, then the body.
+    """Front matter as :func:`~connectors.files.front_matter.split_front_matter` reads it (the
+    permission job reads it the same way), then the body.
 
     Raises ParseError for text that is not UTF-8 and RuleError for invalid front matter."""
-    text = decode_text(data)
-    lines = text.split("\n")
-    title: str | None = None
-    clause: frozenset[str] | None = None
-    if lines[0].rstrip() == "---":
-        close = next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), None)
-        if close is None:
-            # Reading this as body text would drop an intended acl and widen access.
-            raise RuleError(
-                relpath, "front matter opened here is never closed; add a `---` line after it", 1
-            )
-        front = parse_front_matter(relpath, "\n".join(lines[1:close]), first_line=2)
-        title, clause = front.title, front.acl_clause
-        lines = lines[close + 1 :]
+    front, lines = split_front_matter(relpath, decode_text(data))
+    title, clause = front.title, front.acl_clause
     outline = Outline("\n")
     first_h1 = _Writer(outline).write(_block_parser().parse("\n".join(lines)))
     return Parsed(title or first_h1, outline.sections(), clause)

@@ -427,8 +427,10 @@ def test_document_markup_is_shown_as_text(page: ChatPage) -> None:
     assert hostile, f"the cafeteria document was not cited: {sources}"
     assert "<img src=x onerror=" in hostile[0]["title"], hostile[0]
     text = page.text(answer)
-    if "zebra-4471" in text:  # the answer quotes the sentence: its markup shows as characters
-        assert '<img src=x onerror="window.loreXss=2"> zebra-4471' in text, text
+    if "zebra-4471" in text:
+        # The Markdown parser drops inline HTML from the body (a renderer would not show the tag
+        # as text either); whatever markup reaches the page is shown as characters, never run.
+        assert "window.loreXss=2" not in text or '<img src=x onerror="window.loreXss=2">' in text, text
     page.assert_clean()
 
 
