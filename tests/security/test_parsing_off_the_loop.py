@@ -22,7 +22,6 @@ from retrieval.embedding import HashEmbedder
 from retrieval.index.lance import LanceIndex
 from tests.connectors.files import sandbox_targets
 
-
 # The old parser's emphasis pattern: one regex call holds the interpreter lock throughout.
 _OLD_EMPHASIS = re.compile(r"(?<![*\w])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![*\w])")
 
