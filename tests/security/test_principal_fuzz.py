@@ -65,9 +65,11 @@ def test_adversarial_principals_match_exactly_themselves(pool: list[str], data: 
                         | {p for raw in pool if (p := accepted(f"user:{raw}@x.io")) is not None})
     if len(principals) < 2:
         return
+    # At most four clauses: an ACL with more is rewritten through the membership store at index
+    # time (retrieval.acl_fields), and these groups have no members; that path has its own tests.
     acls = [
         Acl.of(data.draw(st.lists(st.lists(st.sampled_from(principals), min_size=1, max_size=3),
-                                  min_size=1, max_size=5)))
+                                  min_size=1, max_size=4)))
         for _ in range(8)
     ]
     with tempfile.TemporaryDirectory() as tmp:

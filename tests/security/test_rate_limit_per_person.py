@@ -3,12 +3,6 @@ each got the full quota. It is keyed on the resolved email now."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from bot.conversation import ConversationService, Finished, Kind, Refused, Turn
 from bot.identity import ByPlatform, Identity, PrincipalsLookup, StaticIdentityResolver
 from bot.metrics import Metrics
@@ -18,25 +12,11 @@ from retrieval.answer.answerer import Answerer
 from retrieval.answer.extractive import ExtractiveProvider
 from retrieval.runtime import Runtime
 from retrieval.search import Mode
-from tests.bot.conftest import dev_config
+from tests.bot.test_conversation import final, runtime
+
+__all__ = ["runtime"]  # the handbook runtime fixture of the conversation tests
 
 CAROL = Identity("carol@northwind.example", org_member=True)
-
-
-@pytest.fixture
-def runtime(handbook_data: Path, tmp_path: Path) -> Iterator[Runtime]:
-    shutil.copytree(handbook_data, tmp_path / "data")
-    rt = Runtime(dev_config(tmp_path / "data"))
-    yield rt
-    rt.close()
-
-
-async def last_event(svc: ConversationService, turn: Turn) -> Finished | Refused:
-    last = None
-    async for event in svc.ask(turn):
-        last = event
-    assert isinstance(last, (Finished, Refused))
-    return last
 
 
 async def test_one_person_with_two_accounts_shares_one_quota(runtime: Runtime) -> None:
@@ -54,7 +34,7 @@ async def test_one_person_with_two_accounts_shares_one_quota(runtime: Runtime) -
     asks = [Turn("slack", "T1", "u1", Kind.DIRECT, "D1", "1", "vpn access"),
             Turn("slack", "T2", "u2", Kind.DIRECT, "D2", "1", "vpn access"),
             Turn("webchat", "local", CAROL.email, Kind.DIRECT, "w", "1", "vpn access")]
-    results = [await last_event(svc, t) for t in asks]
+    results = [await final(svc, t) for t in asks]
     assert isinstance(results[0], Finished) and isinstance(results[1], Finished)
     assert isinstance(results[2], Refused) and results[2].code == "rate_limited"
     svc.close()
