@@ -42,7 +42,7 @@ def cmd_ingest(cfg: Config, args: argparse.Namespace) -> int:
 
     from connectors.files import FilesConnector
     from connectors.files.connector import derived_instance
-    from connectors.registry import files_connector_for
+    from connectors.registry import files_connector_for, overlapping_files_connector
     from connectors.sync import SyncEngine
     from connectors.sync.scheduler import LeaseHeld, default_holder, run_leased
     from core.leases import LeaseManager
@@ -54,6 +54,12 @@ def cmd_ingest(cfg: Config, args: argparse.Namespace) -> int:
     # A folder that a configured connector indexes is ingested as that connector (its group
     # namespace, URLs and lease); any other folder gets a name of its own.
     configured = files_connector_for(cfg, root)
+    if configured is None:
+        overlap = overlapping_files_connector(cfg, root)
+        if overlap is not None:
+            # A second source over part of the same tree would read other rule files above it
+            # (or another groups.yaml) and could give its documents wider access.
+            raise CliError(f"{root} overlaps the folder of connector {overlap!r}: run `lore sync {overlap} --full`")
     name = configured[0] if configured else derived_instance(root)
     url_base = configured[1].url_base if configured else ""
     connector = FilesConnector(root, cfg.files, instance=name, url_base=url_base)

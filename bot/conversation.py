@@ -22,7 +22,7 @@ from bot.audience import Audience, AudienceResolver, scope_for
 from bot.identity import IdentityResolver, PrincipalsFor
 from bot.metrics import Metrics
 from bot.threads import ThreadMemory
-from core.ratelimit import RateLimiter
+from core.ratelimit import Decision, RateLimiter
 from retrieval.answer.answerer import Answerer
 from retrieval.answer.base import Citation, Delta, Done, Exchange, Reset
 from retrieval.index.base import Hit
@@ -142,6 +142,12 @@ class ConversationService:
         if len(text) > MAX_QUESTION_CHARS:
             yield Refused(f"That question is too long ({len(text)} characters; the limit is {MAX_QUESTION_CHARS}).", "too_long")
             return
+        # Per account first, before any lookup: an account spamming questions must not spend
+        # the platform's API quota (users.info) that everybody's identity lookups share.
+        decision = await self.rate_limiter.acquire(f"account:{turn.platform}:{turn.workspace}:{turn.user_id}")
+        if not decision.allowed:
+            yield self._limited(decision)
+            return
         t = time.perf_counter()
         try:
             identity = await self.identities.resolve(turn)
@@ -155,9 +161,7 @@ class ConversationService:
         # two workspaces) shares one quota. Identities are cached, so lookups stay cheap.
         decision = await self.rate_limiter.acquire(f"person:{identity.email}")
         if not decision.allowed:
-            self.metrics.rate_limited.inc()
-            wait = max(1, round(decision.retry_after))
-            yield Refused(f"You're asking faster than I can answer; try again in {wait} s.", "rate_limited", decision.retry_after)
+            yield self._limited(decision)
             return
         asker = await asyncio.to_thread(self.principals_for, identity)
         audience: Audience | None = None
@@ -224,6 +228,11 @@ class ConversationService:
                         },
                     )
                 )
+
+    def _limited(self, decision: Decision) -> Refused:
+        self.metrics.rate_limited.inc()
+        wait = max(1, round(decision.retry_after))
+        return Refused(f"You're asking faster than I can answer; try again in {wait} s.", "rate_limited", decision.retry_after)
 
     async def _dated(self, citations: tuple[Citation, ...]) -> tuple[Citation, ...]:
         """Citations with each document's last-updated time from the metadata database."""

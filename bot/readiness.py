@@ -1,11 +1,12 @@
 """What /readyz checks, and what each answer means.
 
-Ready means this replica can answer questions correctly: the database and the index answer, the
-model is loaded, the index and the database describe the same documents (a mismatch found at
-start, see retrieval.consistency, keeps the replica unready until a full sync has repaired it),
-and the server is not draining. Redis is shared state that has a fallback (the rate limit works
-per replica, event de-duplication uses the database), so a Redis outage shows as ``degraded``
-without taking the replica out of rotation.
+Ready means this replica can answer questions: the database and the index answer, the model is
+loaded, and the server is not draining. Two conditions show as ``degraded`` without taking the
+replica out of rotation, because answering stays safe: Redis down (the rate limit works per
+replica, event de-duplication and thread memory use the database and this replica), and an
+index and a database that disagree (found at start, see retrieval.consistency: documents the
+database does not know are never served, retrieval.guard; missing ones are re-indexed by the
+full sync the server starts, and the check is repeated until they agree).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ async def readiness_checks(
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         checks["index"] = f"error: {exc.__class__.__name__}"
     if consistency is not None:
-        checks["consistency"] = "ok" if consistency.ok else f"error: {consistency.describe()}"
+        checks["consistency"] = "ok" if consistency.ok else f"degraded: {consistency.describe()}"
     if redis is not None:
         try:
             await asyncio.wait_for(redis.ping(), REDIS_TIMEOUT_SECONDS)

@@ -53,7 +53,7 @@ class AppState:
     webchat_users: StaticIdentityResolver  # the web chat's identity picker table
     redis: Any = None
     slack: Any = None  # the bolt AsyncApp when slack.enabled
-    # Index and database checked at start; until a full sync repairs a mismatch, not ready.
+    # Index and database checked at start; shown in /readyz until a full sync repairs them.
     consistency: Consistency | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)
     ready: bool = False
@@ -115,7 +115,9 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
     if cfg.redis.url:
         import redis.asyncio as aioredis
 
-        redis = aioredis.from_url(cfg.redis.url)
+        # Short timeouts: a Redis that stops answering (no refusal, just silence) must reach the
+        # fallbacks in a second, not hold every question until the OS gives up.
+        redis = aioredis.from_url(cfg.redis.url, socket_connect_timeout=1.0, socket_timeout=1.0)
     webchat_users = StaticIdentityResolver.from_entries(cfg.webchat.users)
     identities = ByPlatform({"webchat": webchat_users})
     slack = None
@@ -124,7 +126,8 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
         from bot.slack.people import SlackPeople
 
         slack = build_slack_app(cfg.slack, secrets, runtime.db)
-        identities.resolvers["slack"] = SlackPeople(slack.client_for, trusted_teams=frozenset(cfg.slack.trusted_teams))
+        identities.resolvers["slack"] = SlackPeople(slack.client_for, trusted_teams=frozenset(cfg.slack.trusted_teams),
+                                                 home_for=slack.home_for)
     limiter = make_rate_limiter(cfg.ratelimit, cfg.redis)
     threads = _thread_memory(cfg, redis)
     if isinstance(threads, RedisThreadMemory):
@@ -234,6 +237,9 @@ async def _warm_up(app: web.Application) -> None:
         if not found.ok:
             log.error("index and database disagree", extra={"problem": found.describe()})
             state.consistency = found
+            task = asyncio.get_running_loop().create_task(_recheck_consistency(state))
+            state.background.add(task)
+            task.add_done_callback(state.background.discard)
         state.ready = True
         log.info("ready", extra={"chunks": state.runtime.index.count_chunks()})
     except Exception:
@@ -254,6 +260,8 @@ async def _drain(app: web.Application) -> None:
 
 async def _close(app: web.Application) -> None:
     state = app[STATE_KEY]
+    for task in list(state.background):
+        task.cancel()
     state.conversation.close()
     await state.answerer.aclose()
     if state.redis is not None:
@@ -283,15 +291,23 @@ def _socket_mode_lifecycle(app: web.Application, state: AppState, cfg: Config) -
 
 def _after_sync(state: AppState, name: str, report: Any) -> None:
     state.metrics.sync_finished(name, report.kind, report.status, report.counts(), time.time())
-    if state.consistency is not None and report.kind == "full":
-        async def recheck() -> None:
-            found = await asyncio.to_thread(check_consistency, state.runtime.db, state.runtime.index)
-            state.consistency = None if found.ok else found
-            if found.ok:
-                log.info("index and database agree again")
 
-        state.background.add(task := asyncio.get_running_loop().create_task(recheck()))
-        task.add_done_callback(state.background.discard)
+
+CONSISTENCY_RECHECK_SECONDS = 60.0
+
+
+async def _recheck_consistency(state: AppState) -> None:
+    """While the index and the database disagree, look again every minute: whoever repairs it
+    (this replica's scheduler, another replica, `lore sync --full` or `lore ingest`)."""
+    while state.consistency is not None:
+        await asyncio.sleep(CONSISTENCY_RECHECK_SECONDS)
+        try:
+            found = await asyncio.to_thread(check_consistency, state.runtime.db, state.runtime.index)
+        except Exception as exc:  # noqa: BLE001 - the database or the index is down: /readyz says so
+            log.warning("consistency check failed; trying again", extra={"error": exc.__class__.__name__})
+            continue
+        state.consistency = None if found.ok else found
+    log.info("index and database agree")
 
 
 def _sync_lifecycle(app: web.Application, state: AppState, cfg: Config) -> None:

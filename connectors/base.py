@@ -99,6 +99,9 @@ class Unchanged:
 
     source_id: str
     acl: Acl
+    # The content hash of the document the checkpoint saw: an engine whose row holds another
+    # (a pass wrote a newer version, then the source went back) must read it again.
+    content_hash: str
     read: Callable[[], Document | Skipped | Failed] = field(compare=False, repr=False)
 
 

@@ -51,6 +51,17 @@ def files_connector_for(app: Config, root: Path) -> tuple[str, FilesConnectorCon
     return None
 
 
+def overlapping_files_connector(app: Config, root: Path) -> str | None:
+    """A configured files connector whose folder contains ``root`` or lies inside it."""
+    wanted = root.resolve()
+    for name, conf in sorted(app.connectors.items()):
+        if isinstance(conf, FilesConnectorConfig) and conf.path:
+            theirs = Path(conf.path).resolve()
+            if theirs != wanted and (wanted.is_relative_to(theirs) or theirs.is_relative_to(wanted)):
+                return name
+    return None
+
+
 def intervals(conf: ConnectorConfig) -> dict[str, timedelta]:
     return {
         "content": timedelta(minutes=conf.content_interval_minutes),

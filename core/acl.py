@@ -31,6 +31,10 @@ GROUP_PROVIDERS = frozenset({"confluence", "aad", "sharepoint", "files"})
 # Group ids of these providers are unique only within one connector instance.
 INSTANCE_SCOPED_PROVIDERS = frozenset({"confluence", "sharepoint", "files"})
 ORG_MEMBERS = "org:members"
+# What the metadata database can hold (group_memberships.group, .member_email): a principal
+# that would not fit is refused here rather than failing a whole membership sync there.
+MAX_PRINCIPAL = 512
+MAX_EMAIL = 320
 # Connector instance names as core.config accepts them: also the namespace of their groups.
 INSTANCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -53,6 +57,10 @@ def parse_principal(raw: str) -> str:
         raise PrincipalError(
             f"{raw!r}: principals must be ASCII (write internationalised domains as xn--...)"
         )
+    if not stripped.isprintable():
+        raise PrincipalError(f"{raw!r}: principals contain no control characters")
+    if len(stripped) > MAX_PRINCIPAL:
+        raise PrincipalError(f"{raw[:40]!r}...: principals are at most {MAX_PRINCIPAL} characters")
     value = stripped.lower()
     if value == ORG_MEMBERS:
         return value
@@ -63,7 +71,7 @@ def parse_principal(raw: str) -> str:
             f"or {ORG_MEMBERS}"
         )
     if kind == "user":
-        if not _EMAIL.match(rest):
+        if len(rest) > MAX_EMAIL or not _EMAIL.match(rest):
             raise PrincipalError(f"{raw!r}: user:<email> needs an email address")
         return value
     if kind == "group":

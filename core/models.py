@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from core.acl import Acl
@@ -16,6 +17,15 @@ def document_id(source: str, source_id: str) -> str:
     characters an index key should not)."""
     kind = source.partition(":")[0]
     return f"{kind}:" + hashlib.sha256(f"{source}\n{source_id}".encode()).hexdigest()[:32]
+
+
+# Lone surrogates (YAML escapes, PDF text maps decoded with surrogatepass) cannot be encoded as
+# UTF-8, and PostgreSQL refuses NUL in text: either would fail the write of a whole batch.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 class DocumentRefused(ValueError):
@@ -51,6 +61,21 @@ class Document:
             )
         return self.acl
 
+    def storable(self) -> Document:
+        """This document with every character that no store can hold replaced (U+FFFD)."""
+        texts = [self.title, self.url, self.author or "", *self.metadata.values(),
+                 *(t for s in self.sections for t in (*s.heading_path, s.text))]
+        if not any(_UNSTORABLE.search(t) for t in texts):
+            return self
+        return replace(
+            self,
+            title=storable(self.title),
+            url=storable(self.url),
+            author=storable(self.author) if self.author is not None else None,
+            metadata={k: storable(v) for k, v in self.metadata.items()},
+            sections=tuple(Section(tuple(storable(h) for h in s.heading_path), storable(s.text)) for s in self.sections),
+        )
+
     def content_hash(self) -> str:
         """Hash of everything that ends up in the index except the ACL (which is rewritten
         separately, without re-embedding)."""
@@ -58,7 +83,8 @@ class Document:
             [self.title, self.url, [[list(s.heading_path), s.text] for s in self.sections]],
             ensure_ascii=False,
         )
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        # surrogatepass: a document not yet made storable must hash, not crash the caller
+        return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation import Turn
-from bot.slack.people import workspace_of
+from bot.slack.people import HomeFor, Workspace, workspace_of
 from bot.slack.signed_requests import bolt_request, log_bolt_error
 from bot.slack.stores import DatabaseInstallationStore, DatabaseOAuthStateStore
 from core.config import ConfigError, SlackConfig
@@ -75,6 +75,7 @@ def web_client(base_url: str, token: str | None = None) -> AsyncWebClient:
 class SlackApp:
     app: AsyncApp
     client_for: ClientFor
+    home_for: HomeFor  # the organisation whose people are ours (see bot.slack.people)
 
 
 def _bolt(**kwargs: Any) -> AsyncApp:
@@ -112,7 +113,11 @@ def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> Sla
                 raise LookupError("Lore is not installed in this Slack workspace")
             return web_client(base_url, bot.bot_token)
 
-        return SlackApp(app, client_for_install)
+        async def home_for_install(turn: Turn) -> Workspace:
+            # client_for_install already refused turns of workspaces Lore is not installed in.
+            return workspace_of(turn)
+
+        return SlackApp(app, client_for_install, home_for_install)
     token = secrets.get(cfg.bot_token_secret)
     if not token:
         raise ConfigError(
@@ -133,7 +138,16 @@ def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> Sla
     async def client_for_token(_turn: Turn) -> AsyncWebClient:
         return client
 
-    return SlackApp(app, client_for_token)
+    home: list[Workspace] = []
+
+    async def home_for_token(_turn: Turn) -> Workspace:
+        # One token is one installation: its workspace is home, whatever a request body says.
+        if not home:
+            info = await client.auth_test()
+            home.append(Workspace(team_id=str(info["team_id"]), enterprise_id=info.get("enterprise_id") or None))
+        return home[0]
+
+    return SlackApp(app, client_for_token, home_for_token)
 
 
 def add_routes(web_app: web.Application, slack: AsyncApp, signing_secret: str) -> None:

@@ -46,9 +46,14 @@ NO_UNFURL = {"unfurl_links": False, "unfurl_media": False}
 
 
 def workspace_key(body: dict[str, Any]) -> str:
-    """Turn.workspace: "<enterprise_id>:<team_id>" on Enterprise Grid, else "<team_id>"."""
-    enterprise = body.get("enterprise_id") or (body.get("enterprise") or {}).get("id")
-    team = body.get("team_id") or (body.get("team") or {}).get("id") or ""
+    """Turn.workspace: "<enterprise_id>:<team_id>" on Enterprise Grid, else "<team_id>": the
+    installation the event was delivered for. Events carry it in ``authorizations``; in a
+    channel shared with another organisation the top-level ``team_id`` may be theirs (bolt's
+    own team lookup prefers ``authorizations`` for that reason)."""
+    auths = body.get("authorizations")
+    source = auths[0] if isinstance(auths, list) and auths and isinstance(auths[0], dict) else body
+    enterprise = source.get("enterprise_id") or (body.get("enterprise") or {}).get("id")
+    team = source.get("team_id") or (body.get("team") or {}).get("id") or ""
     return f"{enterprise}:{team}" if enterprise else str(team)
 
 

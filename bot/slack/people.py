@@ -103,12 +103,25 @@ class _TtlCache:
             self._items.popitem(last=False)
 
 
+HomeFor = Callable[[Turn], Awaitable["Workspace"]]  # the organisation Lore is installed in
+
+
+async def _home_from_turn(turn: Turn) -> Workspace:
+    return workspace_of(turn)
+
+
 class SlackPeople:
-    """Implements both ``IdentityResolver`` and ``AudienceResolver`` for Slack turns."""
+    """Implements both ``IdentityResolver`` and ``AudienceResolver`` for Slack turns.
+
+    ``home_for`` names the organisation whose people are ours: with one configured bot token it
+    is the token's own workspace (``auth.test``), whatever a request says; with OAuth installs
+    it is the installation the turn was delivered for."""
 
     def __init__(self, client_for: ClientFor, *, ttl: float = 300.0, max_entries: int = 50_000,
-                 max_scan: int = 2_000, trusted_teams: frozenset[str] = frozenset()) -> None:
+                 max_scan: int = 2_000, trusted_teams: frozenset[str] = frozenset(),
+                 home_for: HomeFor = _home_from_turn) -> None:
         self.client_for = client_for
+        self.home_for = home_for
         self.trusted_teams = trusted_teams
         self.max_scan = max_scan
         self._cache = _TtlCache(ttl, max_entries)
@@ -125,11 +138,11 @@ class SlackPeople:
 
     async def resolve(self, turn: Turn) -> Identity | None:
         client = await self.client_for(turn)
-        return (await self._member(client, workspace_of(turn), turn.user_id)).identity
+        return (await self._member(client, await self.home_for(turn), turn.user_id)).identity
 
     async def audience(self, turn: Turn) -> Audience:
         client = await self.client_for(turn)
-        home = workspace_of(turn)
+        home = await self.home_for(turn)
         info = (await client.conversations_info(channel=turn.conversation_id))["channel"]
         member_ids: list[str] = []
         cursor = ""

@@ -50,6 +50,7 @@ from connectors.base import (
 from connectors.confluence.client import (
     AttachmentTooLarge,
     ConfluenceClient,
+    ConfluenceError,
     ConfluenceNotFound,
     Credentials,
 )
@@ -77,6 +78,7 @@ _PAGE_EXPAND = f"space,ancestors,metadata.labels,{_RESTRICTION_EXPAND}"
 _CONTENT_EXPAND = f"body.storage,version,history,container,{_PAGE_EXPAND}"
 _CQL_DATE = "%Y/%m/%d %H:%M"
 _LISTING_LIMIT = 100
+_ITEM_STATUSES = frozenset({400, 403, 410, 422})  # refusals about one item, not the whole source
 T = TypeVar("T")
 
 
@@ -271,6 +273,12 @@ class ConfluenceConnector:
         except AclUnavailable as exc:
             return Skipped(source_id, str(exc))
         except ConfluenceNotFound as exc:
+            return Failed(source_id, f"could not read what its permissions depend on: {exc}")
+        except ConfluenceError as exc:
+            if exc.status not in _ITEM_STATUSES:
+                raise  # 401, 429/5xx after retries, transport: the source is unwell, change nothing
+            # Refused for this page only (403 on one space's permissions, one ancestor, one user):
+            # that page fails, the others' ACLs are still read and applied.
             return Failed(source_id, f"could not read what its permissions depend on: {exc}")
 
     def _excluded(self, item: Mapping[str, Any]) -> str | None:

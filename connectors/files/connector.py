@@ -48,7 +48,13 @@ from core.acl import Acl, PrincipalError, group_namespace
 from core.config import ConfigError, FilesConfig
 from core.models import Document, document_id
 
-from .folder_rules import FolderRules, read_at_most, read_rule_file
+from .folder_rules import (
+    GROUPS_FILE_LIMIT,
+    FolderRules,
+    NotARegularFile,
+    read_at_most,
+    read_rule_file,
+)
 from .front_matter import front_matter_of
 from .parsers import SUPPORTED_SUFFIXES, ParseError
 from .rules import GROUPS_FILE, RuleError, parse_groups_file, qualify
@@ -130,7 +136,7 @@ class FilesConnector:
 
     def changes(self, checkpoint: Mapping[str, Any] | None) -> Iterator[Change]:
         previous = _versions(checkpoint)
-        versions: dict[str, str] = {}
+        versions: dict[str, list[str]] = {}
         yield from self._items(previous, versions)
         yield CheckpointMark({"scanned_at": datetime.now(UTC).isoformat(), "versions": versions})
 
@@ -172,7 +178,7 @@ class FilesConnector:
         path = self._root / GROUPS_FILE
         if not os.path.lexists(path):
             return GroupSnapshot({})
-        data = read_rule_file(self._root, path, GROUPS_FILE, self._limit)
+        data = read_rule_file(self._root, path, GROUPS_FILE, GROUPS_FILE_LIMIT)
         return GroupSnapshot(parse_groups_file(GROUPS_FILE, data, self._namespace))
 
     def _walk(self) -> Iterator[Entry | Problem | Unlistable]:
@@ -180,7 +186,9 @@ class FilesConnector:
             raise NotADirectoryError(f"files root {self._root} is not a folder")
         return walk(self._root, self._candidate)
 
-    def _items(self, previous: Mapping[str, str], versions: dict[str, str]) -> Iterator[ScanItem | Unchanged]:
+    def _items(
+        self, previous: Mapping[str, tuple[str, str]], versions: dict[str, list[str]]
+    ) -> Iterator[ScanItem | Unchanged]:
         rules = FolderRules(self._root, self._namespace)
         unlistable = []
         for item in self._walk():
@@ -206,21 +214,23 @@ class FilesConnector:
     # -- one file ---------------------------------------------------------------------------
 
     def _change(
-        self, entry: Entry, rules: FolderRules, previous: Mapping[str, str], versions: dict[str, str]
+        self, entry: Entry, rules: FolderRules, previous: Mapping[str, tuple[str, str]],
+        versions: dict[str, list[str]],
     ) -> ScanItem | Unchanged:
         file = self._read(entry, rules, need_data=True)
         if not isinstance(file, _File):
             return file
         version = self._version(file.data)
-        if previous.get(entry.source_id) == version:
+        seen = previous.get(entry.source_id)
+        if seen is not None and seen[0] == version:
             acl = self._acl(file)
             if isinstance(acl, Acl):
-                versions[entry.source_id] = version
-                return Unchanged(entry.source_id, acl, read=lambda: self._document(file))
+                versions[entry.source_id] = list(seen)
+                return Unchanged(entry.source_id, acl, seen[1], read=lambda: self._document(file))
             return acl
         document = self._document(file)
         if isinstance(document, Document):
-            versions[entry.source_id] = version
+            versions[entry.source_id] = [version, document.content_hash()]
         return document
 
     def _acl_item(self, entry: Entry, rules: FolderRules) -> AclItem:
@@ -252,7 +262,9 @@ class FilesConnector:
                 return Skipped(source_id, self._too_large(info.st_size))
             if info.st_size == 0:
                 return Skipped(source_id, "empty file")
-            data = read_at_most(path, self._limit) if need_data else b""
+            data = read_at_most(path, self._limit, real) if need_data else b""
+        except NotARegularFile as exc:
+            return Skipped(source_id, str(exc))
         except OSError as exc:
             return Failed(source_id, f"cannot read: {exc.strerror or exc}")
         if data is None:  # grew past the limit after stat
@@ -297,7 +309,7 @@ class FilesConnector:
             sections=parsed.sections,
             acl=Acl.of(clauses),
             updated_at=datetime.fromtimestamp(file.info.st_mtime, tz=UTC),
-        )
+        ).storable()  # the fingerprint's content hash must be the one the row will hold
 
     def _url(self, source_id: str) -> str:
         return self._url_base + quote(source_id) if self._url_base else ""
@@ -320,11 +332,15 @@ def derived_instance(root: Path) -> str:
     return f"{slug}-{hashlib.sha256(str(resolved).encode()).hexdigest()[:8]}"
 
 
-def _versions(checkpoint: Mapping[str, Any] | None) -> dict[str, str]:
+def _versions(checkpoint: Mapping[str, Any] | None) -> dict[str, tuple[str, str]]:
+    """source id -> (fingerprint of the bytes, content hash of the document made from them)."""
     found = checkpoint.get("versions") if checkpoint else None
     if not isinstance(found, dict):
         return {}
-    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+    return {
+        k: (v[0], v[1]) for k, v in found.items()
+        if isinstance(k, str) and isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)
+    }
 
 
 def _raise_if_incomplete(unlistable: list[Unlistable]) -> None:

@@ -9,13 +9,22 @@ location, and a rule file that is a symlink out of the root is refused.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from .rules import ACL_FILE, RuleError, parse_acl_file, qualify
 
 _MB = 1024 * 1024
-# Rule files are a handful of lines; a huge one is a mistake, not something to load.
-RULE_FILE_LIMIT = _MB
+_KB = 1024
+# Rule files are a handful of lines; a huge one is a mistake, not something to load (and PyYAML
+# reads about a megabyte a second, so a size cap is also a time cap).
+RULE_FILE_LIMIT = 64 * _KB
+GROUPS_FILE_LIMIT = 4 * _MB  # about 130,000 members listed one per line
+
+
+class NotARegularFile(OSError):
+    """A FIFO, device or socket where a file was expected (opening a FIFO blocks forever), or a
+    file that changed under the reader (a symlink swapped between the rule check and the read)."""
 
 
 class FolderRules:
@@ -69,22 +78,34 @@ class FolderRules:
 
 
 def read_rule_file(root: Path, path: Path, where: str, limit: int) -> bytes:
-    if not path.resolve().is_relative_to(root):
+    real = path.resolve()
+    if not real.is_relative_to(root):
         raise RuleError(where, "is a symlink to outside the root; replace it with a regular file")
     try:
-        data = read_at_most(path, limit)
+        data = read_at_most(path, limit, real)
     except OSError as exc:
         raise RuleError(where, f"cannot read: {exc.strerror or exc}") from None
     if data is None:
-        raise RuleError(where, f"larger than {limit // _MB} MB; this is not a rule file")
+        size = f"{limit // _MB} MB" if limit >= _MB else f"{limit // _KB} KB"
+        raise RuleError(where, f"larger than {size}; this is not a rule file")
     return data
 
 
-def read_at_most(path: Path, limit: int) -> bytes | None:
-    """The file's bytes, or None if it holds more than ``limit`` bytes (never reads past it)."""
-    with open(path, "rb") as handle:
+def read_at_most(path: Path, limit: int, real: Path | None = None) -> bytes | None:
+    """The file's bytes, or None if it holds more than ``limit`` bytes (never reads past it).
+    Raises NotARegularFile for anything but a regular file, and, when ``real`` is given (where
+    the caller found the file, and took its rules from), for a file that is not there any more
+    once opened: what is read is then always what the rules were decided for."""
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with open(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotARegularFile(f"{path.name} is not a regular file")
+        if real is not None and not _is_at(info, real):
+            raise NotARegularFile(f"{path.name} changed while it was read; it is read again next run")
         # read(n) allocates n bytes up front, so ask for the file's size rather than the limit.
-        expected = os.fstat(handle.fileno()).st_size
+        expected = info.st_size
         data = handle.read(min(expected, limit) + 1)
         while len(data) <= limit:  # the file may have grown since fstat
             more = handle.read(min(_MB, limit + 1 - len(data)))
@@ -92,3 +113,11 @@ def read_at_most(path: Path, limit: int) -> bytes | None:
                 break
             data += more
     return data if len(data) <= limit else None
+
+
+def _is_at(info: os.stat_result, real: Path) -> bool:
+    try:
+        there = os.stat(real)
+    except OSError:
+        return False
+    return (there.st_dev, there.st_ino) == (info.st_dev, info.st_ino)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .rules import FrontMatter, RuleError, decode_utf8, parse_front_matter
 
 _NO_FRONT_MATTER = FrontMatter(None, None)
+MAX_FRONT_MATTER = 64 * 1024  # characters: a title and an acl; larger is not front matter
 
 
 def normalise_newlines(text: str) -> str:
@@ -27,7 +28,10 @@ def split_front_matter(relpath: str, text: str) -> tuple[FrontMatter, list[str]]
     close = next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), None)
     if close is None:
         raise RuleError(relpath, "front matter opened here is never closed; add a `---` line after it", 1)
-    front = parse_front_matter(relpath, "\n".join(lines[1:close]), first_line=2)
+    block = "\n".join(lines[1:close])
+    if len(block) > MAX_FRONT_MATTER:
+        raise RuleError(relpath, f"front matter longer than {MAX_FRONT_MATTER // 1024} KB; keep it to a title and an acl", 1)
+    front = parse_front_matter(relpath, block, first_line=2)
     return front, lines[close + 1 :]
 
 

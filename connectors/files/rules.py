@@ -323,6 +323,7 @@ def _compose(where: str, data: bytes, example: str) -> yaml.Node | None:
 # Rule files are two levels deep; anything far deeper is a mistake or an attack. PyYAML's
 # composer recurses once per level, so a 6 KB `[[[[...` would otherwise raise RecursionError.
 MAX_NESTING = 32
+MAX_TOKENS = 1_000_000  # a 4 MB groups.yaml of one address per line has about 160,000
 _OPENERS = (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken, yaml.BlockSequenceStartToken,
             yaml.BlockMappingStartToken)
 _CLOSERS = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
@@ -332,7 +333,9 @@ def _check_nesting(where: str, text: str, line_offset: int) -> None:
     """Refuse deep nesting from the token stream, which PyYAML's scanner produces without
     recursion, before the recursive composer sees it."""
     depth = 0
-    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+    for count, token in enumerate(yaml.scan(text, Loader=yaml.SafeLoader)):
+        if count > MAX_TOKENS:
+            raise RuleError(where, f"more than {MAX_TOKENS:,} YAML tokens; this is not a rule file")
         if isinstance(token, _OPENERS):
             depth += 1
             if depth > MAX_NESTING:
@@ -343,6 +346,8 @@ def _check_nesting(where: str, text: str, line_offset: int) -> None:
                 )
         elif isinstance(token, _CLOSERS):
             depth -= 1
+            if depth < 0:  # PyYAML scans unmatched closers slowly (super-linear): stop at the first
+                raise RuleError(where, "a `]` or `}` closes nothing", token.start_mark.line + 1 + line_offset)
 
 
 def _compose_text(where: str, text: str, example: str, line_offset: int = 0) -> yaml.Node | None:

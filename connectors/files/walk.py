@@ -7,8 +7,9 @@ incomplete (so it deletes nothing), but the rest of the tree is still walked. An
 instead of recursion: a tree 1,000 folders deep must not raise RecursionError, which would stop
 the whole source.
 
-Symlinks are followed only to targets inside the root (and never into a hidden folder); a link
-back up the tree is not followed (it would loop forever).
+Symlinks are followed only to targets inside the root (and never into a hidden folder), and
+each real folder is listed once per walk: a link back up the tree would loop forever, and links
+that fan out (two links in each of 30 folders to the next) would make 2^30 paths of one tree.
 """
 
 from __future__ import annotations
@@ -72,14 +73,15 @@ def hidden(relative: Path) -> bool:
 
 def walk(root: Path, candidate: Callable[[str], bool]) -> Iterator[WalkItem]:
     """``root`` must be a resolved folder. ``candidate(name)``: whether a file name is read."""
-    stack: list[tuple[Iterator[os.DirEntry[str]], tuple[str, ...], frozenset[Path]]] = []
+    stack: list[tuple[Iterator[os.DirEntry[str]], tuple[str, ...]]] = []
     listed = _listing(root, ())
     if isinstance(listed, Unlistable):
         yield listed
         return
-    stack.append((listed, (), frozenset({root})))
+    stack.append((listed, ()))
+    visited = {root}
     while stack:
-        entries, rel, ancestors = stack[-1]
+        entries, rel = stack[-1]
         entry = next(entries, None)
         if entry is None:
             stack.pop()
@@ -111,7 +113,7 @@ def walk(root: Path, candidate: Callable[[str], bool]) -> Iterator[WalkItem]:
                 continue
         if is_dir:
             real = path.resolve()
-            if real in ancestors:
+            if real in visited:
                 continue
             if len(parts) > MAX_DEPTH:
                 yield Problem(
@@ -124,7 +126,8 @@ def walk(root: Path, candidate: Callable[[str], bool]) -> Iterator[WalkItem]:
             if isinstance(listed, Unlistable):
                 yield listed
                 continue
-            stack.append((listed, parts, ancestors | {real}))
+            visited.add(real)
+            stack.append((listed, parts))
         elif (is_file or is_link) and candidate(entry.name):
             # Broken symlinks and links to special files land here too; the connector says why.
             yield Entry(source_id, path)

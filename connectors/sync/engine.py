@@ -238,13 +238,19 @@ class _Run:
 
     def _unchanged(self, change: Unchanged) -> None:
         """The source did not read the document again: only its ACL may need rewriting. When
-        the database holds no finished copy of it (never written, or written again after the
-        index was rebuilt), the source reads it after all."""
+        the database holds no finished copy of that very version (never written, written again
+        after the index was rebuilt, or a newer version written by a pass that then stopped),
+        the source reads it after all."""
         row = self._source_rows().get(change.source_id)
-        if row is not None and row.content_hash and row.chunk_count >= 0:
+        if row is not None and row.content_hash == change.content_hash and row.chunk_count >= 0:
             self._apply_acl(row.id, change.source_id, row.acl, change.acl)
             return
-        item = change.read()
+        try:
+            item = change.read()
+        except (SyncStopped, LeaseLost, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one document, whatever went wrong
+            item = Failed(change.source_id, f"could not be read: {exc.__class__.__name__}: {exc}")
         if isinstance(item, Document):
             self.writer.upsert(item)
         else:
@@ -276,6 +282,12 @@ class _Run:
             changed = replace_group_memberships(self.engine.db, self.source, namespace, groups)
         except MembershipError as exc:
             self.report.errors.append(f"group memberships not written, previous memberships kept: {exc}")
+            return
+        except Exception as exc:
+            log.exception("group memberships not written", extra={"source": self.source})
+            self.report.errors.append(
+                f"group memberships not written, previous memberships kept: {exc.__class__.__name__}"
+            )
             return
         self.report.groups_changed = self.report.groups_changed or changed
         if changed:

@@ -10,7 +10,6 @@ on SQLite it takes the database's write lock.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,7 @@ from connectors.sync.report import SyncReport
 from core.db import Database, IngestRun
 from core.db.tables import SyncCheckpoint, SyncLease
 from core.leases import Lease
-from core.liveness import holder_gone, on_this_host
+from core.liveness import holder_gone, machine, on_this_host
 
 MAX_ERRORS = 1000  # per run record
 
@@ -35,9 +34,9 @@ def _now() -> datetime:
 
 
 def process_holder(prefix: str = "process") -> str:
-    """``<prefix>:<host>:<pid>``: who runs a job, so that a run whose process is gone can be
+    """``<prefix>:<machine>:<pid>`` (core.liveness.machine): who runs a job, so that a run whose process is gone can be
     told from one still running (see connectors.sync.liveness)."""
-    return f"{prefix}:{socket.gethostname()}:{os.getpid()}"
+    return f"{prefix}:{machine()}:{os.getpid()}"
 
 
 class SyncState:

@@ -12,13 +12,14 @@ when we cannot tell who may read it, or what it says, nobody reads it (fail clos
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 
 from connectors.sync.report import SyncReport
-from core.acl import Acl
+from core.acl import Acl, PrincipalError
 from core.db import Database, DocumentRow
 from core.memberships import members_of
 from core.models import Document, DocumentRefused
@@ -27,6 +28,8 @@ from retrieval.chunking import Chunker
 from retrieval.embedding import Embedder
 from retrieval.index.base import IndexBackend
 from retrieval.indexing import Prepared, prepare, write_documents
+
+log = logging.getLogger("lore.sync")
 
 _IN_LIMIT = 500  # ids per IN (...) list
 
@@ -65,6 +68,7 @@ class DocumentWriter:
 
     def upsert(self, document: Document) -> None:
         """Queue a document; a later version of the same document in the batch wins."""
+        document = document.storable()
         try:
             prepared = prepare(document, self.members)
         except (DocumentRefused, AclEncodingError) as exc:
@@ -94,7 +98,7 @@ class DocumentWriter:
         for p in batch:
             row = rows.get(p.document.id)
             if row is not None and row.content_hash == p.document.content_hash():
-                if Acl.from_json(row.acl) == p.acl:
+                if _stored_acl(row) == p.acl:
                     self.report.unchanged.append(p.document.source_id)
                 else:
                     self._queue_acl(p.document.id, p.acl, p.fields)
@@ -102,7 +106,23 @@ class DocumentWriter:
             else:
                 to_write.append(p)
         self.flush_acls()
-        self._write(to_write)
+        self._write_isolating(to_write)
+
+    def _write_isolating(self, batch: list[Prepared]) -> None:
+        """Write a batch; when it fails, write its documents one by one, so that the one that
+        cannot be written fails alone (and leaves the index) and the others are written."""
+        try:
+            self._write(batch)
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                d = batch[0].document
+                log.exception("document could not be written", extra={"source_id": d.source_id})
+                self.refuse(d.source, d.source_id, f"could not be written: {exc.__class__.__name__}: "
+                            f"{str(exc).splitlines()[0][:200] if str(exc) else ''}", failed=True)
+                return
+        for p in batch:
+            self._write_isolating([p])
 
     def _write(self, batch: list[Prepared]) -> None:
         if not batch:
@@ -145,8 +165,11 @@ class DocumentWriter:
         index time get their ACL fields recomputed (no re-embedding; rows keep the same ACL)."""
         with self.db.session() as s:
             rows = s.execute(select(DocumentRow.id, DocumentRow.acl)).all()
-        acls = ((doc_id, Acl.from_json(acl_json)) for doc_id, acl_json in rows)
-        updates = {doc_id: encode_acl(acl, self.members) for doc_id, acl in acls if needs_expansion(acl)}
+        acls = ((doc_id, _readable(acl_json)) for doc_id, acl_json in rows)
+        # A stored ACL no longer readable (an older principal form) is left alone here: the
+        # next read of its document finds it different and rewrites it.
+        updates = {doc_id: encode_acl(acl, self.members) for doc_id, acl in acls
+                   if acl is not None and needs_expansion(acl)}
         if updates:
             self.index.update_acls(updates)
 
@@ -208,6 +231,17 @@ class DocumentWriter:
                 s.execute(delete(DocumentRow).where(DocumentRow.id.in_(doc_ids[start : start + _IN_LIMIT])))
         if record:
             self.report.deleted.extend(sorted(ids.values()))
+
+
+def _readable(acl_json: object) -> Acl | None:
+    try:
+        return Acl.from_json(acl_json)  # type: ignore[arg-type]
+    except (PrincipalError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _stored_acl(row: DocumentRow) -> Acl | None:
+    return _readable(row.acl)
 
 
 def _row(p: Prepared, *, content_hash: str, chunk_count: int) -> DocumentRow:

@@ -104,5 +104,5 @@ async def test_readyz_reports_a_mismatch_found_at_start(index_lost: Path) -> Non
     async with TestClient(TestServer(create_app(cfg))) as client:
         r = await client.get("/readyz")
         body = await r.json()
-        assert r.status == 503, body
-        assert "3 documents missing from the index" in body["checks"]["consistency"]
+        assert r.status == 200, body  # answering stays safe: shown as degraded, not taken out
+        assert body["checks"]["consistency"].startswith("degraded: 3 documents missing from the index")
