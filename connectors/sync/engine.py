@@ -40,8 +40,8 @@ from connectors.base import (
 )
 from connectors.sync.report import SyncReport
 from connectors.sync.state import LeaseLost, SyncState, process_holder
-from connectors.sync.writer import DocumentWriter
-from core.acl import Acl, PrincipalError
+from connectors.sync.writer import DocumentWriter, stored_acl
+from core.acl import Acl
 from core.db import Database, DocumentRow
 from core.leases import Lease
 from core.memberships import MembershipError, replace_group_memberships
@@ -169,18 +169,20 @@ class _Run:
     # -- content ----------------------------------------------------------------------------
 
     def _content(self) -> None:
-        referenced = self._referenced()
+        # The rows as the run starts serve the Unchanged items and the deletions by omission
+        # (every document this pass writes or deletes is one it saw).
+        rows = self._source_rows()
+        referenced = self._referenced(rows)
         checkpoint = self.state.load(self.source, "content")
         done = self._pass(checkpoint, checkpoint_kind="content")
         if done.complete and getattr(self.connector, "lists_everything", False):
             # A connector whose every run lists the whole source (a folder scan) reports
             # deletions by omission: what a finished listing did not yield is gone.
-            rows = self.writer.source_rows(self.source)
             self.writer.delete_ids({r.id: sid for sid, r in rows.items() if sid not in done.seen})
         never_synced_groups = all(
             self.state.last_finished(self.source, k) is None for k in ("permissions", "full")
         )
-        if (never_synced_groups or self._referenced() - referenced) and not self.report.errors:
+        if (never_synced_groups or self._newly_referenced(referenced)) and not self.report.errors:
             # A first sync should be usable at once, and a group that documents name for the
             # first time needs its members now rather than at the next permission run.
             self._groups()
@@ -189,6 +191,12 @@ class _Run:
         if self._rows is None:
             self._rows = self.writer.source_rows(self.source)
         return self._rows
+
+    def _newly_referenced(self, before: frozenset[str]) -> bool:
+        """Whether the ACLs this run wrote name groups that were not named before it."""
+        if not (self.report.indexed or self.report.acl_updated):
+            return False  # deletions and unchanged documents name no new group
+        return bool(self._referenced() - before)
 
     def _referenced(self, rows: dict[str, DocumentRow] | None = None) -> frozenset[str]:
         """Groups of this source's namespace that its indexed ACLs name."""
@@ -217,14 +225,10 @@ class _Run:
                 seen.add(change.source_id)
                 if isinstance(change, Unchanged):
                     self._unchanged(change)
-                elif isinstance(change, Document):
-                    self.writer.upsert(change)
                 elif isinstance(change, Deleted):
                     self.writer.delete(self.source, [change.source_id])
-                elif isinstance(change, Skipped):
-                    self.writer.refuse(self.source, change.source_id, change.reason, failed=False)
-                elif isinstance(change, Failed):
-                    self.writer.refuse(self.source, change.source_id, change.reason, failed=True)
+                else:
+                    self._read(change)
             self.writer.flush()
         except (SyncStopped, LeaseLost, KeyboardInterrupt):
             raise
@@ -251,6 +255,10 @@ class _Run:
             raise
         except Exception as exc:  # noqa: BLE001 - one document, whatever went wrong
             item = Failed(change.source_id, f"could not be read: {exc.__class__.__name__}: {exc}")
+        self._read(item)
+
+    def _read(self, item: Document | Skipped | Failed) -> None:
+        """A document the source read: written, or refused (and taken out of the index)."""
         if isinstance(item, Document):
             self.writer.upsert(item)
         else:
@@ -321,7 +329,7 @@ class _Run:
             )
         finally:
             self.writer.flush_acls()  # what was read is current: apply it
-        if self._referenced() - referenced and not self.report.errors:
+        if self._newly_referenced(referenced) and not self.report.errors:
             self._groups()  # ACLs now name groups whose members were not loaded above
 
     def _acl_item(self, row: DocumentRow, item: AclRead | Deleted | Skipped | Failed) -> None:
@@ -341,11 +349,8 @@ class _Run:
             self.writer.delete_ids({row.id: item.source_id})
 
     def _apply_acl(self, doc_id: str, source_id: str, stored: Any, acl: Acl) -> None:
-        try:
-            same = Acl.from_json(stored) == acl
-        except (PrincipalError, TypeError, ValueError):
-            same = False  # a stored ACL we cannot read (an older principal form): rewrite it
-        if same:
+        # A stored ACL we cannot read (an older principal form) differs: it is rewritten.
+        if stored_acl(stored) == acl:
             self.report.unchanged.append(source_id)
             return
         try:

@@ -98,7 +98,7 @@ class DocumentWriter:
         for p in batch:
             row = rows.get(p.document.id)
             if row is not None and row.content_hash == p.document.content_hash():
-                if _stored_acl(row) == p.acl:
+                if stored_acl(row.acl) == p.acl:
                     self.report.unchanged.append(p.document.source_id)
                 else:
                     self._queue_acl(p.document.id, p.acl, p.fields)
@@ -165,7 +165,7 @@ class DocumentWriter:
         index time get their ACL fields recomputed (no re-embedding; rows keep the same ACL)."""
         with self.db.session() as s:
             rows = s.execute(select(DocumentRow.id, DocumentRow.acl)).all()
-        acls = ((doc_id, _readable(acl_json)) for doc_id, acl_json in rows)
+        acls = ((doc_id, stored_acl(acl_json)) for doc_id, acl_json in rows)
         # A stored ACL no longer readable (an older principal form) is left alone here: the
         # next read of its document finds it different and rewrites it.
         updates = {doc_id: encode_acl(acl, self.members) for doc_id, acl in acls
@@ -233,15 +233,13 @@ class DocumentWriter:
             self.report.deleted.extend(sorted(ids.values()))
 
 
-def _readable(acl_json: object) -> Acl | None:
+def stored_acl(acl_json: object) -> Acl | None:
+    """A row's ACL, or None when it can no longer be read (an older principal form): it then
+    compares different from every current ACL, and is rewritten."""
     try:
         return Acl.from_json(acl_json)  # type: ignore[arg-type]
     except (PrincipalError, TypeError, ValueError, AttributeError):
         return None
-
-
-def _stored_acl(row: DocumentRow) -> Acl | None:
-    return _readable(row.acl)
 
 
 def _row(p: Prepared, *, content_hash: str, chunk_count: int) -> DocumentRow:
