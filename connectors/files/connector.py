@@ -59,7 +59,7 @@ from .front_matter import front_matter_of
 from .parsers import SUPPORTED_SUFFIXES, ParseError
 from .rules import GROUPS_FILE, RuleError, parse_groups_file, qualify
 from .sandbox import ParserSandbox
-from .walk import Entry, Problem, Unlistable, hidden, walk
+from .walk import Entry, Unlistable, WalkItem, hidden, walk
 
 if TYPE_CHECKING:
     from connectors.base import Connector, SyncConnector
@@ -163,9 +163,9 @@ class FilesConnector:
                 yield Failed(f"{item.folder or '.'}/", f"{item.reason}; access of the files in it left as it was")
             elif item.source_id not in wanted:
                 continue
-            elif isinstance(item, Problem):
+            elif not isinstance(item, Entry):
                 wanted.discard(item.source_id)
-                yield Failed(item.source_id, item.reason) if item.failed else Skipped(item.source_id, item.reason)
+                yield item
             else:
                 wanted.discard(item.source_id)
                 yield self._guarded(item.source_id, self._acl_item, item, rules)
@@ -181,7 +181,7 @@ class FilesConnector:
         data = read_rule_file(self._root, path, GROUPS_FILE, GROUPS_FILE_LIMIT)
         return GroupSnapshot(parse_groups_file(GROUPS_FILE, data, self._namespace))
 
-    def _walk(self) -> Iterator[Entry | Problem | Unlistable]:
+    def _walk(self) -> Iterator[WalkItem]:
         if not self._root.is_dir():
             raise NotADirectoryError(f"files root {self._root} is not a folder")
         return walk(self._root, self._candidate)
@@ -194,8 +194,8 @@ class FilesConnector:
         for item in self._walk():
             if isinstance(item, Unlistable):
                 unlistable.append(item)
-            elif isinstance(item, Problem):
-                yield Failed(item.source_id, item.reason) if item.failed else Skipped(item.source_id, item.reason)
+            elif not isinstance(item, Entry):
+                yield item
             else:
                 yield self._guarded(item.source_id, self._change, item, rules, previous, versions)
         _raise_if_incomplete(unlistable)

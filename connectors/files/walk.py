@@ -1,7 +1,7 @@
 """Walking a files root: every candidate file once, in sorted path order, without recursion.
 
 The rule: anything the walk cannot handle is reported for itself and the walk goes on. A name
-that is not UTF-8 or a folder nested absurdly deep is a :class:`Problem` of that entry only; a
+that is not UTF-8 or a folder nested absurdly deep is a Skipped or Failed item of that entry only; a
 folder that cannot be listed is :class:`Unlistable`, which tells the caller that the listing is
 incomplete (so it deletes nothing), but the rest of the tree is still walked. An explicit stack
 instead of recursion: a tree 1,000 folders deep must not raise RecursionError, which would stop
@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from connectors.base import Failed, Skipped
+
 # Deeper than any real document tree, shallow enough that paths stay far below PATH_MAX.
 MAX_DEPTH = 64
 
@@ -32,15 +34,6 @@ class Entry:
 
 
 @dataclass(frozen=True)
-class Problem:
-    """An entry the walk will not read; ``failed`` marks an error rather than a choice."""
-
-    source_id: str
-    reason: str
-    failed: bool
-
-
-@dataclass(frozen=True)
 class Unlistable:
     """A folder whose entries could not be listed: the listing is incomplete below it."""
 
@@ -51,7 +44,7 @@ class Unlistable:
         return not self.folder or source_id.startswith(self.folder + "/")
 
 
-WalkItem = Entry | Problem | Unlistable
+WalkItem = Entry | Skipped | Failed | Unlistable
 
 
 def printable(name: str) -> str:
@@ -91,10 +84,9 @@ def walk(root: Path, candidate: Callable[[str], bool]) -> Iterator[WalkItem]:
         parts = (*rel, entry.name)
         source_id = "/".join(parts)
         if not _utf8(entry.name):
-            yield Problem(
+            yield Skipped(
                 "/".join((*rel, printable(entry.name))),
                 "its name is not valid UTF-8; rename it to index it",
-                failed=False,
             )
             continue
         path = Path(entry.path)
@@ -103,7 +95,7 @@ def walk(root: Path, candidate: Callable[[str], bool]) -> Iterator[WalkItem]:
             is_dir = entry.is_dir()
             is_file = entry.is_file()
         except OSError as exc:
-            yield Problem(source_id, f"cannot be examined: {exc.strerror or exc}", failed=True)
+            yield Failed(source_id, f"cannot be examined: {exc.strerror or exc}")
             continue
         if is_link:
             target = path.resolve()
@@ -116,10 +108,9 @@ def walk(root: Path, candidate: Callable[[str], bool]) -> Iterator[WalkItem]:
             if real in visited:
                 continue
             if len(parts) > MAX_DEPTH:
-                yield Problem(
+                yield Failed(
                     source_id,
                     f"folder nested more than {MAX_DEPTH} levels below the root; nothing in it is indexed",
-                    failed=True,
                 )
                 continue
             listed = _listing(path, parts)
