@@ -14,6 +14,8 @@ import time
 from collections import OrderedDict
 from typing import Any, Protocol
 
+from core.logging import Throttle
+
 log = logging.getLogger("lore.threads")
 
 MAX_QUESTIONS = 6
@@ -54,13 +56,11 @@ class RedisThreadMemory:
         self.ttl = ttl_seconds
         self.store_errors = 0  # for /metrics
         self._local = InProcessThreadMemory(ttl_seconds)
-        self._error_log_interval = error_log_interval
-        self._last_log = float("-inf")
+        self._error_log = Throttle(error_log_interval)
 
     def _failed(self, exc: Exception) -> None:
         self.store_errors += 1
-        if time.monotonic() - self._last_log >= self._error_log_interval:
-            self._last_log = time.monotonic()
+        if self._error_log.due():
             log.error("thread memory falls back to this replica", extra={"error": exc.__class__.__name__})
 
     async def questions(self, key: str) -> list[str]:

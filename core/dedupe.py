@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.db.engine import Database
 from core.db.tables import ProcessedEvent
+from core.logging import Throttle
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -152,19 +153,15 @@ class FallbackDeduplicator:
         self._primary = primary
         self._fallback = fallback
         self._on_fallback = on_fallback
-        self._log_interval = log_interval
-        self._last_log = float("-inf")
-        self.fallbacks = 0
+        self._outage_log = Throttle(log_interval)
 
     async def first_time(self, key: str, ttl_seconds: int) -> bool:
         try:
             return await self._primary.first_time(key, ttl_seconds)
         except DeduplicationError as exc:
-            self.fallbacks += 1
             if self._on_fallback is not None:
                 self._on_fallback()
-            if time.monotonic() - self._last_log >= self._log_interval:
-                self._last_log = time.monotonic()
+            if self._outage_log.due():
                 log.error("event de-duplication falls back to the database", extra={"error": str(exc)})
             return await self._fallback.first_time(key, ttl_seconds)
 

@@ -18,8 +18,9 @@ import contextlib
 import json
 import logging
 import sys
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -143,3 +144,24 @@ def configure_logging(level: str, redactor: Redactor | None, stream: TextIO | No
     handler.setFormatter(JsonFormatter(redactor))
     root.addHandler(handler)
     root.setLevel(numeric)
+
+
+class Throttle:
+    """At most one ``due()`` per ``interval`` seconds: an outage that fails every request is
+    logged once a minute, not once per request. ``reset()`` when it is over, so that the next
+    outage is logged at once."""
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._last: float | None = None
+
+    def due(self) -> bool:
+        now = self._clock()
+        if self._last is not None and now - self._last < self.interval:
+            return False
+        self._last = now
+        return True
+
+    def reset(self) -> None:
+        self._last = None

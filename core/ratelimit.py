@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.config import ConfigError, RateLimitConfig, RedisConfig
+from core.logging import Throttle
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -166,7 +167,7 @@ class RedisRateLimiter:
         self.prefix = prefix
         self.timeout = timeout
         self.cooldown = cooldown
-        self.error_log_interval = error_log_interval
+        self._error_log = Throttle(error_log_interval, clock)
         self._owns_client = owns_client
         self._clock = clock
         self._script = client.register_script(_SLIDING_WINDOW)
@@ -174,7 +175,6 @@ class RedisRateLimiter:
         self._store_errors = 0
         self._down_since: float | None = None
         self._retry_store_at = 0.0
-        self._last_error_log: float | None = None
 
     @property
     def store_errors(self) -> int:
@@ -205,7 +205,7 @@ class RedisRateLimiter:
                 extra={"outage_seconds": round(self._clock() - self._down_since, 1)},
             )
             self._down_since = None
-            self._last_error_log = None
+            self._error_log.reset()
         return Decision(bool(allowed), 0.0 if allowed else max(retry_us, 0) / 1_000_000)
 
     def _store_failed(self, key: str, exc: Exception) -> Decision:
@@ -214,8 +214,7 @@ class RedisRateLimiter:
         if self._down_since is None:
             self._down_since = now
         self._retry_store_at = now + self.cooldown
-        if self._last_error_log is None or now - self._last_error_log >= self.error_log_interval:
-            self._last_error_log = now
+        if self._error_log.due():
             log.error(
                 "rate limiter store (Redis) failed; allowing questions under per-replica limits",
                 extra={"error": f"{type(exc).__name__}: {exc}", "store_errors": self._store_errors},
