@@ -289,10 +289,6 @@ def _socket_mode_lifecycle(app: web.Application, state: AppState, cfg: Config) -
     app.on_shutdown.insert(0, stop)
 
 
-def _after_sync(state: AppState, name: str, report: Any) -> None:
-    state.metrics.sync_finished(name, report.kind, report.status, report.counts(), time.time())
-
-
 CONSISTENCY_RECHECK_SECONDS = 60.0
 
 
@@ -324,7 +320,7 @@ def _sync_lifecycle(app: web.Application, state: AppState, cfg: Config) -> None:
     scheduler = SyncScheduler(
         SyncEngine(rt.db, rt.index, rt.embedder, rt.chunker), LeaseManager(rt.db), targets,
         holder=default_holder(), lease_seconds=cfg.sync.lease_seconds, tick_seconds=cfg.sync.tick_seconds,
-        on_report=lambda name, r: _after_sync(state, name, r),
+        on_report=lambda name, r: state.metrics.sync_finished(name, r.kind, r.status, r.counts(), time.time()),
     )
     handle: dict[str, asyncio.Task[None]] = {}
 

@@ -108,6 +108,11 @@ def group_namespace(provider: str, instance: str) -> str:
     return f"group:{provider}:{instance}:"
 
 
+def in_namespace(group: str, namespace: str) -> bool:
+    """Whether ``group`` is a group of ``namespace`` (the namespace itself names no group)."""
+    return group.startswith(namespace) and group != namespace
+
+
 def lacks_instance(principal: str) -> bool:
     """A group principal of an instance-scoped provider that names no instance (the form
     before namespacing, or a hand-written mistake): nobody can ever hold it."""

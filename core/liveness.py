@@ -41,7 +41,7 @@ def on_this_host(holder: str) -> bool:
 def holder_gone(holder: str) -> bool:
     """True only when ``holder`` is a process of this host that no longer runs."""
     found = _host_and_pid(holder)
-    if found is None or found[0] != machine():
+    if found is None or not on_this_host(holder):
         return False
     pid = found[1]
     if pid == os.getpid():

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import delete, select
 
-from core.acl import ORG_MEMBERS, PrincipalError, user_principal
+from core.acl import ORG_MEMBERS, PrincipalError, in_namespace, user_principal
 from core.db import Database, GroupMembership
 
 
@@ -29,14 +29,14 @@ def replace_group_memberships(
     the namespace."""
     if not namespace.startswith("group:") or not namespace.endswith(":"):
         raise MembershipError(f"{namespace!r} is not a group namespace")
-    outside = sorted(g for g in groups if not g.startswith(namespace) or g == namespace)
+    outside = sorted(g for g in groups if not in_namespace(g, namespace))
     if outside:
         raise MembershipError(f"{source} may only define groups {namespace}<name>, not {outside[:3]}")
     wanted = {(source, g, e.lower()) for g, members in groups.items() for e in members}
-    in_namespace = GroupMembership.group.startswith(namespace, autoescape=True)
+    namespace_rows = GroupMembership.group.startswith(namespace, autoescape=True)
     with db.session() as s:
         rows = s.execute(
-            select(GroupMembership.source, GroupMembership.group, GroupMembership.member_email).where(in_namespace)
+            select(GroupMembership.source, GroupMembership.group, GroupMembership.member_email).where(namespace_rows)
         ).all()
         # Rows of another source in this namespace (the instance's folder moved, so its source
         # changed) are replaced too: the namespace, not the source string, owns them.
@@ -78,4 +78,4 @@ def principals_for(db: Database, email: str, *, org_member: bool) -> list[str]:
     return sorted(principals)
 
 
-__all__ = ["MembershipError", "PrincipalError", "groups_of", "members_of", "principals_for", "replace_group_memberships"]
+__all__ = ["MembershipError", "PrincipalError", "groups_of", "in_namespace", "members_of", "principals_for", "replace_group_memberships"]

@@ -28,7 +28,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation import Turn
-from bot.slack.people import HomeFor, Workspace, workspace_of
+from bot.slack.people import HomeFor, Workspace, home_from_turn, workspace_of
 from bot.slack.signed_requests import bolt_request, log_bolt_error
 from bot.slack.stores import DatabaseInstallationStore, DatabaseOAuthStateStore
 from core.config import ConfigError, SlackConfig
@@ -113,11 +113,8 @@ def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> Sla
                 raise LookupError("Lore is not installed in this Slack workspace")
             return web_client(base_url, bot.bot_token)
 
-        async def home_for_install(turn: Turn) -> Workspace:
-            # client_for_install already refused turns of workspaces Lore is not installed in.
-            return workspace_of(turn)
-
-        return SlackApp(app, client_for_install, home_for_install)
+        # client_for_install refuses turns of workspaces Lore is not installed in.
+        return SlackApp(app, client_for_install, home_from_turn)
     token = secrets.get(cfg.bot_token_secret)
     if not token:
         raise ConfigError(

@@ -106,7 +106,8 @@ class _TtlCache:
 HomeFor = Callable[[Turn], Awaitable["Workspace"]]  # the organisation Lore is installed in
 
 
-async def _home_from_turn(turn: Turn) -> Workspace:
+async def home_from_turn(turn: Turn) -> Workspace:
+    """Home as the turn names it: right only where the turn was matched to an installation."""
     return workspace_of(turn)
 
 
@@ -119,7 +120,7 @@ class SlackPeople:
 
     def __init__(self, client_for: ClientFor, *, ttl: float = 300.0, max_entries: int = 50_000,
                  max_scan: int = 2_000, trusted_teams: frozenset[str] = frozenset(),
-                 home_for: HomeFor = _home_from_turn) -> None:
+                 home_for: HomeFor = home_from_turn) -> None:
         self.client_for = client_for
         self.home_for = home_for
         self.trusted_teams = trusted_teams

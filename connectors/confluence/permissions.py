@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from connectors.confluence.client import ConfluenceClient, ConfluenceNotFound
-from core.acl import ORG_MEMBERS, Acl, PrincipalError, parse_principal
+from core.acl import ORG_MEMBERS, Acl, PrincipalError, in_namespace, parse_principal
 
 log = logging.getLogger("lore.confluence")
 
@@ -112,7 +112,7 @@ def group_principal(group: Mapping[str, Any], namespace: str) -> str | None:
 def group_ref(principal: str, namespace: str) -> str | None:
     """The group id or name a principal of ``namespace`` stands for (as the REST API wants
     it); None for a principal of another namespace."""
-    if not principal.startswith(namespace) or principal == namespace:
+    if not in_namespace(principal, namespace):
         return None
     return unquote(principal.removeprefix(namespace))
 

@@ -41,7 +41,7 @@ from connectors.base import (
 from connectors.sync.report import SyncReport
 from connectors.sync.state import LeaseLost, SyncState, process_holder
 from connectors.sync.writer import DocumentWriter, stored_acl
-from core.acl import Acl
+from core.acl import Acl, in_namespace
 from core.db import Database, DocumentRow
 from core.leases import Lease
 from core.memberships import MembershipError, replace_group_memberships
@@ -204,7 +204,7 @@ class _Run:
         namespace = self.connector.group_namespace
         return frozenset(
             p for row in rows.values() for clause in row.acl or [] for p in clause
-            if isinstance(p, str) and p.startswith(namespace)
+            if isinstance(p, str) and in_namespace(p, namespace)
         )
 
     def _pass(self, checkpoint: dict[str, Any] | None, *, checkpoint_kind: str) -> _Pass:
@@ -278,7 +278,7 @@ class _Run:
             # guessing new ones could grant it.
             self.report.errors.append(f"group memberships not loaded, previous memberships kept: {exc}")
             return
-        groups = {g: m for g, m in snapshot.groups.items() if g.startswith(namespace) and g != namespace}
+        groups = {g: m for g, m in snapshot.groups.items() if in_namespace(g, namespace)}
         foreign = sorted(set(snapshot.groups) - set(groups))
         if foreign:
             # Another source's group (or one without a namespace) must never gain members here.

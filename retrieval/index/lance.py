@@ -244,14 +244,6 @@ class LanceIndex:
         dimension = db.open_table(TABLE).schema.field("vector").type.list_size
         return cls(path, dimension)
 
-    @staticmethod
-    def count_at(path: Path) -> int:
-        """Chunk count of an existing index without knowing its vector dimension."""
-        db = lancedb.connect(str(path))
-        if TABLE not in db.list_tables().tables:
-            return 0
-        return int(db.open_table(TABLE).count_rows())
-
     def chunk_ids(self, document_id: str) -> list[str]:
         table = (
             self._table.search()
