@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import time
 import uuid
@@ -78,15 +77,6 @@ class AppState:
 STATE_KEY = web.AppKey("state", AppState)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def webchat_allowed(cfg: Config) -> bool:
     """The web chat's identity picker trusts the browser: development mode on loopback only."""
     if not cfg.webchat.enabled:
@@ -94,7 +84,9 @@ def webchat_allowed(cfg: Config) -> bool:
     if cfg.server.mode != "development":
         log.warning("webchat.enabled is ignored outside development mode (server.mode=%s)", cfg.server.mode)
         return False
-    if not _is_loopback(cfg.server.host):
+    from bot.webchat.guard import is_loopback
+
+    if not is_loopback(cfg.server.host):
         raise ConfigError(
             f"the web chat is a development surface and must listen on a loopback address, "
             f"not {cfg.server.host!r}: set server.host=127.0.0.1 or webchat.enabled=false"

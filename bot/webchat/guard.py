@@ -32,6 +32,17 @@ _HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9.-]+))(?::
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+def is_loopback(name: str) -> bool:
+    """``localhost`` or a loopback address (any other name, 127.0.0.1.evil.example included,
+    is not): the web chat's listen address and the hosts it answers."""
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def loopback_host(host: str | None) -> tuple[str, int | None] | None:
     """``(host, port)`` of a ``Host`` header naming this machine's loopback, else None."""
     match = _HOST.fullmatch(host or "")
@@ -40,19 +51,10 @@ def loopback_host(host: str | None) -> tuple[str, int | None] | None:
     port = int(match["port"]) if match["port"] else None
     if port is not None and port > 65535:
         return None
-    if match["v6"]:
-        try:
-            v6 = ipaddress.IPv6Address(match["v6"])
-        except ValueError:
-            return None
-        return (str(v6), port) if v6.is_loopback else None
-    name = match["name"].lower()
-    if name == "localhost":
-        return name, port
-    try:
-        return (name, port) if ipaddress.IPv4Address(name).is_loopback else None
-    except ValueError:  # any other name, including 127.0.0.1.evil.example
+    name = match["v6"] or match["name"].lower()
+    if not is_loopback(name):
         return None
+    return (_normal(name), port)
 
 
 def _normal(hostname: str) -> str:
