@@ -15,20 +15,11 @@ from sqlalchemy import text
 
 from bot.cli import main
 from connectors.files import FilesConnector, RuleError
-from connectors.sync import SyncEngine
 from core.config import Config
 from core.db import open_database
 from core.memberships import groups_of, members_of
-from retrieval.chunking import Chunker
-from retrieval.embedding import HashEmbedder
-from retrieval.index.lance import LanceIndex
+from tests.builders import sync_engine, write
 from tests.connectors.sync.fake_source import FakeSource
-
-
-def write(root: Path, rel: str, content: str) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content, encoding="utf-8")
 
 
 @pytest.fixture
@@ -64,9 +55,8 @@ def test_a_second_root_defining_the_same_group_grants_nothing(
 
 def test_configured_connectors_name_their_groups(tmp_path: Path, two_roots: tuple[Path, Path]) -> None:
     hr, team = two_roots
-    db = open_database(f"sqlite:///{tmp_path / 'lore.db'}")
-    emb = HashEmbedder(32)
-    engine = SyncEngine(db, LanceIndex(tmp_path / "index", emb.dimension), emb, Chunker(emb.token_counts, 50, 5))
+    engine = sync_engine(tmp_path / "store")
+    db = engine.db
     for name, root in (("hr", hr), ("team", team)):
         assert engine.run(FilesConnector(root, Config().files, instance=name), "full").status == "succeeded"
     assert members_of(db, "group:files:hr:hr") == {"carol@northwind.example"}
@@ -77,9 +67,8 @@ def test_configured_connectors_name_their_groups(tmp_path: Path, two_roots: tupl
 
 
 def test_a_source_handing_out_another_sources_group_is_ignored(tmp_path: Path) -> None:
-    db = open_database(f"sqlite:///{tmp_path / 'lore.db'}")
-    emb = HashEmbedder(32)
-    engine = SyncEngine(db, LanceIndex(tmp_path / "index", emb.dimension), emb, Chunker(emb.token_counts, 50, 5))
+    engine = sync_engine(tmp_path / "store")
+    db = engine.db
     source = FakeSource()  # its namespace is group:files:fake:
     source.put("a", "apples", [["group:files:fake:eng"]])
     source.memberships = {

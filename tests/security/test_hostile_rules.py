@@ -19,28 +19,14 @@ from connectors.files import connector as files_connector
 from connectors.files import walk as walk_module
 from connectors.sync import SyncEngine
 from core.config import Config
-from core.db import open_database
-from retrieval.chunking import Chunker
-from retrieval.embedding import HashEmbedder
-from retrieval.index.lance import LanceIndex
+from tests.builders import sync_engine, write
 
-EMB = HashEmbedder(32)
 EVERYONE = ["org:members", "user:ann@x.io", "user:bob@x.io"]
-
-
-def write(root: Path, rel: str, content: str | bytes) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> SyncEngine:
-    db = open_database(f"sqlite:///{tmp_path / 'lore.db'}")
-    return SyncEngine(db, LanceIndex(tmp_path / "index", EMB.dimension), EMB, Chunker(EMB.token_counts, 50, 5))
+    return sync_engine(tmp_path / "store")
 
 
 @pytest.fixture

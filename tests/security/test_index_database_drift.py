@@ -19,14 +19,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.cli import main
 from bot.server import create_app
 from core.config import load_config
+from tests.builders import write
 
 SECRET_WORD = "salarybandsecret"
-
-
-def write(root: Path, rel: str, content: str) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content, encoding="utf-8")
 
 
 @pytest.fixture

@@ -14,12 +14,8 @@ import pytest
 
 from connectors.files import FilesConnector, ParseError
 from connectors.files.sandbox import ParserSandbox
-from connectors.sync import SyncEngine
 from core.config import Config, FilesConfig
-from core.db import open_database
-from retrieval.chunking import Chunker
-from retrieval.embedding import HashEmbedder
-from retrieval.index.lance import LanceIndex
+from tests.builders import sync_engine
 from tests.connectors.files import sandbox_targets
 
 # The old parser's emphasis pattern: one regex call holds the interpreter lock throughout.
@@ -62,9 +58,8 @@ def test_unchanged_files_are_not_parsed_again(tmp_path: Path, monkeypatch: pytes
     (root / "_acl.yaml").write_text("allow: [org:members]\n")
     for i in range(5):
         (root / f"d{i}.md").write_text(f"# Doc {i}\n\ntext {i}\n")
-    emb = HashEmbedder(16)
-    db = open_database(f"sqlite:///{tmp_path / 'lore.db'}")
-    engine = SyncEngine(db, LanceIndex(tmp_path / "ix", emb.dimension), emb, Chunker(emb.token_counts, 50, 5))
+    engine = sync_engine(tmp_path / "store")
+    db = engine.db
     parsed: list[str] = []
     real = ParserSandbox.parse
 

@@ -23,28 +23,17 @@ from connectors.files.rules import parse_acl_file
 from connectors.sync import SyncEngine
 from core.acl import PrincipalError, parse_principal
 from core.config import Config
-from core.db import DocumentRow, open_database
-from retrieval.chunking import Chunker
-from retrieval.embedding import HashEmbedder
-from retrieval.index.lance import LanceIndex
+from core.db import DocumentRow
 from tests.bot.slack.conftest import SECRET, TOKEN, slack_config
 from tests.bot.slack.test_slack_events import settle
+from tests.builders import sync_engine, write
 from tests.fakes import slack_signing as sig
 from tests.fakes.slack_stand_in import SlackStandIn
-
-EMB = HashEmbedder(16)
-
-
-def write(root: Path, rel: str, content: str) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content, encoding="utf-8")
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> SyncEngine:
-    db = open_database(f"sqlite:///{tmp_path / 'lore.db'}")
-    return SyncEngine(db, LanceIndex(tmp_path / "ix", EMB.dimension), EMB, Chunker(EMB.token_counts, 50, 5))
+    return sync_engine(tmp_path / "store")
 
 
 def files(root: Path) -> FilesConnector:
@@ -180,8 +169,8 @@ def test_one_confluence_page_refused_with_403_does_not_stop_the_acl_reread(tmp_p
 
     with ConfluenceStandIn.serving() as wiki:
         seed_demo(wiki)
-        db = open_database(f"sqlite:///{tmp_path / 'wiki.db'}")
-        engine = SyncEngine(db, LanceIndex(tmp_path / "wix", EMB.dimension), EMB, Chunker(EMB.token_counts, 60, 10))
+        engine = sync_engine(tmp_path / "wiki", max_tokens=60, min_tokens=10)
+        db = engine.db
         engine.run(connector(wiki), "full")
         assert visible(engine, "bob@example.com", "holiday") == ["Holiday Policy"]
         (holiday,) = [p for p in wiki.pages.values() if p.title == "Holiday Policy"]

@@ -14,18 +14,9 @@ from connectors.files import FilesConnector, RuleError
 from core.acl import Acl
 from core.config import ConfigError, FilesConfig
 from core.models import Document, Section
+from tests.builders import write
 
 GOOD = {"guide.md", "team/notes.txt", "team/page.html"}
-
-
-def write(root: Path, relpath: str, content: str | bytes) -> Path:
-    path = root / relpath
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, str):
-        path.write_text(content, encoding="utf-8")
-    else:
-        path.write_bytes(content)
-    return path
 
 
 def scan(root: Path, config: FilesConfig | None = None) -> dict[str, ScanItem]:
