@@ -275,7 +275,9 @@ def _principal(where: str, node: yaml.Node, line_offset: int) -> str:
         principal = parse_principal(raw)
     except PrincipalError as exc:
         raise RuleError(where, f"{exc}; {_suggest(raw)}", line) from None
-    if lacks_instance(principal) and not principal.startswith(_LOCAL_GROUP):
+    if not lacks_instance(principal):
+        return principal
+    if not principal.startswith(_LOCAL_GROUP):
         provider = principal.split(":")[1]
         raise RuleError(
             where,
@@ -283,12 +285,8 @@ def _principal(where: str, node: yaml.Node, line_offset: int) -> str:
             f"`group:{provider}:<connector>:<id>`",
             line,
         )
-    if principal.startswith(_LOCAL_GROUP) and lacks_instance(principal):
-        name = principal.removeprefix(_LOCAL_GROUP)
-        if not _GROUP_NAME.match(name):
-            raise RuleError(
-                where, f"{raw!r}: group names are letters, digits, '.', '-' or '_'", line
-            )
+    if not _GROUP_NAME.match(principal.removeprefix(_LOCAL_GROUP)):  # this tree's own group
+        raise RuleError(where, f"{raw!r}: group names are letters, digits, '.', '-' or '_'", line)
     return principal
 
 
