@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError
 
-class ConfigError(ValueError):
-    pass
+__all__ = ["ConfigError", "Config", "load_config"]
 
 
 @dataclass
