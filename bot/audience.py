@@ -14,28 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
 
+from bot.turn import Audience, PrincipalsFor
 from core.acl import ORG_MEMBERS
-
-if TYPE_CHECKING:
-    from bot.conversation import Turn
-    from bot.identity import Identity, PrincipalsFor
-
-
-@dataclass(frozen=True)
-class Audience:
-    """Who can read a reply posted in the conversation."""
-
-    includes_outsiders: bool  # guests, external users, shared channels
-    # Identities of everyone in the conversation, when ``includes_outsiders`` (None: unknown).
-    members: tuple[Identity, ...] | None = None
-
-
-class AudienceResolver(Protocol):
-    async def audience(self, turn: Turn) -> Audience:
-        """Raise or return ``Audience(True, None)`` when membership cannot be determined."""
-        ...
 
 
 @dataclass(frozen=True)

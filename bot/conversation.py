@@ -9,80 +9,43 @@ determined, a failing membership lookup all narrow what the answer may use, neve
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import os
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 
-from bot.audience import Audience, AudienceResolver, scope_for
-from bot.identity import IdentityResolver, PrincipalsFor
+from bot.audience import scope_for
 from bot.metrics import Metrics
 from bot.threads import ThreadMemory
+from bot.turn import (
+    UNKNOWN_AUDIENCE,
+    Answer,
+    Audience,
+    AudienceResolver,
+    Citation,
+    Delta,
+    Event,
+    Finished,
+    IdentityResolver,
+    Kind,
+    PrincipalsFor,
+    Refused,
+    Reset,
+    Status,
+    Turn,
+)
 from core.ratelimit import Decision, RateLimiter
 from retrieval.answer.answerer import Answerer
-from retrieval.answer.base import Citation, Delta, Done, Exchange, Reset
+from retrieval.answer.base import Done, Exchange
 from retrieval.index.base import Hit
 
 log = logging.getLogger("lore.conversation")
 
 MAX_QUESTION_CHARS = 4000
 
-
-class Kind(str, enum.Enum):
-    DIRECT = "direct"
-    GROUP = "group"
-    CHANNEL = "channel"
-
-
-@dataclass(frozen=True)
-class Turn:
-    platform: str  # "webchat", "slack", "teams"
-    workspace: str  # Slack team / enterprise id, Teams tenant id
-    user_id: str  # the platform's user id
-    kind: Kind
-    conversation_id: str
-    thread_id: str
-    text: str
-    private: bool = False  # answer over the asker's own access, delivered only to them
-
-
-@dataclass(frozen=True)
-class Answer:
-    text: str
-    citations: tuple[Citation, ...]
-    found_sources: bool
-    restricted_to_audience: bool
-    provider: str
-    fell_back: bool
-    thread_id: str
-    note: str = ""
-    timing_ms: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Status:
-    stage: str  # "retrieving", "answering"
-
-
-@dataclass(frozen=True)
-class Refused:
-    """No answer: ``reason`` is safe to show the asker."""
-
-    reason: str
-    code: str  # "empty", "too_long", "rate_limited", "identity", "unavailable"
-    retry_after: float = 0.0
-
-
-@dataclass(frozen=True)
-class Finished:
-    answer: Answer
-
-
-Event = Status | Delta | Reset | Finished | Refused
 Search = Callable[[str, list[str]], Sequence[Hit]]
 DocumentDates = Callable[[list[str]], dict[str, datetime]]  # document ids -> last updated
 
@@ -247,9 +210,9 @@ class ConversationService:
 
     async def _audience(self, turn: Turn) -> Audience:
         if self.audiences is None:
-            return Audience(includes_outsiders=True, members=None)  # unknown: assume the worst
+            return UNKNOWN_AUDIENCE
         try:
             return await self.audiences.audience(turn)
         except Exception:
             log.exception("audience lookup failed", extra={"platform": turn.platform})
-            return Audience(includes_outsiders=True, members=None)
+            return UNKNOWN_AUDIENCE

@@ -1,39 +1,20 @@
-"""Who is asking: platform user -> verified email and membership -> principals.
+"""Who is asking: a verified identity -> the principals it holds.
 
-Each chat platform implements :class:`IdentityResolver` (Slack: users.info; Teams: the Graph
-user). An identity the platform cannot vouch for resolves to None, and the conversation service
-then answers nothing (fail closed).
+Each chat surface resolves its own platform user to an :class:`~bot.turn.Identity` (Slack:
+users.info; Teams: the Graph user); an identity the platform cannot vouch for is None, and the
+conversation service then answers nothing (fail closed). This module turns identities into
+principals through the membership store, and holds the fixed identity table of the development
+surfaces (the web chat's picker, ``lore ask --as``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import select
-
-from bot.audience import Audience
+from bot.turn import Identity, Turn
 from core.acl import PrincipalError
-from core.db import Database, DocumentRow
+from core.db import Database
 from core.memberships import principals_for
-
-if TYPE_CHECKING:
-    from bot.conversation import Turn
-
-
-@dataclass(frozen=True)
-class Identity:
-    email: str
-    org_member: bool  # full member of the company (not a guest, not from another organisation)
-    display_name: str = ""
-
-
-class IdentityResolver(Protocol):
-    async def resolve(self, turn: Turn) -> Identity | None:
-        """The asker's identity, or None when it cannot be established."""
-        ...
 
 
 class PrincipalsLookup:
@@ -69,40 +50,3 @@ class StaticIdentityResolver:
 
     async def resolve(self, turn: Turn) -> Identity | None:
         return self.users.get(turn.user_id.lower())
-
-
-PrincipalsFor = Callable[[Identity], list[str]]
-
-
-class DocumentDatesLookup:
-    """Document ids -> when each last changed at its source (the metadata database)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def __call__(self, document_ids: list[str]) -> dict[str, datetime]:
-        with self.db.session() as s:
-            rows = s.execute(
-                select(DocumentRow.id, DocumentRow.updated_at).where(DocumentRow.id.in_(document_ids))
-            ).all()
-        return {doc_id: updated for doc_id, updated in rows if updated is not None}
-
-
-class ByPlatform:
-    """One identity (and audience) resolver per chat platform, chosen by ``turn.platform``.
-    A turn from a platform with no resolver has no identity, and a conversation whose platform
-    cannot tell its audience is treated as including outsiders: fail closed both ways."""
-
-    def __init__(self, resolvers: dict[str, IdentityResolver]) -> None:
-        self.resolvers = resolvers
-
-    async def resolve(self, turn: Turn) -> Identity | None:
-        resolver = self.resolvers.get(turn.platform)
-        return await resolver.resolve(turn) if resolver is not None else None
-
-    async def audience(self, turn: Turn) -> Audience:
-        resolver = self.resolvers.get(turn.platform)
-        if resolver is None or not hasattr(resolver, "audience"):
-            return Audience(includes_outsiders=True, members=None)
-        result: Audience = await resolver.audience(turn)
-        return result

@@ -22,8 +22,12 @@ REDIS_TIMEOUT_SECONDS = 1.0
 
 
 async def readiness_checks(
-    db: Database, index: IndexBackend, redis: Any, consistency: Consistency | None, *, loaded: bool, draining: bool
+    db: Database, index: IndexBackend, redis: Any, consistency: Consistency | None, *, loaded: bool, draining: bool,
+    surfaces: dict[str, str] | None = None,
 ) -> tuple[bool, dict[str, str]]:
+    """``surfaces``: each chat surface's own line (``ok``, ``degraded: ...``), keyed
+    ``surface:<platform>``; a surface that cannot reach its platform is degraded, not down, so
+    the other surfaces keep answering."""
     checks: dict[str, str] = {}
     try:
         await asyncio.to_thread(db.ping)
@@ -44,6 +48,8 @@ async def readiness_checks(
         except Exception as exc:  # noqa: BLE001 - any failure: degraded, with a fallback
             checks["redis"] = (f"degraded: {exc.__class__.__name__} (rate limits per replica, "
                                "event de-duplication in the database)")
+    for platform, line in (surfaces or {}).items():
+        checks[f"surface:{platform}"] = line
     checks["model"] = "ok" if loaded else "loading"
     if draining:
         checks["server"] = "draining"

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import socket
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,18 +21,15 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.citation_dates import DocumentDatesLookup
 from bot.conversation import ConversationService
-from bot.identity import ByPlatform, DocumentDatesLookup, PrincipalsLookup, StaticIdentityResolver
+from bot.identity import PrincipalsLookup
 from bot.metrics import Metrics
 from bot.readiness import readiness_checks
+from bot.surface import SurfaceContext, Surfaces
+from bot.surfaces import SURFACES
 from bot.threads import InProcessThreadMemory, RedisThreadMemory, ThreadMemory
 from core.config import Config, ConfigError
-from core.dedupe import (
-    DatabaseDeduplicator,
-    EventDeduplicator,
-    FallbackDeduplicator,
-    RedisDeduplicator,
-)
 from core.logging import configure_logging, request_context
 from core.ratelimit import make_rate_limiter
 from core.secrets import SecretStore, open_secret_store
@@ -41,6 +41,7 @@ from retrieval.search import Mode
 
 log = logging.getLogger("lore.server")
 
+
 @dataclass
 class AppState:
     config: Config
@@ -49,9 +50,8 @@ class AppState:
     metrics: Metrics
     answerer: Answerer
     conversation: ConversationService
-    webchat_users: StaticIdentityResolver  # the web chat's identity picker table
+    surfaces: Surfaces = field(default_factory=Surfaces)  # the configured chat surfaces
     redis: Any = None
-    slack: Any = None  # the bolt AsyncApp when slack.enabled
     # Index and database checked at start; shown in /readyz until a full sync repairs them.
     consistency: Consistency | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -77,23 +77,6 @@ class AppState:
 STATE_KEY = web.AppKey("state", AppState)
 
 
-def webchat_allowed(cfg: Config) -> bool:
-    """The web chat's identity picker trusts the browser: development mode on loopback only."""
-    if not cfg.webchat.enabled:
-        return False
-    if cfg.server.mode != "development":
-        log.warning("webchat.enabled is ignored outside development mode (server.mode=%s)", cfg.server.mode)
-        return False
-    from bot.webchat.guard import is_loopback
-
-    if not is_loopback(cfg.server.host):
-        raise ConfigError(
-            f"the web chat is a development surface and must listen on a loopback address, "
-            f"not {cfg.server.host!r}: set server.host=127.0.0.1 or webchat.enabled=false"
-        )
-    return True
-
-
 def _thread_memory(cfg: Config, redis: Any) -> ThreadMemory:
     return RedisThreadMemory(redis, cfg.redis.key_prefix) if redis is not None else InProcessThreadMemory()
 
@@ -110,16 +93,7 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
         # Short timeouts: a Redis that stops answering (no refusal, just silence) must reach the
         # fallbacks in a second, not hold every question until the OS gives up.
         redis = aioredis.from_url(cfg.redis.url, socket_connect_timeout=1.0, socket_timeout=1.0)
-    webchat_users = StaticIdentityResolver.from_entries(cfg.webchat.users)
-    identities = ByPlatform({"webchat": webchat_users})
-    slack = None
-    if cfg.slack.enabled:
-        from bot.slack.app import build_slack_app
-        from bot.slack.people import SlackPeople
-
-        slack = build_slack_app(cfg.slack, secrets, runtime.db)
-        identities.resolvers["slack"] = SlackPeople(slack.client_for, trusted_teams=frozenset(cfg.slack.trusted_teams),
-                                                 home_for=slack.home_for)
+    surfaces = Surfaces()  # filled below: the surfaces need the service, the service asks them
     limiter = make_rate_limiter(cfg.ratelimit, cfg.redis)
     threads = _thread_memory(cfg, redis)
     if isinstance(threads, RedisThreadMemory):
@@ -128,28 +102,25 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
     conversation = ConversationService(
         search=lambda q, principals: runtime.searcher.search(q, principals, mode=Mode.HYBRID),
         answerer=answerer,
-        identities=identities,
-        audiences=identities,
+        identities=surfaces,
+        audiences=surfaces,
         principals_for=PrincipalsLookup(runtime.db),
         document_dates=DocumentDatesLookup(runtime.db),
         rate_limiter=limiter,
         threads=threads,
         metrics=metrics,
     )
-    state = AppState(cfg, runtime, secrets, metrics, answerer, conversation, webchat_users, redis,
-                     slack.app if slack else None)
-    if slack is not None:
-        from bot.feedback import FeedbackRecorder
-        from bot.slack.events import SlackEvents
-
-        dedupe: EventDeduplicator = DatabaseDeduplicator(runtime.db)
-        if redis is not None:
-            dedupe = FallbackDeduplicator(
-                RedisDeduplicator(redis, prefix=f"{cfg.redis.key_prefix}event:"), dedupe,
-                on_fallback=metrics.dedupe_fallbacks.inc,
-            )
-        SlackEvents(slack.app, conversation, dedupe, FeedbackRecorder(runtime.db, metrics), track=state.answering,
-                    on_dedupe_error=metrics.dedupe_errors.inc)
+    state = AppState(cfg, runtime, secrets, metrics, answerer, conversation, surfaces, redis)
+    context = SurfaceContext(cfg, secrets, runtime.db, conversation, metrics, redis, state.answering)
+    try:
+        for build in SURFACES.values():
+            surface = build(context)
+            if surface is not None:
+                surfaces.add(surface)
+    except BaseException:
+        conversation.close()
+        runtime.close()
+        raise
     return state
 
 
@@ -204,6 +175,7 @@ async def readyz(request: web.Request) -> web.Response:
     ready, checks = await readiness_checks(
         state.runtime.db, state.runtime.index, state.redis, state.consistency,
         loaded=state.ready, draining=state.draining,
+        surfaces={surface.platform: surface.readiness() for surface in state.surfaces},
     )
     return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
@@ -261,21 +233,20 @@ async def _close(app: web.Application) -> None:
     state.runtime.close()
 
 
-def _socket_mode_lifecycle(app: web.Application, state: AppState, cfg: Config) -> None:
-    """Connect to Slack after warm-up (the first question is not slow) and disconnect before
-    draining (no new envelopes while answers in flight finish)."""
-    from bot.slack.socket_mode import start_socket_mode
-    from core.secrets import require_secret
-
-    app_token = require_secret(state.secrets, cfg.slack.app_token_secret)
-    handle: dict[str, Any] = {}
+def _surface_lifecycle(app: web.Application, state: AppState) -> None:
+    """Surfaces start after warm-up (the first question is not slow) and stop before draining
+    (no new questions while answers in flight finish)."""
 
     async def start(_app: web.Application) -> None:
-        handle["socket"] = await start_socket_mode(state.slack, app_token, cfg.slack.api_url or None)
+        for surface in state.surfaces:
+            await surface.start()
 
     async def stop(_app: web.Application) -> None:
-        if "socket" in handle:
-            await handle["socket"].close_async()
+        for surface in state.surfaces:
+            try:
+                await surface.stop()
+            except Exception:
+                log.exception("chat surface did not stop cleanly", extra={"surface": surface.platform})
 
     app.on_startup.append(start)
     app.on_shutdown.insert(0, stop)
@@ -346,30 +317,59 @@ def create_app(cfg: Config, state: AppState | None = None) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    if state.slack is not None and cfg.slack.socket_mode:
-        _socket_mode_lifecycle(app, state, cfg)
-    elif state.slack is not None:
-        from bot.slack.app import add_routes as add_slack_routes
-        from core.secrets import require_secret
-
-        add_slack_routes(app, state.slack, require_secret(state.secrets, cfg.slack.signing_secret_secret))
+    for surface in state.surfaces:
+        surface.add_routes(app)
+    _surface_lifecycle(app, state)
     _sync_lifecycle(app, state, cfg)
-    if webchat_allowed(cfg):
-        from bot.webchat.routes import add_routes
-
-        add_routes(app, state.conversation, state.webchat_users)
     return app
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything slow starts: a port already in use is one
+    clear line at once, not a traceback after the model has loaded."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"server.host {host!r} cannot be resolved ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on {host} is already in use (another Lore, or another program): "
+                f"choose another with LORE_SERVER_PORT=<port> (make run PORT=<port>) or server.port"
+            ) from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.setblocking(False)
+    return sock
 
 
 def serve(cfg: Config) -> None:
     redactor = Redactor()  # shared: every secret the store hands out is masked in the logs
     configure_logging(cfg.server.log_level, redactor)
-    app = create_app(cfg, build_state(cfg, redactor))
-    log.info("listening", extra={"url": f"http://{cfg.server.host}:{cfg.server.port}"})
+    sock = listening_socket(cfg.server.host, cfg.server.port)
+    try:
+        app = create_app(cfg, build_state(cfg, redactor))
+    except BaseException:
+        sock.close()
+        raise
+    url = f"http://{cfg.server.host}:{sock.getsockname()[1]}"
+    log.info("listening", extra={"url": url})
+
+    async def say_ready(_app: web.Application) -> None:
+        # One human line beside the JSON logs (stderr): where to go now.
+        sys.stdout.write(f"Lore is ready at {url}\n")
+        sys.stdout.flush()
+
+    app.on_startup.append(say_ready)
     web.run_app(
         app,
-        host=cfg.server.host,
-        port=cfg.server.port,
+        sock=sock,
         print=None,
         shutdown_timeout=cfg.server.shutdown_timeout_seconds,
         access_log=None,

@@ -27,10 +27,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.conversation import Turn
 from bot.slack.people import HomeFor, Workspace, home_from_turn, workspace_of
 from bot.slack.signed_requests import bolt_request, log_bolt_error
 from bot.slack.stores import DatabaseInstallationStore, DatabaseOAuthStateStore
+from bot.turn import Turn
 from core.config import ConfigError, SlackConfig
 from core.db import Database
 from core.secrets import SecretStore, require_secret

@@ -19,11 +19,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.conversation import ConversationService, Finished, Kind, Refused, Turn
+from bot.conversation import ConversationService
 from bot.feedback import FeedbackRecorder
 from bot.slack import render
+from bot.turn import Delta, Finished, Kind, Refused, Reset, Turn
 from core.dedupe import DeduplicationError, EventDeduplicator
-from retrieval.answer.base import Delta, Reset
 
 log = logging.getLogger("lore.slack")
 

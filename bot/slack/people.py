@@ -28,9 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.audience import Audience
-from bot.conversation import Turn
-from bot.identity import Identity
+from bot.turn import Audience, Identity, Turn
 
 log = logging.getLogger("lore.slack")
 

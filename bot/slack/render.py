@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.conversation import Answer
 from bot.slack.link_hosts import disclose_link_hosts
 from bot.slack.mrkdwn import (
     SECTION_TEXT_MAX,
@@ -36,7 +35,7 @@ from bot.slack.mrkdwn import (
     to_mrkdwn,
     unescape,
 )
-from retrieval.answer.base import NO_SOURCES_ANSWER, Citation
+from bot.turn import NO_SOURCES_ANSWER, Answer, Citation
 
 Block = dict[str, Any]
 

@@ -15,10 +15,10 @@ from typing import Any
 from aiohttp import web
 
 from bot import sse
-from bot.conversation import ConversationService, Finished, Kind, Refused, Status, Turn
+from bot.conversation import ConversationService
 from bot.identity import StaticIdentityResolver
+from bot.turn import Delta, Finished, Kind, Refused, Reset, Status, Turn
 from bot.webchat import guard, messages
-from retrieval.answer.base import Delta, Reset
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = frozenset({"app.js", "app.css"})  # what index.html loads; nothing else is served

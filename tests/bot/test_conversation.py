@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.audience import Audience, scope_for
-from bot.conversation import ConversationService, Finished, Kind, Refused, Turn
-from bot.identity import Identity, PrincipalsLookup, StaticIdentityResolver
+from bot.audience import scope_for
+from bot.conversation import ConversationService
+from bot.identity import PrincipalsLookup, StaticIdentityResolver
 from bot.metrics import Metrics
 from bot.threads import InProcessThreadMemory, RedisThreadMemory
+from bot.turn import Audience, Finished, Identity, Kind, Refused, Turn
 from core.acl import ORG_MEMBERS
 from core.ratelimit import InProcessRateLimiter
 from retrieval.answer.answerer import Answerer

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.conversation import Answer
 from bot.server import create_app
 from bot.slack import render
 from bot.slack.app import BOT_SCOPES
+from bot.turn import Answer
 from retrieval.answer.base import Citation
 from tests.bot.slack.conftest import SECRET, TOKEN, slack_config
 from tests.fakes import slack_signing as sig

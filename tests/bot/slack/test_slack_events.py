@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.server import create_app
 from bot.slack.app import BOT_SCOPES
+from core.config import ConfigError
 from tests.bot.slack.conftest import SECRET, TOKEN, slack_config
 from tests.fakes import slack_signing as sig
 from tests.fakes.slack_stand_in import SlackStandIn
@@ -284,12 +285,10 @@ async def test_citations_show_when_the_document_last_changed(client: TestClient,
 async def test_socket_mode_serves_no_http_route_and_needs_the_app_token(
     handbook_data: Path, tmp_path: Path, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.secrets import SecretNotFound
-
     cfg = slack_config(handbook_data, tmp_path, slack.api_url, monkeypatch)
     cfg.slack.socket_mode = True
     monkeypatch.delenv("LORE_SECRET_SLACK_SIGNING_SECRET")  # not needed in Socket Mode
-    with pytest.raises(SecretNotFound, match="slack-app-token"):
+    with pytest.raises(ConfigError, match="slack.enabled needs the secret 'slack-app-token' .slack.app_token_secret."):
         create_app(cfg)
     monkeypatch.setenv("LORE_SECRET_SLACK_APP_TOKEN", "xapp-1-test")
     app = create_app(cfg)

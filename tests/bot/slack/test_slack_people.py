@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.conversation import Kind, Turn
 from bot.slack.people import SlackPeople, Workspace, identity_from_user
+from bot.turn import Kind, Turn
 
 HOME = Workspace("T1", "E1")
 

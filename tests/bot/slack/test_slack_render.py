@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.conversation import Answer
 from bot.slack import render
 from bot.slack.mrkdwn import escape, split_mrkdwn, to_mrkdwn
+from bot.turn import Answer
 from retrieval.answer.base import NO_SOURCES_ANSWER, Citation
 
 WJ = "\u2060"

@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.server import AppState, build_state
 from bot.slack.app import BOT_SCOPES
 from bot.slack.socket_mode import SocketMode, start_socket_mode
+from bot.slack.surface import SlackSurface
 from core.config import ConfigError
 from tests.bot.slack.conftest import TOKEN, slack_config
 from tests.fakes import slack_signing as sig
@@ -55,12 +56,18 @@ async def state(handbook_data: Path, tmp_path: Path, slack: SlackStandIn,
 
 @pytest.fixture
 async def handler(state: AppState, socket_mode: SlackSocketMode) -> AsyncIterator[SocketMode]:
-    started = await start_socket_mode(state.slack, APP_TOKEN, socket_mode.api_url, ping_interval=1)
+    started = await start_socket_mode(slack_app(state), APP_TOKEN, socket_mode.api_url, ping_interval=1)
     await socket_mode.wait_connected()
     try:
         yield started
     finally:
         await started.close_async()
+
+
+def slack_app(state: AppState) -> Any:
+    surface = state.surfaces.by_platform["slack"]
+    assert isinstance(surface, SlackSurface)
+    return surface.slack.app
 
 
 async def settle(slack: SlackStandIn, method: str, count: int = 1, timeout: float = 10) -> list[Any]:
@@ -124,9 +131,9 @@ async def test_bot_token_is_refused_with_a_clear_error(state: AppState, socket_m
         await AsyncWebClient(base_url=socket_mode.api_url).apps_connections_open(app_token=TOKEN)
     assert refused.value.response["error"] == "not_allowed_token_type"
     with pytest.raises(ConfigError, match="not_allowed_token_type.*app-level token"):
-        await start_socket_mode(state.slack, TOKEN, socket_mode.api_url)
+        await start_socket_mode(slack_app(state), TOKEN, socket_mode.api_url)
     with pytest.raises(ConfigError, match="invalid_auth"):
-        await start_socket_mode(state.slack, "xapp-1-A0OTHER-1-nope", socket_mode.api_url)
+        await start_socket_mode(slack_app(state), "xapp-1-A0OTHER-1-nope", socket_mode.api_url)
     assert socket_mode.connections == []
 
 

@@ -1,0 +1,118 @@
+"""The turn contract: what a chat surface hands the conversation service, and what it gets back.
+
+A leaf module: every chat adapter (web chat, Slack, Teams, the ``lore ask`` command), identity
+and audience resolution and the conversation service import these types from here, and this
+module imports nothing of theirs. Adapters never import ``retrieval/``: the answer vocabulary
+they render (``Delta``, ``Reset``, ``Citation``) is re-exported here.
+
+Question path: adapter -> :class:`Turn` -> identity (:class:`Identity`) -> principals
+(:data:`PrincipalsFor`) -> audience (:class:`Audience`) -> search -> answer -> a stream of
+:data:`Event` -> adapter renders it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from retrieval.answer.base import NO_SOURCES_ANSWER, Citation, Delta, Reset
+
+__all__ = [
+    "NO_SOURCES_ANSWER", "Answer", "Audience", "AudienceResolver", "Citation", "Delta", "Event",
+    "Finished", "Identity", "IdentityResolver", "Kind", "PrincipalsFor", "Refused", "Reset",
+    "Status", "Turn",
+]
+
+
+class Kind(str, enum.Enum):
+    """Who can read a reply posted where the question was asked."""
+
+    DIRECT = "direct"  # the asker alone (a DM, a 1:1 chat, the terminal)
+    GROUP = "group"  # a group chat / multi-person DM
+    CHANNEL = "channel"
+
+
+@dataclass(frozen=True)
+class Turn:
+    platform: str  # "webchat", "slack", "teams", "cli"
+    workspace: str  # Slack team / enterprise id, Teams tenant id
+    user_id: str  # the platform's user id
+    kind: Kind
+    conversation_id: str
+    thread_id: str
+    text: str
+    private: bool = False  # answer over the asker's own access, delivered only to them
+
+
+@dataclass(frozen=True)
+class Identity:
+    email: str
+    org_member: bool  # full member of the company (not a guest, not from another organisation)
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who can read a reply posted in the conversation."""
+
+    includes_outsiders: bool  # guests, external users, shared channels
+    # Identities of everyone in the conversation, when ``includes_outsiders`` (None: unknown).
+    members: tuple[Identity, ...] | None = None
+
+
+UNKNOWN_AUDIENCE = Audience(includes_outsiders=True, members=None)  # assume the worst
+
+# Identity -> the principals it holds (``user:<email>``, groups, ``org:members``).
+PrincipalsFor = Callable[[Identity], list[str]]
+
+
+class IdentityResolver(Protocol):
+    async def resolve(self, turn: Turn) -> Identity | None:
+        """The asker's identity, or None when it cannot be established (fail closed)."""
+        ...
+
+
+class AudienceResolver(Protocol):
+    async def audience(self, turn: Turn) -> Audience:
+        """Raise or return :data:`UNKNOWN_AUDIENCE` when membership cannot be determined."""
+        ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    citations: tuple[Citation, ...]
+    found_sources: bool
+    restricted_to_audience: bool
+    provider: str
+    fell_back: bool
+    thread_id: str
+    note: str = ""
+    timing_ms: dict[str, float] = field(default_factory=dict)
+
+
+# -- the events of one answer, in order: Status*, (Delta | Reset)*, then Finished or Refused ------
+
+
+@dataclass(frozen=True)
+class Status:
+    stage: str  # "retrieving", "answering"
+
+
+@dataclass(frozen=True)
+class Refused:
+    """No answer: ``reason`` is safe to show the asker."""
+
+    reason: str
+    code: str  # "empty", "too_long", "rate_limited", "identity", "unavailable"
+    retry_after: float = 0.0
+
+
+@dataclass(frozen=True)
+class Finished:
+    answer: Answer
+
+
+Event = Status | Delta | Reset | Finished | Refused
