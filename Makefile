@@ -21,12 +21,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The development config turns on the local web chat (http://127.0.0.1:3978/).
+# The development config turns on the local web chat (http://127.0.0.1:3978/); another port:
+# `make run PORT=8080` (the same as LORE_SERVER_PORT=8080).
 DEV_CONFIG ?= lore.dev.toml
+PORT ?=
 
 run: $(STAMP)
 	$(BIN)/lore --config $(DEV_CONFIG) ingest examples/handbook --if-empty
-	$(BIN)/lore --config $(DEV_CONFIG) serve
+	$(BIN)/lore --config $(DEV_CONFIG) serve $(if $(PORT),--port $(PORT))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

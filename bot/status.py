@@ -1,7 +1,14 @@
-"""What `lore status` and the server's readiness check report."""
+"""What `lore status` reports: the index, the database, the last run per source and, when a
+server is running on the configured address, its own readiness (chat surfaces included).
+
+Times carry their zone (UTC, ISO 8601); the text rendering is for people, ``--json`` for
+scripts."""
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from typing import Any
 
 from sqlalchemy import func, select
@@ -9,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from connectors.sync.state import SyncState
 from core.config import Config
-from core.db import DocumentRow, GroupMembership, IngestRun, open_database
+from core.db import DocumentRow, GroupMembership, IngestRun, as_utc, open_database
 from retrieval.consistency import check_consistency
 from retrieval.index.lance import LanceIndex
 
@@ -46,8 +53,8 @@ def collect_status(cfg: Config) -> dict[str, Any]:
                         if last is None
                         else {
                             "status": last.status,
-                            "started_at": last.started_at.isoformat(),
-                            "finished_at": last.finished_at.isoformat() if last.finished_at else None,
+                            "started_at": as_utc(last.started_at).isoformat(),
+                            "finished_at": as_utc(last.finished_at).isoformat() if last.finished_at else None,
                             "counts": last.counts,
                             "errors": len(last.errors or []),
                         },
@@ -71,4 +78,58 @@ def collect_status(cfg: Config) -> dict[str, Any]:
             "message": found.describe(),
         },
         "sources": sources,
+        "server": server_readiness(cfg),
     }
+
+
+SERVER_TIMEOUT_SECONDS = 2.0
+
+
+def server_readiness(cfg: Config) -> dict[str, Any]:
+    """The running server's ``/readyz`` on ``server.host:server.port``, or why there is none."""
+    url = f"http://{cfg.server.host}:{cfg.server.port}/readyz"
+    try:
+        with urllib.request.urlopen(url, timeout=SERVER_TIMEOUT_SECONDS) as response:
+            body = json.loads(response.read(65536))
+    except urllib.error.HTTPError as exc:  # 503: running, not ready; the body says why
+        try:
+            body = json.loads(exc.read(65536))
+        except ValueError:
+            return {"url": url, "running": True, "ready": False, "checks": {}}
+    except (OSError, ValueError):
+        return {"url": url, "running": False}
+    checks = body.get("checks") if isinstance(body, dict) else None
+    return {"url": url, "running": True, "ready": bool(body.get("ready")) if isinstance(body, dict) else False,
+            "checks": {str(k): str(v) for k, v in checks.items()} if isinstance(checks, dict) else {}}
+
+
+def render_status(status: dict[str, Any]) -> list[str]:
+    """``collect_status`` for people: one fact per line."""
+    lines = [
+        f"data directory  {status['data_dir']}",
+        f"database        {status['database']}",
+        f"index           {status['index']['backend']} at {status['index']['path']}, {status['index']['chunks']} chunks",
+        f"documents       {status['documents']} ({status['groups']} groups with members)",
+    ]
+    consistency = status["consistency"]
+    lines.append("consistency     ok" if consistency["ok"] else f"consistency     DEGRADED: {consistency['message']}")
+    server = status["server"]
+    if not server["running"]:
+        lines.append(f"server          not running at {server['url'].removesuffix('/readyz')}")
+    else:
+        lines.append(f"server          {'ready' if server['ready'] else 'NOT READY'} at {server['url'].removesuffix('/readyz')}")
+        for check, result in server["checks"].items():
+            lines.append(f"  {check:14}{result}")
+    lines.append("sources" if status["sources"] else "sources         none yet (run `lore ingest FOLDER` or `lore sync`)")
+    for src in status["sources"]:
+        line = f"  {src['source']}: {src['documents']} documents"
+        last = src["last_run"]
+        if last:
+            counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in last["counts"].items() if n)
+            when = last["finished_at"] or f"{last['started_at']} (still running)"
+            line += f"; last run {last['status']} at {when}"
+            line += f": {counts}" if counts else ": no changes"
+            if last["errors"]:
+                line += f"; {last['errors']} errors (lore sync status)"
+        lines.append(line)
+    return lines

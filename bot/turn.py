@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from retrieval.answer.base import NO_SOURCES_ANSWER, Citation, Delta, Reset
 
@@ -91,6 +91,25 @@ class Answer:
     thread_id: str
     note: str = ""
     timing_ms: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The answer as the web chat's ``final`` event and ``lore ask --json`` print it."""
+        return {
+            "text": self.text,
+            "citations": [
+                {"number": c.number, "title": c.title, "url": c.url, "source_id": c.source_id,
+                 "heading_path": list(c.heading_path),
+                 "updated_at": c.updated_at.isoformat() if c.updated_at else None}
+                for c in self.citations
+            ],
+            "found_sources": self.found_sources,
+            "fell_back": self.fell_back,
+            "provider": self.provider,
+            "restricted_to_audience": self.restricted_to_audience,
+            "note": self.note,
+            "thread_id": self.thread_id,
+            "timing_ms": self.timing_ms,
+        }
 
 
 # -- the events of one answer, in order: Status*, (Delta | Reset)*, then Finished or Refused ------

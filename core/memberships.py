@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, cast, delete, select
 
 from core.acl import ORG_MEMBERS, PrincipalError, in_namespace, user_principal
-from core.db import Database, GroupMembership
+from core.db import Database, DocumentRow, GroupMembership
 
 
 class MembershipError(ValueError):
@@ -68,6 +68,24 @@ def members_of(db: Database, group: str) -> set[str]:
         return set(rows)
 
 
+def known_to_sources(db: Database, email: str) -> bool:
+    """Whether any source names this person: a group membership, or a document readable by
+    ``user:<email>`` itself. A person no source knows reads only what is open to everyone."""
+    me = user_principal(email)
+    with db.session() as s:
+        member = s.execute(
+            select(GroupMembership.group).where(GroupMembership.member_email == email.lower()).limit(1)
+        ).first()
+        if member is not None:
+            return True
+        # ACLs are JSON lists of principal lists; principals are ASCII without quotes, so the
+        # quoted principal appears verbatim in the stored text.
+        named = s.execute(
+            select(DocumentRow.id).where(cast(DocumentRow.acl, String).contains(f'"{me}"', autoescape=True)).limit(1)
+        ).first()
+        return named is not None
+
+
 def principals_for(db: Database, email: str, *, org_member: bool) -> list[str]:
     """Principals of a person identified by a verified email. Raises PrincipalError for a
     malformed email: an identity we cannot name gets nothing (fail closed)."""
@@ -78,4 +96,4 @@ def principals_for(db: Database, email: str, *, org_member: bool) -> list[str]:
     return sorted(principals)
 
 
-__all__ = ["MembershipError", "PrincipalError", "groups_of", "in_namespace", "members_of", "principals_for", "replace_group_memberships"]
+__all__ = ["MembershipError", "PrincipalError", "groups_of", "in_namespace", "known_to_sources", "members_of", "principals_for", "replace_group_memberships"]

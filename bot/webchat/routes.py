@@ -27,24 +27,6 @@ USERS_KEY = web.AppKey("webchat_users", StaticIdentityResolver)
 MAX_BODY = 16 * 1024
 
 
-def answer_json(event: Finished) -> dict[str, Any]:
-    a = event.answer
-    return {
-        "text": a.text,
-        "citations": [
-            {"number": c.number, "title": c.title, "url": c.url, "source_id": c.source_id, "heading_path": list(c.heading_path)}
-            for c in a.citations
-        ],
-        "found_sources": a.found_sources,
-        "fell_back": a.fell_back,
-        "provider": a.provider,
-        "restricted_to_audience": a.restricted_to_audience,
-        "note": a.note,
-        "thread_id": a.thread_id,
-        "timing_ms": a.timing_ms,
-    }
-
-
 async def index(_request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
 
@@ -107,7 +89,7 @@ async def ask(request: web.Request) -> web.StreamResponse:
             elif isinstance(event, Reset):
                 await sse.send(response, "reset", {})
             elif isinstance(event, Finished):
-                await sse.send(response, "final", answer_json(event))
+                await sse.send(response, "final", event.answer.as_json())
             elif isinstance(event, Refused):
                 await sse.send(response, "error", {"message": event.reason})
             try:

@@ -83,6 +83,8 @@ async def test_sigterm_lets_the_answer_in_flight_finish(handbook_data: Path, tmp
                 proc.kill()
                 await proc.wait()
         stderr = (await proc.stderr.read()).decode() if proc.stderr else ""
+        stdout = (await proc.stdout.read()).decode() if proc.stdout else ""
+    assert stdout.splitlines() == [f"Lore is ready at {url}"]  # one human line beside the JSON logs
     assert KEY not in stderr
     records = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     assert records, stderr[-2000:]

@@ -20,6 +20,7 @@
     "This answer only uses documents that everyone in this conversation may read.";
   const SAFE_PROTOCOLS = new Set(["http:", "https:", "file:", "mailto:"]);
 
+  const HINT = "Enter sends, Shift+Enter adds a new line.";
   const $ = (id) => document.getElementById(id);
   const ui = {
     user: $("user"),
@@ -30,6 +31,7 @@
     form: $("ask"),
     question: $("question"),
     send: $("send"),
+    hint: $("hint"),
     announcer: $("announcer"),
   };
 
@@ -418,6 +420,9 @@
         return;
       }
       if (!response.ok) {
+        // A refused question (too long, say) goes back into the box, so nothing typed or
+        // pasted is lost; the server's reason says what to change.
+        if (response.status === 400 && !ui.question.value) ui.question.value = text;
         view.fail(await describeHttpError(response));
         return;
       }
@@ -467,9 +472,25 @@
     ui.form.setAttribute("aria-busy", String(busy));
   }
 
+  function showHint(message) {
+    ui.hint.textContent = message;
+    ui.hint.classList.toggle("hint-alert", message !== HINT);
+    if (message !== HINT) announce(message);
+  }
+
   function submit() {
     const text = ui.question.value.trim();
-    if (!text || state.controller || !ui.user.value) return;
+    if (state.controller) return;
+    if (!ui.user.value) {
+      showHint("Choose who you are asking as first.");
+      return;
+    }
+    if (!text) {
+      showHint("Type a question first.");
+      ui.question.focus();
+      return;
+    }
+    showHint(HINT);
     ui.question.value = "";
     ui.question.focus();
     ask(text);

@@ -1,0 +1,120 @@
+"""`lore ask "question" --as EMAIL`: the chat surfaces' answer, in the terminal.
+
+The same conversation service as Slack and the web chat (identity -> principals, audience,
+retrieval, the configured answer provider with its extractive fallback, citations), asked as a
+direct conversation by one person. The answer streams to stdout as it is written, statuses go to
+stderr; ``--json`` prints only the final answer object. Exit status 0 for an answer (including
+the honest "couldn't find"), 1 when the question was refused (too long, rate limited, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from typing import TYPE_CHECKING
+
+from bot.cli.output import CliError, print_json
+from core.config import Config
+
+if TYPE_CHECKING:
+    from bot.conversation import ConversationService
+
+STAGES = {"retrieving": "Searching documents you can access…", "answering": "Writing the answer…"}
+
+
+def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
+    from bot.citation_dates import DocumentDatesLookup
+    from bot.conversation import ConversationService
+    from bot.identity import PrincipalsLookup, StaticIdentityResolver
+    from bot.metrics import Metrics
+    from bot.threads import InProcessThreadMemory
+    from bot.turn import Identity
+    from core.acl import PrincipalError, user_principal
+    from core.memberships import known_to_sources
+    from core.ratelimit import InProcessRateLimiter
+    from core.secrets import open_secret_store
+    from core.secrets.redaction import Redactor
+    from retrieval.answer.answerer import make_answerer
+    from retrieval.runtime import Runtime
+    from retrieval.search import Mode
+
+    email = args.as_email.strip().lower()
+    try:
+        user_principal(email)
+    except PrincipalError as exc:
+        raise CliError(f"--as: {exc}") from None
+    secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=Redactor())
+    rt = Runtime(cfg)
+    answerer = make_answerer(cfg.llm, secrets.get)
+    service = ConversationService(
+        search=lambda q, principals: rt.searcher.search(q, principals, mode=Mode.HYBRID),
+        answerer=answerer,
+        identities=StaticIdentityResolver({email: Identity(email, org_member=not args.guest)}),
+        principals_for=PrincipalsLookup(rt.db),
+        document_dates=DocumentDatesLookup(rt.db),
+        rate_limiter=InProcessRateLimiter(max(1, cfg.ratelimit.questions_per_minute)),
+        threads=InProcessThreadMemory(),
+        metrics=Metrics(),
+        search_workers=1,
+    )
+    try:
+        if not known_to_sources(rt.db, email):
+            sys.stderr.write(unknown_person_note(email, guest=args.guest) + "\n")
+        return asyncio.run(_ask(service, email, args.question, as_json=args.json))
+    finally:
+        service.close()
+        asyncio.run(answerer.aclose())
+        rt.close()
+
+
+def unknown_person_note(email: str, *, guest: bool) -> str:
+    scope = "nothing" if guest else "only documents every member of the organisation may read"
+    return (f"note: no source knows {email} (no group membership, no document shared with them): "
+            f"answering from {scope}")
+
+
+async def _ask(service: ConversationService, email: str, question: str, *, as_json: bool) -> int:
+    from bot.turn import Delta, Finished, Kind, Refused, Reset, Status, Turn
+
+    turn = Turn("cli", "local", email, Kind.DIRECT, f"cli:{email}", uuid.uuid4().hex, question)
+    streamed = ""
+    out = sys.stdout
+    async for event in service.ask(turn):
+        if isinstance(event, Status) and not as_json:
+            sys.stderr.write(STAGES.get(event.stage, event.stage) + "\n")
+        elif isinstance(event, Delta) and not as_json:
+            streamed += event.text
+            out.write(event.text)
+            out.flush()
+        elif isinstance(event, Reset) and not as_json:
+            if streamed:
+                out.write("\n")
+                sys.stderr.write("(that answer could not be used; here is another)\n")
+            streamed = ""
+        elif isinstance(event, Refused):
+            sys.stderr.write(f"lore: {event.reason}\n")
+            return 1
+        elif isinstance(event, Finished):
+            answer = event.answer
+            if as_json:
+                print_json(answer.as_json())
+                return 0
+            if " ".join(streamed.split()) != " ".join(answer.text.split()):
+                # The final text differs from what streamed (citations renumbered, say).
+                out.write(("\n\n" if streamed else "") + answer.text)
+            out.write("\n")
+            if answer.note:
+                out.write(f"\n{answer.note}\n")
+            if answer.fell_back:
+                out.write("\n(The language model was unavailable; this answer quotes the documents directly.)\n")
+            if answer.citations:
+                out.write("\nSources:\n")
+                for c in answer.citations:
+                    where = " > ".join(c.heading_path)
+                    link = c.url or c.source_id
+                    out.write(f"  [{c.number}] {c.title}{' > ' + where if where else ''}: {link}\n")
+            out.flush()
+            return 0
+    raise CliError("the answer stopped before it was complete")
