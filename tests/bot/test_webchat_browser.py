@@ -602,3 +602,30 @@ def test_errors_are_shown_inline(page: ChatPage, stub: dict[str, Any], expected:
     page.script({"sse": [sse("final", final("Fine now."))]})
     assert page.ask("again").get_attribute("data-state") == "done"
     assert page.d.execute_script("return window.__lore.alerts") == []
+
+
+def test_an_over_long_pasted_question_is_kept_with_the_servers_reason(page: ChatPage) -> None:
+    from selenium.webdriver.common.by import By
+
+    page.pick(ERIN)
+    long = "How do I get VPN access? " * 200  # 5,000 characters, 4,999 once trimmed
+    box = page.d.find_element(By.ID, "question")
+    # Pasted, not typed: set the value as a paste does (send_keys of 5,000 keys is slow).
+    page.d.execute_script("arguments[0].value = arguments[1]", box, long)
+    page.d.find_element(By.ID, "send").click()
+    page.wait(lambda: page.css(".answer .error"), "no error shown for the over-long question")
+    message = page.css(".answer .error")[0].text
+    assert "too long (4999 characters; the limit is 4000)" in message, message  # trimmed
+    assert box.get_attribute("value") == long.strip()  # nothing pasted is lost
+
+
+def test_an_empty_question_says_what_to_do(page: ChatPage) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    page.pick(ERIN)
+    before = len(page.css(".answer"))
+    page.d.find_element(By.ID, "question").send_keys("   ", Keys.ENTER)
+    page.wait(lambda: "Type a question first" in page.d.find_element(By.ID, "hint").text,
+              "an empty question did nothing visible")
+    assert len(page.css(".answer")) == before and page.asks() == []
