@@ -62,7 +62,7 @@ class AppState:
 
     @contextlib.asynccontextmanager
     async def answering(self) -> AsyncIterator[None]:
-        """Count one answer in flight (an HTTP request, or a Slack answer running after its
+        """Count one answer in flight (an HTTP request, or an answer a chat surface runs after its
         ack) so that shutdown waits for it."""
         self.inflight += 1
         self.idle.clear()

@@ -18,7 +18,7 @@ Optional capabilities have defaults here; a surface overrides what it has.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -86,7 +86,7 @@ class Surfaces:
     def add(self, surface: Surface) -> None:
         self.by_platform[surface.platform] = surface
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Surface]:
         return iter(self.by_platform.values())
 
     async def resolve(self, turn: Turn) -> Identity | None:

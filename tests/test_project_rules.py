@@ -184,3 +184,10 @@ def test_chat_adapters_do_not_import_retrieval(adapter: str) -> None:
     }
     offenders = {m: t for m, t in offenders.items() if t}
     assert not offenders, f"chat adapters import the turn contract (bot.turn), not retrieval: {offenders}"
+
+
+def test_the_server_names_no_chat_surface() -> None:
+    modules = _product_modules()
+    surfaces = [m for m in _edges("bot.server", modules["bot.server"], modules)
+                if m.startswith(("bot.slack", "bot.webchat", "bot.teams"))]
+    assert not surfaces, f"bot/server.py builds surfaces from bot/surfaces.py only: {surfaces}"
