@@ -119,7 +119,7 @@ def render_status(status: dict[str, Any]) -> list[str]:
     else:
         lines.append(f"server          {'ready' if server['ready'] else 'NOT READY'} at {server['url'].removesuffix('/readyz')}")
         for check, result in server["checks"].items():
-            lines.append(f"  {check:14}{result}")
+            lines.append(f"  {check:15} {result}")
     lines.append("sources" if status["sources"] else "sources         none yet (run `lore ingest FOLDER` or `lore sync`)")
     for src in status["sources"]:
         line = f"  {src['source']}: {src['documents']} documents"

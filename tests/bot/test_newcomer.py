@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.cli import main
 from bot.server import create_app, listening_socket
 from bot.slack.surface import SlackSurface
+from bot.status import collect_status, render_status
 from core.config import ConfigError
 from tests.bot.conftest import dev_config
 from tests.conftest import REPO
@@ -102,6 +103,12 @@ async def test_socket_mode_out_of_reach_keeps_the_web_chat_and_reports_slack_deg
         assert "retrying in" in body["checks"]["surface:slack"]
         asked = await client.post("/api/webchat/ask", json={"user": "carol@northwind.example", "text": "vpn access"})
         assert asked.status == 200 and "event: final" in await asked.text()
+        # `lore status` shows the running server's view, the degraded surface included.
+        cfg.server.port = int(client.port or 0)
+        lines = render_status(await asyncio.to_thread(collect_status, cfg))
+        assert f"server          ready at http://127.0.0.1:{cfg.server.port}" in lines
+        assert any(line.strip().startswith("surface:slack ") and "degraded: Socket Mode cannot connect" in line
+               for line in lines), lines
 
 
 async def test_an_over_long_question_gets_the_servers_message_and_an_empty_one_too(
