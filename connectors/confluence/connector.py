@@ -55,7 +55,6 @@ from connectors.confluence.client import (
     Credentials,
 )
 from connectors.confluence.permissions import (
-    AclUnavailable,
     People,
     build_acl,
     group_ref,
@@ -63,6 +62,7 @@ from connectors.confluence.permissions import (
     space_clause,
 )
 from connectors.confluence.storage import storage_to_sections
+from connectors.errors import AclUnavailable
 from connectors.files.parsers import ParseError
 from connectors.files.rules import RuleError
 from connectors.files.sandbox import ParserSandbox

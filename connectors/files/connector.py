@@ -44,6 +44,7 @@ from connectors.base import (
     Skipped,
     Unchanged,
 )
+from connectors.errors import SourceUnavailable
 from core.acl import Acl, PrincipalError, group_namespace
 from core.config import ConfigError, FilesConfig
 from core.models import Document, document_id
@@ -74,7 +75,7 @@ PARSE_VERSION = "2"
 T = TypeVar("T")
 
 
-class ListingIncomplete(OSError):
+class ListingIncomplete(SourceUnavailable, OSError):
     """Some folder could not be listed: what the walk did not see must not count as deleted."""
 
 

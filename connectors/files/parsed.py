@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connectors.errors import DocumentUnreadable
 from core.models import Section
 
 from .rules import decode_utf8, utf8_problem
 
 
-class ParseError(ValueError):
+class ParseError(DocumentUnreadable, ValueError):
     """A file whose content cannot be turned into text."""
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from connectors.errors import AclUnavailable
 from core.acl import PrincipalError, lacks_instance, parse_principal
 
 ACL_FILE = "_acl.yaml"
@@ -41,8 +42,9 @@ _GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 _ACL_LOOKALIKES = frozenset({"allow", "acls", "access", "permissions", "readers"})
 
 
-class RuleError(ValueError):
-    """An access-rule or group file that cannot be used as written."""
+class RuleError(AclUnavailable, ValueError):
+    """An access-rule or group file that cannot be used as written: the documents it governs
+    are not indexed (fail closed)."""
 
     def __init__(self, where: str, problem: str, line: int | None = None) -> None:
         self.where = where
