@@ -63,9 +63,8 @@ from connectors.confluence.permissions import (
 )
 from connectors.confluence.storage import storage_to_sections
 from connectors.errors import AclUnavailable
-from connectors.files.parsers import ParseError
-from connectors.files.rules import RuleError
-from connectors.files.sandbox import ParserSandbox
+from connectors.parsers.parsed import ParseError
+from connectors.parsers.sandbox import ParserSandbox
 from core.acl import Acl, PrincipalError, group_namespace
 from core.config import ConfigError, ConfluenceConnectorConfig, FilesConfig
 from core.models import Document, Section, document_id
@@ -349,7 +348,7 @@ class ConfluenceConnector:
             return Skipped(source_id, str(exc))
         except ConfluenceNotFound as exc:
             return Failed(source_id, f"could not be read: {exc}")
-        except (ParseError, RuleError) as exc:
+        except ParseError as exc:
             return Failed(source_id, str(exc))
         if not parsed.sections:
             return Skipped(source_id, "no text in the attachment")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import time
 
-from connectors.files.parsed import Parsed
 from connectors.files.rules import RuleError
+from connectors.parsers.parsed import Parsed
 from core.models import Section
 
 _MB = 1024 * 1024
