@@ -47,13 +47,9 @@ from connectors.base import (
     GroupSnapshot,
     Skipped,
 )
-from connectors.confluence.client import (
-    AttachmentTooLarge,
-    ConfluenceClient,
-    ConfluenceError,
-    ConfluenceNotFound,
-    Credentials,
-)
+from connectors.confluence.client import ConfluenceClient
+from connectors.confluence.credentials import Credentials
+from connectors.confluence.errors import AttachmentTooLarge, ConfluenceError, ConfluenceNotFound
 from connectors.confluence.permissions import (
     People,
     build_acl,
