@@ -79,7 +79,7 @@ class ParserSandbox:
 
     def parse(self, relpath: str, data: bytes) -> Parsed:
         """Parse one file; raises what ``target`` raises (ParseError or another source error),
-        and ParseError for a broken budget."""
+        and ParseError when the document overruns a budget or the worker dies."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the parser sandbox is closed")

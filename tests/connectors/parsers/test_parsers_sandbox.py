@@ -178,6 +178,14 @@ def test_unexpected_exceptions_and_rule_errors_of_a_target() -> None:
         assert str(info.value) == "x.md line 4: front matter `acl` must be a list"
 
 
+def test_a_source_error_that_cannot_cross_keeps_its_message() -> None:
+    with _sandbox(sandbox_targets.unrebuildable) as target:
+        with pytest.raises(ParseError) as info:
+            target.parse("x.md", b"")
+        assert str(info.value) == "x.md: cannot be rebuilt"
+        assert type(info.value) is ParseError
+
+
 def test_too_much_text_is_refused() -> None:
     with _sandbox(sandbox_targets.echo, max_text_chars=10) as echo:
         assert echo.parse("a.txt", b"0123456789").sections[0].text == "0123456789"
