@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
@@ -116,8 +117,9 @@ class HttpClient:
     def get_json(self, url: str, params: Params | None = None) -> dict[str, Any]:
         """GET ``url`` (absolute on the base's origin, or relative to the base) and return its
         JSON object."""
-        target = self.links.resolve(url, "URL", urlsplit(url).path)
-        return self._get_json(target, query(params))
+        with self._redacting():
+            target = self.links.resolve(url, "URL", urlsplit(url).path)
+            return self._get_json(target, query(params))
 
     def pages(
         self, url: str, params: Params | None, paging: Paging
@@ -125,17 +127,18 @@ class HttpClient:
         """Yield the items of each page, following next links until a page has none (a full
         page without one ends the walk: the server is trusted). A next link to another origin,
         or one followed before, raises BadResponse."""
-        target, q = self.links.resolve(url, "URL", urlsplit(url).path), query(params)
-        pager = self.links.pager()
-        while True:
-            body = self._get_json(target, q)
-            shown = urlsplit(target).path
-            yield paging.items(body, shown)
-            following = paging.next_link(body, shown)
-            if following is None:
-                return
-            link, base = following
-            target, q = pager.follow(link, shown, base), None
+        with self._redacting():
+            target, q = self.links.resolve(url, "URL", urlsplit(url).path), query(params)
+            pager = self.links.pager()
+            while True:
+                body = self._get_json(target, q)
+                shown = urlsplit(target).path
+                yield paging.items(body, shown)
+                following = paging.next_link(body, shown)
+                if following is None:
+                    return
+                link, base = following
+                target, q = pager.follow(link, shown, base), None
 
     def download(self, link: str, max_bytes: int, *, what: str = "download") -> bytes:
         """Download ``link`` (relative to the base, or absolute on its origin), streamed; a
@@ -144,9 +147,12 @@ class HttpClient:
         header when a redirect leaves the host."""
         if max_bytes < 0:
             raise ValueError("max_bytes must be >= 0")
-        url = self.links.resolve(link, "download link", urlsplit(self.base).path)
-        shown = urlsplit(url).path
-        return self._with_retries(shown, lambda: self._download_once(url, shown, max_bytes, what))
+        with self._redacting():
+            url = self.links.resolve(link, "download link", urlsplit(self.base).path)
+            shown = urlsplit(url).path
+            return self._with_retries(
+                shown, lambda: self._download_once(url, shown, max_bytes, what)
+            )
 
     def close(self) -> None:
         """Close every session this client opened; later calls raise the failed-request error."""
@@ -164,6 +170,18 @@ class HttpClient:
 
     def __repr__(self) -> str:
         return f"HttpClient(base={self.base!r}, service={self.service!r}, calls={self.calls})"
+
+    @contextmanager
+    def _redacting(self) -> Iterator[None]:
+        """Every error leaving the client, its message and the notes retries added, redacted."""
+        try:
+            yield
+        except HttpError as exc:
+            exc.args = tuple(self._scrubber.redact(a) if isinstance(a, str) else a for a in exc.args)
+            notes: list[str] | None = getattr(exc, "__notes__", None)  # set by add_note only
+            if notes:
+                exc.__notes__ = [self._scrubber.redact(note) for note in notes]
+            raise
 
     # ------------------------------------------------------------------ transport
 

@@ -1,10 +1,12 @@
 """The text of a client's errors: one line, at most MAX_MESSAGE characters, never a secret.
 
 One rule: whatever a server or a transport says passes through :meth:`Scrubber.clean` before it
-reaches an exception. That removes the client's own secrets, in every form they travel in
-(registered with a core.secrets.redaction.Redactor), and well-known credential shapes (a
-server echoing the Authorization header, a token pasted in a message). Messages name the URL
-path only, never the query or the host's credentials.
+reaches an exception, and every error leaving the client passes through
+:meth:`Scrubber.redact` once more, whichever module built it (a link's path comes from the
+server too). That removes the client's own secrets, in every form they travel in (registered
+with a core.secrets.redaction.Redactor), and well-known credential shapes (a server echoing
+the Authorization header, a token pasted in a message). Messages name the URL path only, never
+the query or the host's credentials.
 """
 
 from __future__ import annotations
@@ -39,8 +41,12 @@ class Scrubber:
 
     def clean(self, text: str) -> str:
         """One line, without secrets or credential shapes, at most MAX_MESSAGE characters."""
-        text = self._redactor.redact(" ".join(text.split()))
+        text = self.redact(" ".join(text.split()))
         return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+    def redact(self, text: str) -> str:
+        """``text`` without secrets or credential shapes, otherwise as it is."""
+        return self._redactor.redact(text)
 
 
 def error_text(

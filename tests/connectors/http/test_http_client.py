@@ -332,6 +332,14 @@ async def test_secrets_echoed_by_the_server_are_not_in_the_error(server: Server)
     assert str(error).startswith("GET /api/x -> 400: token [REDACTED] and [REDACTED] refused")
 
 
+async def test_a_secret_in_a_link_the_server_sent_is_not_in_the_error(server: Server) -> None:
+    page = json({"items": [], "next": f"/items/{SECRET}"})
+    server.routes["/api/items"] = server.routes[f"/api/items/{SECRET}"] = [page]
+    error = await failure(lambda: list(client(server).pages("items", None, ITEMS)))
+    assert "repeats an earlier one" in str(error)
+    assert SECRET not in "".join(traceback.format_exception(error))
+
+
 async def test_messages_are_one_line_of_at_most_300_characters(server: Server) -> None:
     server.routes["/api/x"] = [json({"message": "bad\n" + "x" * 5000}, 400)]
     http = client(server, message_of=lambda data: data["message"])
