@@ -37,13 +37,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
-from connectors.confluence.client import ConfluenceClient, ConfluenceNotFound
+from connectors.confluence.client import ConfluenceClient
+from connectors.confluence.errors import ConfluenceNotFound
+from connectors.errors import AclUnavailable
 from core.acl import ORG_MEMBERS, Acl, PrincipalError, in_namespace, parse_principal
 
 log = logging.getLogger("lore.confluence")
-
-class AclUnavailable(Exception):
-    """The page's ACL cannot be established (so nobody may read it)."""
 
 
 class People:

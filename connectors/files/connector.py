@@ -44,6 +44,10 @@ from connectors.base import (
     Skipped,
     Unchanged,
 )
+from connectors.errors import SourceUnavailable
+from connectors.parsers.by_extension import SUPPORTED_SUFFIXES
+from connectors.parsers.parsed import ParseError
+from connectors.parsers.sandbox import ParserSandbox
 from core.acl import Acl, PrincipalError, group_namespace
 from core.config import ConfigError, FilesConfig
 from core.models import Document, document_id
@@ -56,9 +60,8 @@ from .folder_rules import (
     read_rule_file,
 )
 from .front_matter import front_matter_of
-from .parsers import SUPPORTED_SUFFIXES, ParseError
+from .parse import MARKDOWN_SUFFIXES, parse_file
 from .rules import GROUPS_FILE, RuleError, parse_groups_file, qualify
-from .sandbox import ParserSandbox
 from .walk import Entry, Unlistable, WalkItem, hidden, walk
 
 if TYPE_CHECKING:
@@ -67,14 +70,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("lore.files")
 
 _MB = 1024 * 1024
-_MARKDOWN = frozenset({".md", ".markdown"})
 # Part of every fingerprint: bump it when parsing changes what a file's document holds, so that
 # content runs parse every file again instead of trusting fingerprints of the old parser.
 PARSE_VERSION = "2"
 T = TypeVar("T")
 
 
-class ListingIncomplete(OSError):
+class ListingIncomplete(SourceUnavailable, OSError):
     """Some folder could not be listed: what the walk did not see must not count as deleted."""
 
 
@@ -110,8 +112,8 @@ class FilesConnector:
         self._extensions = _extensions(config.extensions)
         self._source = "files:" + str(self._root)
         # Bodies are parsed in a worker process with a time, memory and text budget, so that
-        # a hostile file can neither stall the server nor exhaust it (see sandbox.py).
-        self._parser = ParserSandbox(config)
+        # a hostile file can neither stall the server nor exhaust it (connectors.parsers.sandbox).
+        self._parser = ParserSandbox(config, target=parse_file)
 
     @property
     def source(self) -> str:
@@ -234,7 +236,7 @@ class FilesConnector:
         return document
 
     def _acl_item(self, entry: Entry, rules: FolderRules) -> AclItem:
-        markdown = entry.path.suffix.lower() in _MARKDOWN
+        markdown = entry.path.suffix.lower() in MARKDOWN_SUFFIXES
         file = self._read(entry, rules, need_data=markdown)
         if not isinstance(file, _File):
             return file
@@ -250,7 +252,7 @@ class FilesConnector:
             clauses = rules.clauses_for(real.relative_to(self._root).parent.parts)
         except RuleError as exc:
             return Failed(source_id, str(exc))
-        markdown = path.suffix.lower() in _MARKDOWN
+        markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
         if not clauses and not markdown:
             # Only Markdown can carry its own rule, so nothing else needs to be read to decide.
             return Skipped(source_id, _no_rule(markdown))

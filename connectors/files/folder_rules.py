@@ -12,6 +12,8 @@ import os
 import stat
 from pathlib import Path
 
+from connectors.errors import DocumentUnreadable
+
 from .rules import ACL_FILE, RuleError, parse_acl_file, qualify
 
 _MB = 1024 * 1024
@@ -22,7 +24,7 @@ RULE_FILE_LIMIT = 64 * _KB
 GROUPS_FILE_LIMIT = 4 * _MB  # about 130,000 members listed one per line
 
 
-class NotARegularFile(OSError):
+class NotARegularFile(DocumentUnreadable, OSError):
     """A FIFO, device or socket where a file was expected (opening a FIFO blocks forever), or a
     file that changed under the reader (a symlink swapped between the rule check and the read)."""
 

@@ -2,13 +2,16 @@
 
 The permission job and unchanged files need a Markdown file's ``acl:`` clause but not its text;
 reading just the block between the opening and closing ``---`` lines keeps them off the body
-parser (slow or hostile bodies cannot delay a permission change). The body parser uses the
-same split, so both always agree on the clause.
+parser (slow or hostile bodies cannot delay a permission change). The connector's Markdown
+parser (parse.py) uses the same split, so both always agree on the clause.
 """
 
 from __future__ import annotations
 
-from .rules import FrontMatter, RuleError, decode_utf8, parse_front_matter
+from connectors.parsers.markdown import front_matter_end
+from connectors.parsers.parsed import decode_utf8
+
+from .rules import FrontMatter, RuleError, parse_front_matter
 
 _NO_FRONT_MATTER = FrontMatter(None, None)
 MAX_FRONT_MATTER = 64 * 1024  # characters: a title and an acl; larger is not front matter
@@ -25,7 +28,7 @@ def split_front_matter(relpath: str, text: str) -> tuple[FrontMatter, list[str]]
     lines = text.split("\n")
     if lines[0].rstrip() != "---":
         return _NO_FRONT_MATTER, lines
-    close = next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), None)
+    close = front_matter_end(lines)
     if close is None:
         raise RuleError(relpath, "front matter opened here is never closed; add a `---` line after it", 1)
     block = "\n".join(lines[1:close])

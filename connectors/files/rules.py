@@ -22,11 +22,12 @@ from dataclasses import dataclass
 
 import yaml
 
+from connectors.errors import AclUnavailable
+from connectors.parsers.parsed import decode_utf8, utf8_problem
 from core.acl import PrincipalError, lacks_instance, parse_principal
 
 ACL_FILE = "_acl.yaml"
 GROUPS_FILE = "groups.yaml"
-_BOM = b"\xef\xbb\xbf"
 
 _ALLOW_EXAMPLE = "allow: [user:alice@example.com, group:files:engineering, org:members]"
 _FRONT_MATTER_EXAMPLE = "acl: [group:files:engineering]"
@@ -41,8 +42,9 @@ _GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 _ACL_LOOKALIKES = frozenset({"allow", "acls", "access", "permissions", "readers"})
 
 
-class RuleError(ValueError):
-    """An access-rule or group file that cannot be used as written."""
+class RuleError(AclUnavailable, ValueError):
+    """An access-rule or group file that cannot be used as written: the documents it governs
+    are not indexed (fail closed)."""
 
     def __init__(self, where: str, problem: str, line: int | None = None) -> None:
         self.where = where
@@ -51,31 +53,15 @@ class RuleError(ValueError):
         at = f"{where} line {line}" if line is not None else where
         super().__init__(f"{at}: {problem}")
 
+    def __reduce__(self) -> tuple[type[RuleError], tuple[str, str, int | None]]:
+        # Rebuilt from its parts when it crosses a process boundary (the parse sandbox).
+        return type(self), (self.where, self.problem, self.line)
+
 
 @dataclass(frozen=True)
 class FrontMatter:
     title: str | None
     acl_clause: frozenset[str] | None
-
-
-def decode_utf8(data: bytes) -> str:
-    """Strict UTF-8 (a leading BOM is dropped); raises UnicodeDecodeError on bad bytes.
-
-    Guessing another encoding could silently turn a principal or a heading into mojibake, so
-    the only remedy offered is to save the file as UTF-8. Offsets in the error count from the
-    start of the file, BOM included, as a hex editor shows them."""
-    body = data.removeprefix(_BOM)
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        skipped = len(data) - len(body)
-        raise UnicodeDecodeError(
-            "utf-8", data, exc.start + skipped, exc.end + skipped, exc.reason
-        ) from None
-
-
-def utf8_problem(exc: UnicodeDecodeError) -> str:
-    return f"not valid UTF-8 (first bad byte at offset {exc.start}); save it as UTF-8"
 
 
 def parse_acl_file(where: str, data: bytes) -> frozenset[str]:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.files import ParseError
-from connectors.files.parsers import parse_document
+from connectors.parsers.by_extension import parse_document
+from connectors.parsers.parsed import ParseError
 from tests.security import zip_builder as zb
 
 _PARAGRAPH = zb.paragraph("Leave policy: everyone gets twenty-eight days a year. ")

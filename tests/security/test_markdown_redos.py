@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from connectors.files.parsers import parse_document
+from connectors.parsers.by_extension import parse_document
 
 Generator = Callable[[int], str]
 

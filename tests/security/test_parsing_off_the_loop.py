@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.files import FilesConnector, ParseError
-from connectors.files.sandbox import ParserSandbox
+from connectors.files import FilesConnector
+from connectors.parsers.parsed import ParseError
+from connectors.parsers.sandbox import ParserSandbox
 from core.config import Config, FilesConfig
 from tests.builders import sync_engine
-from tests.connectors.files import sandbox_targets
+from tests.connectors.parsers import sandbox_targets
 
 # The old parser's emphasis pattern: one regex call holds the interpreter lock throughout.
 _OLD_EMPHASIS = re.compile(r"(?<![*\w])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![*\w])")

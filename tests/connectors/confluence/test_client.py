@@ -21,14 +21,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from connectors.confluence.client import (
+from connectors.confluence.client import ConfluenceClient
+from connectors.confluence.credentials import Credentials
+from connectors.confluence.errors import (
     AttachmentTooLarge,
     ConfluenceAuthError,
     ConfluenceBadResponse,
-    ConfluenceClient,
     ConfluenceError,
     ConfluenceNotFound,
-    Credentials,
 )
 from tests.fakes.confluence_stand_in import ConfluenceStandIn
 

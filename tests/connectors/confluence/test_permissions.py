@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from connectors.confluence.permissions import (
-    AclUnavailable,
     People,
     build_acl,
     group_principal,
@@ -16,6 +15,7 @@ from connectors.confluence.permissions import (
     restriction_clause,
     space_clause,
 )
+from connectors.errors import AclUnavailable
 from core.acl import ORG_MEMBERS, Acl
 
 NS = "group:confluence:wiki:"

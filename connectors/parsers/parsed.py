@@ -1,20 +1,22 @@
-"""What every file parser returns (:class:`Parsed`) and raises (:class:`ParseError`).
+"""What every document parser returns (:class:`Parsed`) and raises (:class:`ParseError`).
 
 One rule: a parser's result is a title plus heading-structured sections built by
 :class:`Outline`, and every failure it reports is a ParseError whose message a person can act
-on. The parsers of each file type share these pieces so that they cannot drift apart.
+on. The parsers of each file type share these pieces (text decoding among them) so that they
+cannot drift apart.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connectors.errors import DocumentUnreadable
 from core.models import Section
 
-from .rules import decode_utf8, utf8_problem
+_BOM = b"\xef\xbb\xbf"
 
 
-class ParseError(ValueError):
+class ParseError(DocumentUnreadable, ValueError):
     """A file whose content cannot be turned into text."""
 
 
@@ -22,6 +24,7 @@ class ParseError(ValueError):
 class Parsed:
     title: str | None
     sections: tuple[Section, ...]
+    # A clause the document itself declares (Markdown front matter read by the files connector).
     acl_clause: frozenset[str] | None = None
     # Reserved for a source-provided modification date; files use their mtime instead.
     updated_hint: None = None
@@ -33,6 +36,26 @@ def describe(exc: BaseException) -> str:
     if len(message) > 200:
         message = message[:200] + "..."
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def decode_utf8(data: bytes) -> str:
+    """Strict UTF-8 (a leading BOM is dropped); raises UnicodeDecodeError on bad bytes.
+
+    Guessing another encoding could silently turn a principal or a heading into mojibake, so
+    the only remedy offered is to save the file as UTF-8. Offsets in the error count from the
+    start of the file, BOM included, as a hex editor shows them."""
+    body = data.removeprefix(_BOM)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        skipped = len(data) - len(body)
+        raise UnicodeDecodeError(
+            "utf-8", data, exc.start + skipped, exc.end + skipped, exc.reason
+        ) from None
+
+
+def utf8_problem(exc: UnicodeDecodeError) -> str:
+    return f"not valid UTF-8 (first bad byte at offset {exc.start}); save it as UTF-8"
 
 
 def decode_text(data: bytes) -> str:

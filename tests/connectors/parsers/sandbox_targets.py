@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import time
 
-from connectors.files.parsed import Parsed
+from connectors.errors import DocumentUnreadable
 from connectors.files.rules import RuleError
+from connectors.parsers.parsed import Parsed
 from core.models import Section
 
 _MB = 1024 * 1024
@@ -36,6 +37,17 @@ def crash(relpath: str, data: bytes) -> Parsed:
 
 def rule_error(relpath: str, data: bytes) -> Parsed:
     raise RuleError(relpath, "front matter `acl` must be a list", 4)
+
+
+class Unrebuildable(DocumentUnreadable):
+    """A source error whose constructor pickle cannot call again."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
+
+
+def unrebuildable(relpath: str, data: bytes) -> Parsed:
+    raise Unrebuildable(relpath, "cannot be rebuilt")
 
 
 def unexpected(relpath: str, data: bytes) -> Parsed:

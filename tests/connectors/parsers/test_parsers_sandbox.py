@@ -1,4 +1,5 @@
-"""The parse sandbox: same results as parse_document, and budgets that a document cannot beat."""
+"""The parse sandbox: same results as its target (parse_document, the files connector's
+parse_file), and budgets that a document cannot beat."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from connectors.files import ParseError, RuleError
-from connectors.files.parsers import parse_document
-from connectors.files.sandbox import ParserSandbox, Target
+from connectors.files.parse import parse_file
+from connectors.files.rules import RuleError
+from connectors.parsers.by_extension import parse_document
+from connectors.parsers.parsed import ParseError
+from connectors.parsers.sandbox import ParserSandbox, Target
 from core.config import ConfigError, FilesConfig
-from tests.connectors.files import sandbox_targets
+from tests.connectors.parsers import sandbox_targets
 
 try:
     import resource
@@ -31,6 +34,12 @@ def sandbox() -> Iterator[ParserSandbox]:
         yield shared
 
 
+@pytest.fixture(scope="module")
+def files_sandbox() -> Iterator[ParserSandbox]:
+    with ParserSandbox(FilesConfig(), target=parse_file) as shared:
+        yield shared
+
+
 def _sandbox(target: Target, **settings: float) -> ParserSandbox:
     return ParserSandbox(FilesConfig(**settings), target=target)  # type: ignore[arg-type]
 
@@ -41,7 +50,10 @@ def _pid(sandbox: ParserSandbox) -> int | None:
 
 
 def test_results_equal_parse_document(
-    sandbox: ParserSandbox, make_docx: Callable[[], bytes], make_pdf: Callable[..., bytes]
+    sandbox: ParserSandbox,
+    files_sandbox: ParserSandbox,
+    make_docx: Callable[[], bytes],
+    make_pdf: Callable[..., bytes],
 ) -> None:
     for name, data in [
         ("hr/leave.md", _MARKDOWN),
@@ -50,18 +62,22 @@ def test_results_equal_parse_document(
         ("notes.txt", b"plain\n"),
     ]:
         assert sandbox.parse(name, data) == parse_document(name, data)
+        assert files_sandbox.parse(name, data) == parse_file(name, data)
+    assert files_sandbox.parse("hr/leave.md", _MARKDOWN).acl_clause == frozenset({"org:members"})
 
 
-def test_parse_and_rule_errors_cross_the_process_boundary_intact(sandbox: ParserSandbox) -> None:
+def test_parse_and_rule_errors_cross_the_process_boundary_intact(
+    files_sandbox: ParserSandbox,
+) -> None:
     with pytest.raises(ParseError) as parse_error:
-        sandbox.parse("a.md", b"caf\xe9")
+        files_sandbox.parse("a.md", b"caf\xe9")
     assert str(parse_error.value) == (
         "not valid UTF-8 (first bad byte at offset 3); save it as UTF-8"
     )
     with pytest.raises(RuleError) as rule_error:
-        sandbox.parse("notes/x.md", b"---\nacl:\n  - usr:bob@example.com\n---\nbody\n")
+        files_sandbox.parse("notes/x.md", b"---\nacl:\n  - usr:bob@example.com\n---\nbody\n")
     with pytest.raises(RuleError) as direct:
-        parse_document("notes/x.md", b"---\nacl:\n  - usr:bob@example.com\n---\nbody\n")
+        parse_file("notes/x.md", b"---\nacl:\n  - usr:bob@example.com\n---\nbody\n")
     assert (rule_error.value.where, rule_error.value.problem, rule_error.value.line) == (
         direct.value.where,
         direct.value.problem,
@@ -160,6 +176,14 @@ def test_unexpected_exceptions_and_rule_errors_of_a_target() -> None:
         with pytest.raises(RuleError) as info:
             rules.parse("x.md", b"")
         assert str(info.value) == "x.md line 4: front matter `acl` must be a list"
+
+
+def test_a_source_error_that_cannot_cross_keeps_its_message() -> None:
+    with _sandbox(sandbox_targets.unrebuildable) as target:
+        with pytest.raises(ParseError) as info:
+            target.parse("x.md", b"")
+        assert str(info.value) == "x.md: cannot be rebuilt"
+        assert type(info.value) is ParseError
 
 
 def test_too_much_text_is_refused() -> None:

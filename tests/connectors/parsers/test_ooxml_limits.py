@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.files import ParseError
-from connectors.files.ooxml_limits import DOCX_LIMITS, OoxmlLimits, check_package
+from connectors.parsers.ooxml_limits import DOCX_LIMITS, OoxmlLimits, check_package
+from connectors.parsers.parsed import ParseError
 from tests.security import zip_builder as zb
 
 _MB = 1024 * 1024

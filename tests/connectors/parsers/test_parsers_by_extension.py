@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.files import ParseError, RuleError, parsers
-from connectors.files.parsers import parse_document
+from connectors.parsers import html as html_parser
+from connectors.parsers.by_extension import parse_document
+from connectors.parsers.parsed import ParseError
 from core.models import Section
 
 MARKDOWN = b"""\
@@ -71,44 +72,6 @@ def test_markdown_lists_stay_as_lines() -> None:
     assert (
         parse_document("a.md", MARKDOWN).sections[2].text == "- Ask your manager\n- Use the HR tool"
     )
-
-
-def test_markdown_front_matter_sets_title_and_acl_clause_and_ignores_other_keys() -> None:
-    data = (
-        b"---\n"
-        b"title: Salary bands\n"
-        b"owner: people-team\n"
-        b"tags: [pay, hr]\n"
-        b"acl:\n"
-        b"  - group:files:People-Leads\n"
-        b"  - USER:cfo@example.com\n"
-        b"---\n"
-        b"# Bands 2026\n"
-        b"Band 1: 40k.\n"
-    )
-    parsed = parse_document("hr/bands.md", data)
-    assert parsed.title == "Salary bands"  # front matter wins over the first heading
-    assert parsed.acl_clause == frozenset({"group:files:people-leads", "user:cfo@example.com"})
-    assert parsed.sections == (Section(("Bands 2026",), "Band 1: 40k."),)
-
-
-def test_markdown_bad_principal_in_front_matter_reports_the_file_line() -> None:
-    data = b"---\ntitle: X\nacl:\n  - org:members\n  - usr:bob@example.com\n---\nbody\n"
-    with pytest.raises(RuleError) as info:
-        parse_document("notes/x.md", data)
-    assert info.value.line == 5  # line 5 of the file, not of the front-matter block
-    assert str(info.value).startswith("notes/x.md line 5: ")
-    assert "did you mean `user:bob@example.com`?" in str(info.value)
-
-
-def test_markdown_unclosed_front_matter_fails_closed() -> None:
-    with pytest.raises(RuleError, match=r"x.md line 1: front matter .* never closed"):
-        parse_document("x.md", b"---\nacl: [user:a@example.com]\n# Title\ntext\n")
-
-
-def test_markdown_front_matter_key_that_looks_like_a_rule_is_an_error() -> None:
-    with pytest.raises(RuleError, match=r"x.md line 3: front matter key 'allow' .* write `acl:"):
-        parse_document("x.md", b"---\ntitle: T\nallow: [org:members]\n---\ntext\n")
 
 
 def test_text_file_is_one_section_without_title() -> None:
@@ -253,7 +216,7 @@ def test_unexpected_parser_exception_becomes_parse_error(monkeypatch: pytest.Mon
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("parser bug")
 
-    monkeypatch.setattr(parsers, "BeautifulSoup", explode)
+    monkeypatch.setattr(html_parser, "BeautifulSoup", explode)
     with pytest.raises(ParseError, match=r"RuntimeError: parser bug"):
         parse_document("a.html", b"<p>x</p>")
 
@@ -273,6 +236,6 @@ def test_unsupported_suffix() -> None:
 def test_arbitrary_bytes_never_escape_as_other_exceptions(name: str, data: bytes) -> None:
     try:
         parsed = parse_document(name, data)
-    except (ParseError, RuleError):
+    except ParseError:
         return
     assert all(s.text.strip() for s in parsed.sections)

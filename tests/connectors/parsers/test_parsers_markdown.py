@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.files.parsers import parse_document
+from connectors.parsers.by_extension import parse_document
 from core.models import Section
 
 
@@ -89,9 +89,15 @@ def test_text_after_very_deep_nesting_is_kept() -> None:
     assert body.endswith("quoted")
 
 
-def test_front_matter_then_body() -> None:
+def test_front_matter_is_left_out_unread() -> None:
     data = b"---\ntitle: Pay\nacl: [org:members]\n---\nBands\n=====\n\n**Band 1**: 40k.\n"
     parsed = parse_document("hr/pay.md", data)
-    assert parsed.title == "Pay"
-    assert parsed.acl_clause == frozenset({"org:members"})
+    assert parsed.title == "Bands"
+    assert parsed.acl_clause is None
     assert parsed.sections == (Section(("Bands",), "Band 1: 40k."),)
+
+
+def test_an_unclosed_front_matter_line_is_a_thematic_break() -> None:
+    parsed = parse_document("x.md", b"---\n# Title\ntext\n")
+    assert parsed.title == "Title"
+    assert parsed.sections == (Section(("Title",), "text"),)

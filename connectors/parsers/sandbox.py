@@ -17,8 +17,10 @@ worker died.
 Where the OS has no ``RLIMIT_AS`` (Windows; macOS does not enforce it) the worker runs without
 a memory cap, which is logged once per worker; the time budget still holds there.
 
-Errors cross the process boundary as plain tuples and are rebuilt here: RuleError's custom
-constructor cannot be unpickled.
+The budgets are the ``files.*`` settings (FilesConfig), which Confluence attachments share.
+A source error the parser raises (a ParseError, or a caller's own such as the files
+connector's RuleError) crosses the process boundary pickled, so the caller gets the same class
+and message; anything else the parser raises becomes a ParseError.
 """
 
 from __future__ import annotations
@@ -26,40 +28,41 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import pickle
 import threading
 import time
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext
 from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any, Self
 
+from connectors.errors import SourceError
 from core.config import ConfigError, FilesConfig
 
+from .by_extension import Parser, parse_document
 from .parsed import Parsed, ParseError, describe
-from .parsers import parse_document
-from .rules import RuleError
 
 try:
     import resource
 except ImportError:  # Windows
     resource = None  # type: ignore[assignment]
 
-log = logging.getLogger("lore.files.sandbox")
+log = logging.getLogger("lore.parsers.sandbox")
 
-Target = Callable[[str, bytes], Parsed]
+Target = Parser
 _MB = 1024 * 1024
 _START_SECONDS = 60.0  # a fresh interpreter importing lxml, pypdf, python-docx: about 0.3 s
 _STOP_SECONDS = 2.0
 
 
 class ParserSandbox:
-    """``parse_document`` in a worker process, with a time, memory and output budget.
+    """``target`` (by default ``parse_document``) in a worker process, with a time, memory and
+    output budget.
 
     One document at a time: concurrent callers wait for each other (a lock), so it is safe to
-    share between threads but gives no parallelism. ``target`` replaces ``parse_document`` in
-    tests; it must be importable by name in a fresh interpreter."""
+    share between threads but gives no parallelism. ``target`` must be importable by name in a
+    fresh interpreter (the files connector passes its own, tests pass stand-ins)."""
 
     def __init__(self, config: FilesConfig, target: Target = parse_document) -> None:
         for name in ("parse_timeout_seconds", "parse_memory_mb", "max_text_chars"):
@@ -75,7 +78,8 @@ class ParserSandbox:
         self._closed = False
 
     def parse(self, relpath: str, data: bytes) -> Parsed:
-        """Parse one file; raises ParseError or RuleError as :func:`parse_document` does."""
+        """Parse one file; raises what ``target`` raises (ParseError or another source error),
+        and ParseError when the document overruns a budget or the worker dies."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the parser sandbox is closed")
@@ -135,8 +139,9 @@ class ParserSandbox:
         if kind == "ok":
             parsed: Parsed = outcome[1]
             return parsed
-        if kind == "rule":
-            raise RuleError(outcome[1], outcome[2], outcome[3])
+        if kind == "error":
+            error: SourceError = outcome[1]
+            raise error
         if kind == "memory":
             self._discard(relpath, "out of memory")  # its heap is left fragmented
             raise ParseError(
@@ -272,15 +277,13 @@ def _outcome(target: Target, relpath: str, data: bytes, max_chars: int) -> tuple
     gc.disable()
     try:
         parsed = target(relpath, data)
-    except RuleError as exc:
-        return ("rule", exc.where, exc.problem, exc.line)
     except MemoryError:
         return ("memory",)
     except Exception as exc:  # noqa: BLE001 - every failure is this document's, not the worker's
         if _caused_by_memory(exc):
             return ("memory",)
-        if isinstance(exc, ParseError):
-            return ("parse", str(exc))
+        if isinstance(exc, SourceError):
+            return ("error", exc) if _crosses(exc) else ("parse", str(exc))
         return ("parse", f"could not parse: {describe(exc)}")
     finally:
         gc.enable()
@@ -289,6 +292,16 @@ def _outcome(target: Target, relpath: str, data: bytes, max_chars: int) -> tuple
     if chars > max_chars:
         return ("text", chars)
     return ("ok", parsed)
+
+
+def _crosses(exc: SourceError) -> bool:
+    """Whether ``exc`` survives pickling, as the pipe will pickle it (a custom constructor
+    without ``__reduce__`` would fail to unpickle in the parent)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - then only its message crosses
+        return False
+    return True
 
 
 def _caused_by_memory(exc: BaseException) -> bool:

@@ -1,4 +1,4 @@
-"""Markdown bytes -> title, heading-structured sections and the front matter's ACL clause.
+"""Markdown bytes -> title and heading-structured sections.
 
 One rule: the body is read by a real CommonMark parser (markdown-it-py, with the GFM table and
 strikethrough extensions), whose running time grows linearly with the input, and never by
@@ -9,6 +9,10 @@ What a reader of the index needs is kept and the markup is dropped: top-level he
 setext) make the heading path and the first H1 is the title; code stays verbatim; links become
 their text and images their alt text; list items stay ``- `` lines; table rows become
 ``a | b`` lines; HTML blocks keep their text without the tags.
+
+A front matter block (between ``---`` lines at the very top) is metadata, not text: it is left
+out, unread. The files connector reads it for a title and an access rule
+(connectors.files.parse) and hands the rest to :func:`markdown_document`.
 
 markdown-it-py drops the whole rest of a document, silently, once block quotes or lists nest
 deeper than its ``maxNesting``; :func:`_flatten_deep` reads such deep lines as plain paragraphs
@@ -24,7 +28,6 @@ from markdown_it.rules_block import StateBlock
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
-from .front_matter import split_front_matter
 from .parsed import Outline, Parsed, decode_text
 
 _BLOCK_NESTING = 20  # the CommonMark preset's own bound on recursion
@@ -38,15 +41,29 @@ _DROPPED_HTML = ("<script", "<style")  # their content is code, not text for a r
 
 
 def parse_markdown(relpath: str, data: bytes) -> Parsed:
-    """Front matter as :func:`~connectors.files.front_matter.split_front_matter` reads it (the
-    permission job reads it the same way), then the body.
+    """A Markdown document without its front matter; the title is its first H1. Raises
+    ParseError for text that is not UTF-8."""
+    lines = decode_text(data).split("\n")
+    end = front_matter_end(lines)
+    return markdown_document(lines if end is None else lines[end + 1 :])
 
-    Raises ParseError for text that is not UTF-8 and RuleError for invalid front matter."""
-    front, lines = split_front_matter(relpath, decode_text(data))
-    title, clause = front.title, front.acl_clause
+
+def front_matter_end(lines: Sequence[str]) -> int | None:
+    """The index of the ``---`` line that closes a front matter block opened by the first line;
+    None when the first line opens none, or the block is never closed."""
+    if not lines or lines[0].rstrip() != "---":
+        return None
+    return next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), None)
+
+
+def markdown_document(
+    lines: Sequence[str], *, title: str | None = None, acl_clause: frozenset[str] | None = None
+) -> Parsed:
+    """A Markdown body (front matter already taken off) with the ``title`` and ``acl_clause``
+    its caller read elsewhere; without a title, the first H1 is the title."""
     outline = Outline("\n")
     first_h1 = _Writer(outline).write(_block_parser().parse("\n".join(lines)))
-    return Parsed(title or first_h1, outline.sections(), clause)
+    return Parsed(title or first_h1, outline.sections(), acl_clause)
 
 
 def _block_parser() -> MarkdownIt:

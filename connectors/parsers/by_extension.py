@@ -1,0 +1,57 @@
+"""One table: file extension -> parser function, and :func:`parse_document`, which looks a
+file up in it. A new format (PPTX, XLSX, ...) is a module with its parser plus one line here.
+
+Every failure surfaces as :class:`~connectors.parsers.parsed.ParseError` (or as the caller's
+own source error, such as the files connector's RuleError for bad front matter), so a broken
+file becomes one ``Failed`` item instead of ending a sync.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import PurePosixPath
+from types import MappingProxyType
+
+from connectors.errors import SourceError
+
+from .docx import parse_docx
+from .html import parse_html
+from .markdown import parse_markdown
+from .parsed import Parsed, ParseError, describe
+from .pdf import parse_pdf
+from .text import parse_text
+
+__all__ = ["PARSERS", "SUPPORTED_SUFFIXES", "Parser", "parse_document"]
+
+Parser = Callable[[str, bytes], Parsed]
+
+PARSERS: Mapping[str, Parser] = MappingProxyType(
+    {
+        ".md": parse_markdown,
+        ".markdown": parse_markdown,
+        ".txt": parse_text,
+        ".html": parse_html,
+        ".htm": parse_html,
+        ".pdf": parse_pdf,
+        ".docx": parse_docx,
+    }
+)
+
+SUPPORTED_SUFFIXES = frozenset(PARSERS)
+
+
+def parse_document(relpath: str, data: bytes, parsers: Mapping[str, Parser] = PARSERS) -> Parsed:
+    """Parse one file by its extension, with the parser ``parsers`` names for it. ``relpath``
+    names the file in error messages.
+
+    Raises ParseError for unreadable content; a parser's own source errors pass unchanged."""
+    suffix = PurePosixPath(relpath).suffix.lower()
+    parser = parsers.get(suffix)
+    if parser is None:
+        raise ParseError(f"unsupported file type {suffix or '(none)'!r}")
+    try:
+        return parser(relpath, data)
+    except SourceError:
+        raise
+    except Exception as exc:  # third-party parsers raise anything; never crash a scan
+        raise ParseError(f"could not parse {suffix} file: {describe(exc)}") from exc
