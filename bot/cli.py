@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.config import Config, ConfigError, load_config
+from bot.errors import CliError
+from core.config import Config, load_config
+from core.errors import LoreError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -21,10 +23,6 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no progress bars i
 # torch's OpenMP threads otherwise spin between calls and stall query embedding by ~0.5 s when
 # other work shares the cores (docs/PERFORMANCE.md); must be set before torch is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-class CliError(Exception):
-    """A user-facing error: printed without a traceback, exit status 2."""
 
 
 def _print_json(obj: Any) -> None:
@@ -409,21 +407,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "top", 1) < 1:
             raise CliError("--top must be at least 1")
         return int(args.func(cfg, args))
-    except (CliError, ConfigError) as exc:
-        print(f"lore: error: {exc}", file=sys.stderr)
+    except LoreError as exc:  # Lore's own failures: one line; anything else keeps its traceback
+        message = " ".join(str(exc).splitlines()) or type(exc).__name__
+        print(f"lore: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lore: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a clear line for known failure kinds, no traceback for the user
-        from core.db.engine import DatabaseError
-        from retrieval.embedding import EmbeddingError
-        from retrieval.index.base import IndexError_
-
-        if isinstance(exc, (DatabaseError, EmbeddingError, IndexError_)):
-            print(f"lore: error: {exc}", file=sys.stderr)
-            return 2
-        raise
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Any
 
 from core.errors import ConfigError
 
-__all__ = ["ConfigError", "Config", "load_config"]
+__all__ = ["Config", "ConfigError", "load_config"]
 
 
 @dataclass

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from core.errors import CoreError
 from core.secrets.base import SecretStore, validate_secret_name
 from core.secrets.env import env_var_name
 
@@ -46,7 +47,7 @@ _ID_PART = re.compile(r"[A-Z0-9]{1,24}")  # Slack ids; lowercasing them stays on
 _KEY_ID = re.compile(r"[0-9a-f]{8}")
 
 
-class TokenVaultError(Exception):
+class TokenVaultError(CoreError):
     """A token could not be sealed or opened. The message never contains a token or a key."""
 
 

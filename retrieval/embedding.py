@@ -23,13 +23,14 @@ import numpy as np
 import numpy.typing as npt
 
 from core.config import EmbeddingConfig
+from retrieval.errors import RetrievalError
 
 Vectors = npt.NDArray[np.float32]
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-class EmbeddingError(RuntimeError):
-    pass
+class EmbeddingError(RetrievalError, RuntimeError):
+    """The embedding model cannot be loaded or run."""
 
 
 class Embedder(Protocol):

@@ -38,6 +38,7 @@ from connectors.base import (
     SyncConnector,
     Unchanged,
 )
+from connectors.errors import SourceError
 from connectors.sync.report import SyncReport
 from connectors.sync.state import LeaseLost, SyncState, process_holder
 from connectors.sync.writer import DocumentWriter, stored_acl
@@ -63,7 +64,7 @@ class StopFlag(Protocol):
     def is_set(self) -> bool: ...
 
 
-class SyncStopped(Exception):
+class SyncStopped(SourceError):
     """The run was asked to stop (shutdown, or the lease could not be renewed)."""
 
 

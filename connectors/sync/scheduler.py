@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from connectors.base import SyncConnector
+from connectors.errors import SourceError
 from connectors.sync.engine import JOB_KINDS, Progress, SyncEngine, SyncStopped
 from connectors.sync.report import SyncReport
 from connectors.sync.state import LeaseLost, SyncState, process_holder
@@ -60,7 +61,7 @@ class ScheduledConnector:
     intervals: dict[str, timedelta]  # job kind -> interval
 
 
-class LeaseHeld(RuntimeError):
+class LeaseHeld(SourceError, RuntimeError):
     """Another replica (or a `lore sync` elsewhere) holds this connector's lease."""
 
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from retrieval.errors import RetrievalError
 from retrieval.index.base import Hit
 
 NO_SOURCES_ANSWER = "I couldn't find this in documents you can access."
 
 
-class ProviderError(RuntimeError):
+class ProviderError(RetrievalError, RuntimeError):
     """The provider failed (timeout, HTTP error, malformed stream). The message never contains
     credentials; ``retryable`` says whether the caller may fall back or retry."""
 

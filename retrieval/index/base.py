@@ -16,10 +16,11 @@ import numpy.typing as npt
 
 from core.models import Chunk
 from retrieval.acl_fields import AclFields
+from retrieval.errors import RetrievalError
 
 
-class IndexError_(RuntimeError):
-    pass
+class IndexError_(RetrievalError, RuntimeError):
+    """The index cannot be read or written."""
 
 
 @dataclass(frozen=True)
