@@ -168,15 +168,11 @@ class TokenVault:
 
     def discard(self, ref: str) -> None:
         """Forget a token that is being deleted from the database. An encrypted one goes with its
-        row; a stored one is deleted from the secret store when the store supports deletion
-        (the ``SecretStore`` contract has no ``delete`` yet: the secret then stays, unreachable
-        from the database, until a vault policy or an admin removes it)."""
-        if not ref.startswith(SECRET_PREFIX):
-            return
-        name = ref[len(SECRET_PREFIX):]
-        delete = getattr(self._store, "delete", None)
-        if callable(delete):
-            delete(validate_secret_name(name))
+        row; a stored one is deleted from the secret store (``SecretStoreError`` from a store
+        that cannot delete: the secret then stays, unreachable from the database, until a vault
+        policy or an admin removes it)."""
+        if ref.startswith(SECRET_PREFIX):
+            self._store.delete(validate_secret_name(ref[len(SECRET_PREFIX):]))
 
     def is_current(self, ref: str) -> bool:
         """Whether ``ref`` is in the form ``seal`` would write now (same mode, current key):

@@ -46,6 +46,7 @@ from connectors.base import (
     Failed,
     GroupSnapshot,
     Skipped,
+    SyncConnector,
 )
 from connectors.confluence.client import (
     AttachmentTooLarge,
@@ -155,7 +156,7 @@ def _email_file(path: Path, where: str) -> dict[str, str]:
     return data
 
 
-class ConfluenceConnector:
+class ConfluenceConnector(SyncConnector):
     def __init__(self, name: str, settings: Settings, client: ConfluenceClient,
                  files: FilesConfig | None = None) -> None:
         self.name = name

@@ -176,7 +176,7 @@ class _Run:
         referenced = self._referenced(rows)
         checkpoint = self.state.load(self.source, "content")
         done = self._pass(checkpoint, checkpoint_kind="content")
-        if done.complete and getattr(self.connector, "lists_everything", False):
+        if done.complete and self.connector.lists_everything:
             # A connector whose every run lists the whole source (a folder scan) reports
             # deletions by omission: what a finished listing did not yield is gone.
             self.writer.delete_ids({r.id: sid for sid, r in rows.items() if sid not in done.seen})

@@ -39,14 +39,13 @@ def default_holder(prefix: str = "server") -> str:
     return process_holder(prefix)
 
 
-def close_connector(connector: object) -> None:
-    """Connectors built per run may hold HTTP sessions; those that do have ``close()``."""
-    close = getattr(connector, "close", None)
-    if callable(close):
-        try:
-            close()
-        except Exception as exc:  # noqa: BLE001 - closing must not end the scheduler
-            log.warning("connector did not close cleanly", extra={"error": str(exc)})
+def close_connector(connector: SyncConnector) -> None:
+    """Close a connector built for a run (it may hold HTTP sessions, a parse worker); a
+    failure to close is logged, never raised."""
+    try:
+        connector.close()
+    except Exception as exc:  # noqa: BLE001 - closing must not end the scheduler
+        log.warning("connector did not close cleanly", extra={"error": str(exc)})
 
 
 def lease_job(name: str) -> str:

@@ -70,6 +70,11 @@ class SecretStore(Protocol):
         """Create or replace a secret; ``SecretStoreError`` where unsupported."""
         ...
 
+    def delete(self, name: str) -> None:
+        """Delete a secret (a revoked token's). Default, inherited by a store that subclasses
+        this protocol: unsupported, ``SecretStoreError``."""
+        raise SecretStoreError(f"the {self.name} secret store cannot delete secrets")
+
 
 def require_secret(store: SecretStore, name: str) -> str:
     value = store.get(name)

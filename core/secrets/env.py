@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from core.secrets.base import SecretStoreError, validate_secret_name
+from core.secrets.base import SecretStore, SecretStoreError, validate_secret_name
 from core.secrets.redaction import Redactor
 
 PREFIX = "LORE_SECRET_"
@@ -20,7 +20,7 @@ def env_var_name(name: str) -> str:
     return PREFIX + validate_secret_name(name).upper().replace("-", "_")
 
 
-class EnvSecretStore:
+class EnvSecretStore(SecretStore):
     name = "env"
     can_store = False
 

@@ -109,7 +109,7 @@ class Answerer:
         shown = False  # whether the client has text it would have to discard
         reason: str | None = None
         try:
-            async with _closing(self.provider.stream(question, sources)) as deltas:
+            async with contextlib.aclosing(self.provider.stream(question, sources)) as deltas:
                 async for delta in deltas:
                     text = checker.feed(delta)
                     if text:
@@ -157,7 +157,7 @@ class Answerer:
         if shown:
             yield Reset(reason)
         backup = CitationChecker(sources)
-        async with _closing(self._fallback.stream(question, sources)) as deltas:
+        async with contextlib.aclosing(self._fallback.stream(question, sources)) as deltas:
             async for delta in deltas:
                 text = backup.feed(delta)
                 if text:
@@ -194,22 +194,9 @@ class Answerer:
         return heuristic_rewrite(question, earlier)
 
     async def aclose(self) -> None:
-        for provider in (self.provider, self._fallback):
-            close = getattr(provider, "aclose", None)
-            if close is not None:
-                await close()
-
-
-@contextlib.asynccontextmanager
-async def _closing(deltas: AsyncIterator[str]) -> AsyncIterator[AsyncIterator[str]]:
-    """Close a provider's stream however the loop over it ends (the client went away, an
-    error): an async generator left open keeps its HTTP response open until GC."""
-    try:
-        yield deltas
-    finally:
-        close = getattr(deltas, "aclose", None)
-        if close is not None:
-            await close()
+        await self.provider.aclose()
+        if self._fallback is not None:
+            await self._fallback.aclose()
 
 
 class _Stopwatch:

@@ -101,6 +101,12 @@ def test_put_is_refused_without_the_value() -> None:
     assert "LORE_SECRET_GROQ_API_KEY" in str(info.value)
 
 
+def test_delete_is_declared_and_refused_by_default() -> None:
+    store = EnvSecretStore({"LORE_SECRET_GROQ_API_KEY": GROQ})
+    with pytest.raises(SecretStoreError, match="the env secret store cannot delete secrets"):
+        store.delete("groq-api-key")  # the SecretStore protocol's default
+
+
 def test_repr_never_shows_values() -> None:
     store = EnvSecretStore({"LORE_SECRET_GROQ_API_KEY": GROQ})
     store.get("groq-api-key")
