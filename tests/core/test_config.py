@@ -31,6 +31,8 @@ def test_toml_then_env_overrides(tmp_path: Path) -> None:
         ("[serch]\ntop_k = 3\n", "unknown section or setting 'serch'"),
         ("[search]\ntop_k = 'many'\n", "search.top_k: expected an integer, got 'many'"),
         ("[search\n", "lore.toml"),
+        ('[search]\nfusion = "borda"\n', "search.fusion: expected one of convex, rrf, got 'borda'"),
+        ('[server]\nmode = "dev"\n', "server.mode: expected one of production, development, got 'dev'"),
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path: Path, toml: str, fragment: str) -> None:
@@ -48,6 +50,13 @@ def test_missing_config_file(tmp_path: Path) -> None:
 def test_bad_env_value() -> None:
     with pytest.raises(ConfigError, match="LORE_SERVER_PORT"):
         load_config(env={"LORE_SERVER_PORT": "eighty"})
+    with pytest.raises(ConfigError, match="expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"):
+        load_config(env={"LORE_SERVER_LOG_LEVEL": "LOUD"})
+
+
+def test_choices_are_read_in_any_case() -> None:
+    cfg = load_config(env={"LORE_SERVER_LOG_LEVEL": "debug", "LORE_LLM_PROVIDER": " Groq "})
+    assert (cfg.server.log_level, cfg.llm.provider) == ("DEBUG", "groq")
 
 
 def test_lore_toml_in_the_working_directory_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,6 +98,8 @@ def test_connector_instances(tmp_path: Path) -> None:
         ('[connectors.wiki]\ntype = "files"\nspace = "ENG"\n', "connectors.wiki: unknown setting 'space'"),
         ('[connectors.wiki]\ntype = "confluence"\nuser_emails = ["a"]\n', "user_emails: expected a table"),
         ('[connectors.wiki]\ntype = "files"\nfull_interval_hours = 0\n', "full_interval_hours must be positive"),
+        ('[connectors.wiki]\ntype = "confluence"\ndeployment = "server"\n',
+         "connectors.wiki.deployment: expected one of cloud, datacenter, got 'server'"),
     ],
 )
 def test_bad_connector_config(tmp_path: Path, toml: str, fragment: str) -> None:
