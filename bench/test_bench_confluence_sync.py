@@ -43,9 +43,10 @@ import pytest
 
 from bench._workload import CpuMonitor, machine, write_result
 from connectors.confluence.connector import ConfluenceConnector
+from connectors.confluence.settings import ConfluenceConnectorConfig
 from connectors.sync import SyncEngine
 from connectors.sync.report import SyncReport
-from core.config import Config, ConfluenceConnectorConfig, EmbeddingConfig
+from core.config import Config, EmbeddingConfig
 from retrieval.runtime import Runtime
 from tests.fakes.confluence_stand_in import ConfluenceStandIn
 from tests.fakes.memory_secrets import MemorySecretStore

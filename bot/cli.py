@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import CliError
-from core.config import Config, load_config
+from core.config import Config, Plugins, load_config
 from core.errors import LoreError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -44,6 +44,7 @@ def cmd_ingest(cfg: Config, args: argparse.Namespace) -> int:
     from connectors.sync import SyncEngine
     from connectors.sync.scheduler import LeaseHeld, default_holder, run_leased
     from core.leases import LeaseManager
+    from retrieval.index.registry import index_location
     from retrieval.runtime import Runtime
 
     root = Path(args.path)
@@ -64,7 +65,7 @@ def cmd_ingest(cfg: Config, args: argparse.Namespace) -> int:
     rt = Runtime(cfg)
     try:
         if args.if_empty and rt.index.count_chunks() > 0:
-            print(f"index at {cfg.index_path} already has {rt.index.count_chunks()} chunks; not ingesting")
+            print(f"index at {index_location(cfg)} already has {rt.index.count_chunks()} chunks; not ingesting")
             return 0
         engine = SyncEngine(rt.db, rt.index, rt.embedder, rt.chunker)
         bar = tqdm(desc=f"ingest {root}", unit="file", disable=args.json or None, file=sys.stderr)
@@ -402,8 +403,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    # The composition root: each plug-in kind's registration table, for the settings loader.
+    from connectors.registry import source_settings
+    from core.secrets import PROVIDERS
+    from retrieval.index.registry import BACKENDS
+
+    plugins = Plugins(sources=source_settings(), index_backends=BACKENDS, secret_providers=PROVIDERS)
     try:
-        cfg = load_config(args.config)
+        cfg = load_config(args.config, plugins=plugins)
         if getattr(args, "top", 1) < 1:
             raise CliError("--top must be at least 1")
         return int(args.func(cfg, args))

@@ -63,12 +63,13 @@ from connectors.confluence.permissions import (
     restriction_clause,
     space_clause,
 )
+from connectors.confluence.settings import ConfluenceConnectorConfig
 from connectors.confluence.storage import storage_to_sections
 from connectors.files.parsers import ParseError
 from connectors.files.rules import RuleError
 from connectors.files.sandbox import ParserSandbox
 from core.acl import Acl, PrincipalError, group_namespace
-from core.config import ConfigError, ConfluenceConnectorConfig, FilesConfig
+from core.config import ConfigError, FilesConfig
 from core.models import Document, Section, document_id
 from core.secrets import SecretStore, require_secret
 
