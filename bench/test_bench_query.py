@@ -68,7 +68,7 @@ RECOMMENDED = "OMP_WAIT_POLICY=PASSIVE"
 pytestmark = [
     pytest.mark.bench,
     pytest.mark.timeout(1800),
-    pytest.mark.skipif(not corpus_available(), reason="MS MARCO passages absent: set LORE_BENCH_CORPUS"),
+    pytest.mark.skipif(not corpus_available(), reason="MS MARCO passages absent: set LORE_TEST_BENCH_CORPUS"),
 ]
 
 

@@ -5,7 +5,9 @@ working directory when there is one.
 
 Every setting lives in a section; the environment name is ``LORE_<SECTION>_<KEY>`` in upper case
 (``LORE_EMBEDDING_BATCH_SIZE``), plus the two top-level ones ``LORE_DATA_DIR`` and
-``LORE_CONFIG``. Unknown keys are errors: a typo must not silently fall back to a default.
+``LORE_CONFIG``. Unknown keys are errors, in the file and in the environment (with a "did you
+mean"): a typo must not silently fall back to a default. Exempt are ``LORE_SECRET_*`` (values
+for the env secret store) and ``LORE_TEST_*`` (test-suite switches).
 
 Plug-ins own their settings and this module imports none of them: the caller (the composition
 root, ``bot.cli``) passes their registration tables as :class:`Plugins`, and the loader checks
@@ -22,6 +24,7 @@ the settings against them once:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 import tomllib
@@ -40,6 +43,8 @@ Fusion = Literal["convex", "rrf"]
 LlmProvider = Literal["auto", "groq", "openai", "extractive"]
 ServerMode = Literal["production", "development"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+# LORE_* variables that are not settings: values for the env secret store, test-suite switches.
+ENV_EXEMPT = ("LORE_SECRET_", "LORE_TEST_")
 
 
 @dataclass
@@ -326,11 +331,19 @@ def _env_names(cfg: Config) -> dict[str, tuple[Any, str]]:
 
 
 def _apply_env(cfg: Config, env: Mapping[str, str]) -> None:
-    if "LORE_DATA_DIR" in env:
-        cfg.data_dir = Path(env["LORE_DATA_DIR"])
-    for name, (section, key) in _env_names(cfg).items():
-        if name in env:
+    settings = _env_names(cfg)
+    for name in sorted(env):
+        if not name.startswith("LORE_") or name.startswith(ENV_EXEMPT) or name == "LORE_CONFIG":
+            continue
+        if name == "LORE_DATA_DIR":
+            cfg.data_dir = Path(env[name])
+        elif name in settings:
+            section, key = settings[name]
             set_value(section, key, env[name], name)
+        else:
+            close = difflib.get_close_matches(name, [*settings, "LORE_CONFIG", "LORE_DATA_DIR"], n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"unknown setting {name} in the environment{hint}")
 
 
 def _connectors(

@@ -72,6 +72,26 @@ def test_choices_are_read_in_any_case() -> None:
     assert (cfg.server.log_level, cfg.llm.provider, cfg.secrets.provider) == ("DEBUG", "groq", "env")
 
 
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("LORE_SEARCH_TOPK", "unknown setting LORE_SEARCH_TOPK in the environment; did you mean LORE_SEARCH_TOP_K?"),
+        ("LORE_INDEX_PATH", "did you mean LORE_INDEX_LANCE_PATH?"),
+        ("LORE_CONFG", "did you mean LORE_CONFIG?"),
+        ("LORE_CONNECTORS_WIKI_URL", "unknown setting LORE_CONNECTORS_WIKI_URL in the environment"),
+        ("LORE_SECRETS_GROQ_API_KEY", "unknown setting LORE_SECRETS_GROQ_API_KEY"),
+    ],
+)
+def test_unknown_environment_variables_are_errors(name: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load(env={name: "1"})
+
+
+def test_exempt_environment_variables() -> None:
+    cfg = load(env={"LORE_SECRET_GROQ_API_KEY": "gsk_x", "LORE_TEST_PG_URL": "postgresql://x", "PATH": "/bin"})
+    assert cfg.search.top_k == 5
+
+
 def test_lore_toml_in_the_working_directory_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert load(env={}).search.top_k == 5
