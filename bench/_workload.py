@@ -1,7 +1,7 @@
 """Synthetic but realistic workloads for the benchmarks: chunk texts, ACLs and users.
 
 Text comes from the shared MS MARCO passages (``../shared/eval/msmarco-5k``, or the folder
-named by ``LORE_BENCH_CORPUS``). Larger corpora reuse those passages with a random tail of words
+named by ``LORE_TEST_BENCH_CORPUS``). Larger corpora reuse those passages with a random tail of words
 drawn from the corpus' own vocabulary with a Zipf distribution, so every chunk is distinct and
 BM25 sees realistic term statistics. ACLs are spread over ``GROUPS`` groups, 1-3 clauses per
 document, some of them ``org:members``. Everything is seeded: two runs build the same corpus.
@@ -31,7 +31,7 @@ from retrieval.index.base import IndexedChunk
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
-CORPUS_DIR = Path(os.environ.get("LORE_BENCH_CORPUS", REPO.parent / "shared" / "eval" / "msmarco-5k"))
+CORPUS_DIR = Path(os.environ.get("LORE_TEST_BENCH_CORPUS", REPO.parent / "shared" / "eval" / "msmarco-5k"))
 GROUPS = [f"group:aad:g{i:03d}" for i in range(200)]
 CHUNKS_PER_DOC = 5
 NOISE = 0.025
@@ -214,7 +214,7 @@ def write_result(name: str, data: dict[str, object]) -> Path:
 
 def bench_data_dir() -> Path:
     """Where benchmarks keep what is worth reusing between runs (``data/`` is not committed)."""
-    root = Path(os.environ.get("LORE_BENCH_DATA", "data/bench"))
+    root = Path(os.environ.get("LORE_TEST_BENCH_DATA", "data/bench"))
     return (root if root.is_absolute() else REPO / root) / "perf"
 
 

@@ -43,9 +43,10 @@ import pytest
 
 from bench._workload import CpuMonitor, machine, write_result
 from connectors.confluence.connector import ConfluenceConnector
+from connectors.confluence.settings import ConfluenceConnectorConfig
 from connectors.sync import SyncEngine
 from connectors.sync.report import SyncReport
-from core.config import Config, ConfluenceConnectorConfig, EmbeddingConfig
+from core.config import Config, EmbeddingConfig
 from retrieval.runtime import Runtime
 from tests.fakes.confluence_stand_in import ConfluenceStandIn
 from tests.fakes.memory_secrets import MemorySecretStore
@@ -54,8 +55,8 @@ PAGES = 5000
 SMALL_PAGES = 500
 # The real model embeds about 3 chunks per page at 20-30 chunks/s on the 2-core machine: all
 # 5,000 pages would take 13-15 minutes, so it runs on a 1,000-page wiki of the same shape
-# (LORE_BENCH_CONFLUENCE_REAL_PAGES=5000 for the whole wiki).
-REAL_PAGES = int(os.environ.get("LORE_BENCH_CONFLUENCE_REAL_PAGES", "1000"))
+# (LORE_TEST_BENCH_CONFLUENCE_REAL_PAGES=5000 for the whole wiki).
+REAL_PAGES = int(os.environ.get("LORE_TEST_BENCH_CONFLUENCE_REAL_PAGES", "1000"))
 SPACES = 5
 GROUPS = 20
 USERS_PER_GROUP = 20

@@ -36,7 +36,7 @@ MIN_CHUNKS_PER_S = 15.0
 pytestmark = [
     pytest.mark.bench,
     pytest.mark.timeout(2400),
-    pytest.mark.skipif(not corpus_available(), reason="MS MARCO passages absent: set LORE_BENCH_CORPUS"),
+    pytest.mark.skipif(not corpus_available(), reason="MS MARCO passages absent: set LORE_TEST_BENCH_CORPUS"),
 ]
 
 

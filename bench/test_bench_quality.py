@@ -20,7 +20,7 @@ from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.eval import build_index, evaluate, load_beir, store_key
 from retrieval.search import Mode, Searcher
 
-EVAL = Path(os.environ.get("LORE_EVAL_DIR", Path(__file__).resolve().parents[2] / "shared" / "eval"))
+EVAL = Path(os.environ.get("LORE_TEST_EVAL_DIR", Path(__file__).resolve().parents[2] / "shared" / "eval"))
 SETS = ["msmarco-5k", "dbpedia-5k"]
 RESULTS = Path(__file__).parent / "results"
 
@@ -41,8 +41,8 @@ VARIANTS: dict[str, tuple[Mode, dict[str, object]]] = {
 def test_retrieval_quality(name: str) -> None:
     folder = EVAL / name
     if not folder.is_dir():
-        pytest.skip(f"evaluation set {folder} is absent (expected ../shared/eval/{name}; set LORE_EVAL_DIR)")
-    cfg = Config(data_dir=Path(os.environ.get("LORE_BENCH_DATA", "data/bench")))
+        pytest.skip(f"evaluation set {folder} is absent (expected ../shared/eval/{name}; set LORE_TEST_EVAL_DIR)")
+    cfg = Config(data_dir=Path(os.environ.get("LORE_TEST_BENCH_DATA", "data/bench")))
     data = load_beir(folder)
     embedder = SentenceTransformerEmbedder(cfg.embedding)
     chunker = Chunker(embedder.token_counts, cfg.chunking.max_tokens, cfg.chunking.min_tokens)

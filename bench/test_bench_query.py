@@ -68,7 +68,7 @@ RECOMMENDED = "OMP_WAIT_POLICY=PASSIVE"
 pytestmark = [
     pytest.mark.bench,
     pytest.mark.timeout(1800),
-    pytest.mark.skipif(not corpus_available(), reason="MS MARCO passages absent: set LORE_BENCH_CORPUS"),
+    pytest.mark.skipif(not corpus_available(), reason="MS MARCO passages absent: set LORE_TEST_BENCH_CORPUS"),
 ]
 
 
@@ -141,7 +141,7 @@ def report(title: str, result: dict) -> None:
 def test_query_latency_and_memory(n: int, indexes: dict) -> None:
     path, build = indexes["get"](n)
     result = run_worker(path, env={"OMP_WAIT_POLICY": "PASSIVE"})
-    shipped = "IVF_HNSW_SQ vector index" if n >= 50_000 else "flat vector scan (below index.vector_index_min_chunks)"
+    shipped = "IVF_HNSW_SQ vector index" if n >= 50_000 else "flat vector scan (below index.lance.vector_index_min_chunks)"
     result.update(build=build, machine=machine(), config=f"as shipped: {shipped}, OMP_WAIT_POLICY=PASSIVE")
     write_result(f"query_{n // 1000}k", result)
     report(f"query latency, {n:,} chunks, as shipped", result)

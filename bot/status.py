@@ -18,7 +18,7 @@ from connectors.sync.state import SyncState
 from core.config import Config
 from core.db import DocumentRow, GroupMembership, IngestRun, as_utc, open_database
 from retrieval.consistency import check_consistency
-from retrieval.index.lance import LanceIndex
+from retrieval.index.registry import index_location, open_existing_index
 
 
 class _EmptyIndex:
@@ -60,7 +60,7 @@ def collect_status(cfg: Config) -> dict[str, Any]:
                         },
                     }
                 )
-        index = LanceIndex.open_existing(cfg.index_path)
+        index = open_existing_index(cfg)
         chunks = index.count_chunks() if index is not None else 0
         found = check_consistency(db, index if index is not None else _EmptyIndex())
     finally:
@@ -68,7 +68,7 @@ def collect_status(cfg: Config) -> dict[str, Any]:
     return {
         "data_dir": str(cfg.data_dir.resolve()),
         "database": make_url(cfg.database_url).render_as_string(hide_password=True),
-        "index": {"backend": cfg.index.backend, "path": str(cfg.index_path), "chunks": chunks},
+        "index": {"backend": cfg.index.backend, "path": index_location(cfg), "chunks": chunks},
         "documents": documents,
         "groups": groups,
         "consistency": {

@@ -45,7 +45,8 @@ class GroupSnapshot:
 
 
 class Connector(Protocol):
-    """A configured source instance."""
+    """A configured source instance that scans. ``list_ids`` and ``close`` have defaults, which
+    a connector that subclasses this protocol inherits."""
 
     @property
     def source(self) -> str:
@@ -66,6 +67,16 @@ class Connector(Protocol):
         """Group memberships defined by the source. Raises on a broken definition: the engine
         then keeps the memberships it has rather than dropping them."""
         ...
+
+    def list_ids(self) -> Iterator[str]:
+        """Every candidate document's source id (deletion detection). Default: the ids of a
+        whole scan; a connector that can list without reading overrides it."""
+        for item in self.scan():
+            yield item.source_id
+
+    def close(self) -> None:
+        """Release what the connector holds (sessions, worker processes). Default: nothing."""
+        return
 
 
 # -- the sync contract ----------------------------------------------------------------------
@@ -122,10 +133,18 @@ AclItem = AclRead | Deleted | Skipped | Failed
 class SyncConnector(Protocol):
     """A source followed by the sync engine. Every method that lists raises when it cannot list
     completely: the engine then changes nothing it cannot vouch for (no deletions, kept
-    memberships, kept ACLs)."""
+    memberships, kept ACLs). ``lists_everything`` and ``close`` have defaults, which a
+    connector that subclasses this protocol inherits."""
 
     @property
     def source(self) -> str: ...
+
+    @property
+    def lists_everything(self) -> bool:
+        """Whether every ``changes`` run lists the whole source (a folder scan): what a run that
+        finished did not yield is then gone. Default: no; deletions come from the source and
+        from the full job's ``list_ids``."""
+        return False
 
     @property
     def group_namespace(self) -> str:
@@ -150,3 +169,8 @@ class SyncConnector(Protocol):
     def read_acls(self, source_ids: Sequence[str]) -> Iterator[AclItem]:
         """The current ACL of each given document (or why it has none), without its content."""
         ...
+
+    def close(self) -> None:
+        """Release sessions and worker processes: the engine is done with this connector.
+        Default: nothing to release."""
+        return

@@ -27,6 +27,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from core.errors import CoreError
+
 GROUP_PROVIDERS = frozenset({"confluence", "aad", "sharepoint", "files"})
 # Group ids of these providers are unique only within one connector instance.
 INSTANCE_SCOPED_PROVIDERS = frozenset({"confluence", "sharepoint", "files"})
@@ -44,7 +46,7 @@ _EMAIL = re.compile(r"^[^@\s:]+@[^@\s:]+\.[^@\s:]+$")
 _GROUP_ID = re.compile(r"^[^\s]+$")
 
 
-class PrincipalError(ValueError):
+class PrincipalError(CoreError, ValueError):
     """A string that is not a valid principal."""
 
 

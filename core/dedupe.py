@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.db.engine import Database
 from core.db.tables import ProcessedEvent
+from core.errors import CoreError
 from core.logging import Throttle
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ log = logging.getLogger("lore.dedupe")
 MAX_DB_KEY = 255  # processed_events.event_key
 
 
-class DeduplicationError(RuntimeError):
+class DeduplicationError(CoreError, RuntimeError):
     """The shared store could not answer; the message names the store, never its credentials."""
 
 

@@ -7,14 +7,28 @@ and inside it a class says what the failure means for the caller, not where it h
 httpx does: ``TransportError`` vs ``HTTPStatusError``):
 
     LoreError
-    ├── CoreError                      core/: settings, secrets, the metadata database, ...
+    ├── CoreError                      core/: what every layer shares
     │   ├── ConfigError                the settings are wrong: fix them, then start again
     │   ├── SecretStoreError           a secret cannot be read or written (core.secrets)
+    │   │   ├── InvalidSecretName      not a valid secret name
+    │   │   └── SecretNotFound         a mandatory secret is not set
+    │   ├── TokenVaultError            a stored token cannot be sealed or opened (core.tokens)
+    │   │   ├── TokenKeyError          its encryption key secret is missing or malformed
+    │   │   └── TokenDecryptionError   a stored reference is corrupt, moved or sealed elsewhere
     │   ├── DatabaseError              the metadata database is unusable (core.db)
-    │   └── ...
+    │   ├── LeaseError                 the database could not answer a lease operation
+    │   ├── DeduplicationError         the event store could not answer (core.dedupe)
+    │   ├── PrincipalError             not a valid principal (core.acl)
+    │   ├── MembershipError            memberships a source may not write (core.memberships)
+    │   └── DocumentRefused            a document that must not be indexed (core.models)
     ├── RetrievalError                 retrieval/: index, embedder, answer providers
-    ├── SourceError                    connectors/: a source or its documents
-    └── BotError                       bot/: chat surfaces, the command line
+    │                                  (subtree in retrieval.errors)
+    ├── SourceError                    connectors/: a source or its documents (connectors.errors);
+    │                                  connectors.sync's SyncStopped, LeaseLost and LeaseHeld
+    └── BotError                       bot/: chat surfaces, the command line (bot.errors)
+
+Where callers catch a builtin (``ValueError``, ``LookupError``, ``RuntimeError``), the class
+keeps it as a second base.
 
 The message of every one of them is safe to show: it never holds a secret value or document
 text (secrets are redacted where messages are built, see core.secrets.redaction).

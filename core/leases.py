@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 
 from core.db.engine import Database, as_utc
 from core.db.tables import SyncLease
+from core.errors import CoreError
 
 MAX_JOB = 255  # sync_leases.job
 MAX_HOLDER = 255  # sync_leases.holder
@@ -61,7 +62,7 @@ Clock = Callable[[], datetime]
 T = TypeVar("T")
 
 
-class LeaseError(RuntimeError):
+class LeaseError(CoreError, RuntimeError):
     """The metadata database could not answer a lease operation."""
 
 

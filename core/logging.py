@@ -25,7 +25,7 @@ from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from core.config import ConfigError
+from core.config import LogLevel
 from core.secrets.redaction import REDACTED, SENSITIVE_KEY, Redactor
 
 _request_id: ContextVar[str | None] = ContextVar("lore_request_id", default=None)
@@ -123,17 +123,11 @@ class _LoreHandler(logging.StreamHandler[TextIO]):
     """Marks the handler configure_logging owns, so that a second call replaces it."""
 
 
-def configure_logging(level: str, redactor: Redactor | None, stream: TextIO | None = None) -> None:
+def configure_logging(level: LogLevel, redactor: Redactor | None, stream: TextIO | None = None) -> None:
     """Send every log record, as redacted JSON lines, to ``stream`` (stderr by default).
 
     Idempotent: a second call replaces the handler of the first (new level, redactor, stream).
     """
-    numeric = logging.getLevelName(level.strip().upper()) if isinstance(level, str) else None
-    if not isinstance(numeric, int):
-        raise ConfigError(
-            f"server.log_level: unknown level {level!r} "
-            f"(use DEBUG, INFO, WARNING, ERROR or CRITICAL)"
-        )
     root = logging.getLogger()
     for handler in list(root.handlers):
         if isinstance(handler, _LoreHandler) or type(handler) is logging.StreamHandler:
@@ -143,7 +137,7 @@ def configure_logging(level: str, redactor: Redactor | None, stream: TextIO | No
     handler = _LoreHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter(redactor))
     root.addHandler(handler)
-    root.setLevel(numeric)
+    root.setLevel(level)
 
 
 class Throttle:

@@ -15,9 +15,10 @@ from sqlalchemy import String, cast, delete, select
 
 from core.acl import ORG_MEMBERS, PrincipalError, in_namespace, user_principal
 from core.db import Database, DocumentRow, GroupMembership
+from core.errors import CoreError
 
 
-class MembershipError(ValueError):
+class MembershipError(CoreError, ValueError):
     """Memberships a source may not write (a group outside its namespace)."""
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from core.acl import Acl
+from core.errors import CoreError
 
 
 def document_id(source: str, source_id: str) -> str:
@@ -28,7 +29,7 @@ def storable(text: str) -> str:
     return _UNSTORABLE.sub("\ufffd", text)
 
 
-class DocumentRefused(ValueError):
+class DocumentRefused(CoreError, ValueError):
     """A document that must not be indexed (for example: it carries no ACL)."""
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from core.errors import CoreError
 from core.secrets.base import SecretStore, validate_secret_name
 from core.secrets.env import env_var_name
 
@@ -46,7 +47,7 @@ _ID_PART = re.compile(r"[A-Z0-9]{1,24}")  # Slack ids; lowercasing them stays on
 _KEY_ID = re.compile(r"[0-9a-f]{8}")
 
 
-class TokenVaultError(Exception):
+class TokenVaultError(CoreError):
     """A token could not be sealed or opened. The message never contains a token or a key."""
 
 
@@ -167,15 +168,11 @@ class TokenVault:
 
     def discard(self, ref: str) -> None:
         """Forget a token that is being deleted from the database. An encrypted one goes with its
-        row; a stored one is deleted from the secret store when the store supports deletion
-        (the ``SecretStore`` contract has no ``delete`` yet: the secret then stays, unreachable
-        from the database, until a vault policy or an admin removes it)."""
-        if not ref.startswith(SECRET_PREFIX):
-            return
-        name = ref[len(SECRET_PREFIX):]
-        delete = getattr(self._store, "delete", None)
-        if callable(delete):
-            delete(validate_secret_name(name))
+        row; a stored one is deleted from the secret store (``SecretStoreError`` from a store
+        that cannot delete: the secret then stays, unreachable from the database, until a vault
+        policy or an admin removes it)."""
+        if ref.startswith(SECRET_PREFIX):
+            self._store.delete(validate_secret_name(ref[len(SECRET_PREFIX):]))
 
     def is_current(self, ref: str) -> bool:
         """Whether ``ref`` is in the form ``seal`` would write now (same mode, current key):

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from core.acl import ORG_MEMBERS, Acl
+from retrieval.errors import RetrievalError
 
 ACL_FIELDS = 4
 ANY = "acl:any"  # in every query's principal list; cannot collide with a valid principal
@@ -32,8 +33,8 @@ AclFields = tuple[tuple[str, ...], ...]
 GroupMembers = Callable[[str], Iterable[str]]  # group principal -> member emails
 
 
-class AclEncodingError(ValueError):
-    pass
+class AclEncodingError(RetrievalError, ValueError):
+    """An ACL that does not fit the index's clause fields: the document is not indexed."""
 
 
 def needs_expansion(acl: Acl) -> bool:

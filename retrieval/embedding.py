@@ -23,13 +23,14 @@ import numpy as np
 import numpy.typing as npt
 
 from core.config import EmbeddingConfig
+from retrieval.errors import RetrievalError
 
 Vectors = npt.NDArray[np.float32]
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-class EmbeddingError(RuntimeError):
-    pass
+class EmbeddingError(RetrievalError, RuntimeError):
+    """The embedding model cannot be loaded or run."""
 
 
 class Embedder(Protocol):
@@ -168,10 +169,6 @@ class HashEmbedder:
 
 
 def make_embedder(config: EmbeddingConfig) -> Embedder:
-    if config.provider == "sentence-transformers":
-        return SentenceTransformerEmbedder(config)
     if config.provider == "hash":
         return HashEmbedder(config.dimension)
-    raise EmbeddingError(
-        f"unknown embedding.provider {config.provider!r} (use sentence-transformers or hash)"
-    )
+    return SentenceTransformerEmbedder(config)

@@ -22,6 +22,7 @@ from core.acl import ORG_MEMBERS, Acl
 from core.models import Document, Section
 from retrieval.chunking import Chunker
 from retrieval.embedding import Embedder
+from retrieval.errors import RetrievalError
 from retrieval.index.lance import LanceIndex
 from retrieval.indexing import prepare, write_documents
 from retrieval.search import Mode, Searcher
@@ -30,8 +31,8 @@ Qrels = dict[str, dict[str, int]]
 EVAL_ACL = Acl.of([[ORG_MEMBERS]])
 
 
-class EvalDataError(ValueError):
-    pass
+class EvalDataError(RetrievalError, ValueError):
+    """An evaluation folder is missing or malformed."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 from core.config import Config
 from core.db import Database, open_database
@@ -13,14 +12,8 @@ from retrieval.chunking import Chunker
 from retrieval.embedding import Embedder, make_embedder
 from retrieval.guard import DatabaseGuard
 from retrieval.index.base import IndexBackend
-from retrieval.index.lance import LanceIndex
+from retrieval.index.registry import open_index
 from retrieval.search import Searcher
-
-
-def open_index(config: Config, dimension: int, path: Path | None = None) -> IndexBackend:
-    if config.index.backend != "lance":
-        raise ValueError(f"unknown index.backend {config.index.backend!r} (available: lance)")
-    return LanceIndex(path or config.index_path, dimension, vector_index_min_chunks=config.index.vector_index_min_chunks)
 
 
 @dataclass

@@ -43,8 +43,6 @@ class Searcher:
     def __init__(
         self, embedder: Embedder, index: IndexBackend, config: SearchConfig, guard: DocumentGuard | None = None
     ) -> None:
-        if config.fusion not in ("convex", "rrf"):
-            raise ValueError(f"unknown search.fusion {config.fusion!r} (use convex or rrf)")
         self.embedder = embedder
         self.index = index
         self.config = config

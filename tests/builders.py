@@ -1,10 +1,15 @@
-"""Small builders the connector and security tests share: files in a tree, a sync engine."""
+"""Small builders the tests share: files in a tree, a sync engine, the configuration as `lore`
+loads it."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
+from bot import plugins as bot_plugins
 from connectors.sync import SyncEngine
+from core import config
 from core.db import open_database
 from retrieval.chunking import Chunker
 from retrieval.embedding import HashEmbedder
@@ -28,3 +33,8 @@ def sync_engine(folder: Path, *, dimension: int = 16, max_tokens: int = 50, min_
     emb = HashEmbedder(dimension)
     db = open_database(f"sqlite:///{folder / 'lore.db'}")
     return SyncEngine(db, LanceIndex(folder / "index", emb.dimension), emb, Chunker(emb.token_counts, max_tokens, min_tokens))
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> config.Config:
+    """The configuration as `lore` loads it (every registered plug-in's settings)."""
+    return bot_plugins.load_config(path, env)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core.config import CONNECTOR_TYPES, Config
+from connectors.registry import source_settings
+from core.config import Config
+from retrieval.index.registry import BACKENDS
 from tests.conftest import REPO
 
 LAYERS = ["core", "retrieval", "connectors", "bot"]  # each may import only those before it
@@ -39,14 +41,20 @@ def test_imports_point_downwards(layer: str) -> None:
 def test_readme_documents_every_setting() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     cfg = Config()
-    missing = []
-    for section in dataclasses.fields(cfg):
-        if section.name in ("data_dir", "connectors"):
-            continue
-        for setting in dataclasses.fields(getattr(cfg, section.name)):
-            env = f"LORE_{section.name.upper()}_{setting.name.upper()}"
-            if f"`{section.name}.{setting.name}`" not in readme or env not in readme:
-                missing.append(env)
+    settings = [
+        (f"{section.name}.{setting.name}", f"LORE_{section.name}_{setting.name}")
+        for section in dataclasses.fields(cfg)
+        if section.name not in ("data_dir", "connectors", "index_backends")
+        for setting in dataclasses.fields(getattr(cfg, section.name))
+    ]
+    settings += [
+        (f"index.{backend}.{setting.name}", f"LORE_INDEX_{backend}_{setting.name}".replace("-", "_"))
+        for backend, model in BACKENDS.items()
+        for setting in dataclasses.fields(model)
+    ]
+    missing = [
+        env.upper() for name, env in settings if f"`{name}`" not in readme or env.upper() not in readme
+    ]
     assert not missing, f"README configuration table lacks {missing}"
 
 
@@ -54,7 +62,7 @@ def test_readme_documents_every_connector_setting() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     missing = [
         f"connectors.<name>.{setting.name} ({kind})"
-        for kind, section in CONNECTOR_TYPES.items()
+        for kind, section in source_settings().items()
         for setting in dataclasses.fields(section)
         if f"`connectors.<name>.{setting.name}`" not in readme
     ]

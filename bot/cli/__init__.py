@@ -8,7 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from core.config import Config, ConfigError, load_config
+from core.config import Config
+from core.errors import LoreError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -21,10 +22,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # The commands import what they need when they run (torch only where a model is used).
 from bot.cli.ask import cmd_ask
 from bot.cli.ingest import cmd_ingest
-from bot.cli.output import CliError
 from bot.cli.search import cmd_eval, cmd_search
 from bot.cli.status import cmd_status
 from bot.cli.sync import cmd_sync
+from bot.errors import CliError
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -103,27 +104,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     try:
+        from bot.plugins import (
+            load_config,  # the registries: imported after parsing, --help stays fast
+        )
+
         cfg = load_config(args.config)
         if getattr(args, "top", 1) < 1:
             raise CliError("--top must be at least 1")
         return int(args.func(cfg, args))
-    except (CliError, ConfigError) as exc:
-        print(f"lore: error: {exc}", file=sys.stderr)
+    except LoreError as exc:  # Lore's own failures: one line; anything else keeps its traceback
+        message = " ".join(str(exc).splitlines()) or type(exc).__name__
+        print(f"lore: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lore: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a clear line for known failure kinds, no traceback for the user
-        from core.db.engine import DatabaseError
-        from retrieval.embedding import EmbeddingError
-        from retrieval.index.base import IndexError_
-
-        if isinstance(exc, (DatabaseError, EmbeddingError, IndexError_)):
-            print(f"lore: error: {exc}", file=sys.stderr)
-            return 2
-        raise
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 

@@ -15,7 +15,8 @@ import sys
 import uuid
 from typing import TYPE_CHECKING
 
-from bot.cli.output import CliError, print_json
+from bot.cli.output import print_json
+from bot.errors import CliError
 from core.config import Config
 
 if TYPE_CHECKING:

@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from bot.cli.output import CliError, print_json, print_repairs, ticker
+from bot.cli.output import print_json, print_repairs, ticker
+from bot.errors import CliError
 from core.config import Config
 
 
@@ -22,6 +23,7 @@ def cmd_ingest(cfg: Config, args: argparse.Namespace) -> int:
     from connectors.sync import SyncEngine
     from connectors.sync.scheduler import LeaseHeld, default_holder, run_leased
     from core.leases import LeaseManager
+    from retrieval.index.registry import index_location
     from retrieval.runtime import Runtime
 
     root = Path(args.path)
@@ -42,7 +44,7 @@ def cmd_ingest(cfg: Config, args: argparse.Namespace) -> int:
     rt = Runtime(cfg)
     try:
         if args.if_empty and rt.index.count_chunks() > 0:
-            print(f"index at {cfg.index_path} already has {rt.index.count_chunks()} chunks; not ingesting")
+            print(f"index at {index_location(cfg)} already has {rt.index.count_chunks()} chunks; not ingesting")
             return 0
         engine = SyncEngine(rt.db, rt.index, rt.embedder, rt.chunker)
         bar = tqdm(desc=f"ingest {root}", unit="file", disable=args.json or None, file=sys.stderr)

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.cli.output import CliError, print_json
+from bot.cli.output import print_json
+from bot.errors import CliError
 from core.config import Config
 
 

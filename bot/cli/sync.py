@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from bot.cli.output import CliError, print_json, print_repairs, ticker
+from bot.cli.output import print_json, print_repairs, ticker
+from bot.errors import CliError
 from core.config import Config
 
 

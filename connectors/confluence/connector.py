@@ -33,10 +33,19 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.base import AclItem, AclRead, Change, CheckpointMark, Deleted, GroupSnapshot
+from connectors.base import (
+    AclItem,
+    AclRead,
+    Change,
+    CheckpointMark,
+    Deleted,
+    GroupSnapshot,
+    SyncConnector,
+)
+from connectors.confluence.settings import ConfluenceConnectorConfig
 from connectors.parsers.sandbox import ParserSandbox
 from core.acl import Acl, PrincipalError, group_namespace
-from core.config import ConfigError, ConfluenceConnectorConfig, FilesConfig
+from core.config import ConfigError, FilesConfig
 from core.secrets import SecretStore, require_secret
 
 from .access import PageAccess
@@ -123,7 +132,7 @@ def _email_file(path: Path, where: str) -> dict[str, str]:
     return data
 
 
-class ConfluenceConnector:
+class ConfluenceConnector(SyncConnector):
     def __init__(self, name: str, settings: Settings, client: ConfluenceClient,
                  files: FilesConfig | None = None) -> None:
         self.name = name

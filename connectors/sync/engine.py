@@ -38,6 +38,7 @@ from connectors.base import (
     SyncConnector,
     Unchanged,
 )
+from connectors.errors import SourceError
 from connectors.sync.report import SyncReport
 from connectors.sync.state import LeaseLost, SyncState, process_holder
 from connectors.sync.writer import DocumentWriter, stored_acl
@@ -63,7 +64,7 @@ class StopFlag(Protocol):
     def is_set(self) -> bool: ...
 
 
-class SyncStopped(Exception):
+class SyncStopped(SourceError):
     """The run was asked to stop (shutdown, or the lease could not be renewed)."""
 
 
@@ -175,7 +176,7 @@ class _Run:
         referenced = self._referenced(rows)
         checkpoint = self.state.load(self.source, "content")
         done = self._pass(checkpoint, checkpoint_kind="content")
-        if done.complete and getattr(self.connector, "lists_everything", False):
+        if done.complete and self.connector.lists_everything:
             # A connector whose every run lists the whole source (a folder scan) reports
             # deletions by omission: what a finished listing did not yield is gone.
             self.writer.delete_ids({r.id: sid for sid, r in rows.items() if sid not in done.seen})

@@ -20,11 +20,12 @@ from connectors.base import (
     Deleted,
     GroupSnapshot,
     Skipped,
+    SyncConnector,
 )
 from core.models import Document
 
 
-class FullScan:
+class FullScan(SyncConnector):
     lists_everything = True  # every content run is a complete listing: omissions are deletions
 
     def __init__(self, connector: Connector) -> None:
@@ -43,12 +44,7 @@ class FullScan:
         yield CheckpointMark({"scanned_at": datetime.now(UTC).isoformat()})
 
     def list_ids(self) -> Iterator[str]:
-        lister = getattr(self._connector, "list_ids", None)
-        if lister is not None:
-            yield from lister()
-            return
-        for item in self._connector.scan():
-            yield item.source_id
+        return self._connector.list_ids()
 
     def groups(self, referenced: frozenset[str]) -> GroupSnapshot:
         return self._connector.groups()
@@ -67,3 +63,6 @@ class FullScan:
                 yield AclRead(item.source_id, item.acl)
         for source_id in sorted(wanted):  # the scan finished without them: gone
             yield Deleted(source_id)
+
+    def close(self) -> None:
+        self._connector.close()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from connectors.base import SyncConnector
+from connectors.errors import SourceError
 from connectors.sync.engine import JOB_KINDS, Progress, SyncEngine, SyncStopped
 from connectors.sync.report import SyncReport
 from connectors.sync.state import LeaseLost, SyncState, process_holder
@@ -38,14 +39,13 @@ def default_holder(prefix: str = "server") -> str:
     return process_holder(prefix)
 
 
-def close_connector(connector: object) -> None:
-    """Connectors built per run may hold HTTP sessions; those that do have ``close()``."""
-    close = getattr(connector, "close", None)
-    if callable(close):
-        try:
-            close()
-        except Exception as exc:  # noqa: BLE001 - closing must not end the scheduler
-            log.warning("connector did not close cleanly", extra={"error": str(exc)})
+def close_connector(connector: SyncConnector) -> None:
+    """Close a connector built for a run (it may hold HTTP sessions, a parse worker); a
+    failure to close is logged, never raised."""
+    try:
+        connector.close()
+    except Exception as exc:  # noqa: BLE001 - closing must not end the scheduler
+        log.warning("connector did not close cleanly", extra={"error": str(exc)})
 
 
 def lease_job(name: str) -> str:
@@ -60,7 +60,7 @@ class ScheduledConnector:
     intervals: dict[str, timedelta]  # job kind -> interval
 
 
-class LeaseHeld(RuntimeError):
+class LeaseHeld(SourceError, RuntimeError):
     """Another replica (or a `lore sync` elsewhere) holds this connector's lease."""
 
 

@@ -15,6 +15,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.errors import CoreError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -25,8 +27,9 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class DatabaseError(RuntimeError):
-    pass
+class DatabaseError(CoreError, RuntimeError):
+    """The metadata database cannot be used: an unsupported URL or schema name, or it cannot be
+    opened."""
 
 
 @dataclass

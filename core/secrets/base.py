@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
+from core.errors import CoreError
 from core.secrets.redaction import Redactor, redact_patterns
 
 # Key Vault's rules (1-127 alphanumerics and dashes) narrowed to lower case, so that one name is
@@ -18,7 +19,7 @@ from core.secrets.redaction import Redactor, redact_patterns
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,125}[a-z0-9])?")
 
 
-class SecretStoreError(Exception):
+class SecretStoreError(CoreError):
     """A secret store failed or refused an operation. The message never contains a value."""
 
 
@@ -68,6 +69,11 @@ class SecretStore(Protocol):
     def put(self, name: str, value: str) -> None:
         """Create or replace a secret; ``SecretStoreError`` where unsupported."""
         ...
+
+    def delete(self, name: str) -> None:
+        """Delete a secret (a revoked token's). Default, inherited by a store that subclasses
+        this protocol: unsupported, ``SecretStoreError``."""
+        raise SecretStoreError(f"the {self.name} secret store cannot delete secrets")
 
 
 def require_secret(store: SecretStore, name: str) -> str:

@@ -6,13 +6,17 @@ cannot be rotated without a restart; production deployments use a vault.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 
-from core.secrets.base import SecretStoreError, validate_secret_name
+from core.config import ServerMode
+from core.secrets.base import SecretStore, SecretStoreError, validate_secret_name
 from core.secrets.redaction import Redactor
 
 PREFIX = "LORE_SECRET_"
+
+log = logging.getLogger("lore.secrets")
 
 
 def env_var_name(name: str) -> str:
@@ -20,7 +24,7 @@ def env_var_name(name: str) -> str:
     return PREFIX + validate_secret_name(name).upper().replace("-", "_")
 
 
-class EnvSecretStore:
+class EnvSecretStore(SecretStore):
     name = "env"
     can_store = False
 
@@ -52,3 +56,15 @@ class EnvSecretStore:
 
     def __repr__(self) -> str:  # never the mapping: it holds the values
         return "<EnvSecretStore>"
+
+
+def open_env_store(mode: ServerMode, env: Mapping[str, str] | None, redactor: Redactor) -> EnvSecretStore:
+    """The ``env`` provider. Outside ``server.mode = "development"`` it works but is warned
+    about, once per opening."""
+    if mode != "development":
+        log.warning(
+            "secrets.provider is 'env': environment secrets are for development only "
+            "(server.mode=%s); configure a vault for production",
+            mode,
+        )
+    return EnvSecretStore(env, redactor=redactor)

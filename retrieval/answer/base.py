@@ -8,17 +8,18 @@ sources are removed, and only cited sources are shown.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from retrieval.errors import RetrievalError
 from retrieval.index.base import Hit
 
 NO_SOURCES_ANSWER = "I couldn't find this in documents you can access."
 
 
-class ProviderError(RuntimeError):
+class ProviderError(RetrievalError, RuntimeError):
     """The provider failed (timeout, HTTP error, malformed stream). The message never contains
     credentials; ``retryable`` says whether the caller may fall back or retry."""
 
@@ -79,11 +80,19 @@ class FinalAnswer:
 
 
 class AnswerProvider(Protocol):
+    """``aclose`` has a default, which a provider that subclasses this protocol inherits."""
+
     name: str
 
-    def stream(self, question: str, sources: Sequence[Source]) -> AsyncIterator[str]:
-        """Text deltas of an answer that cites sources as [n]. Raises ProviderError."""
+    def stream(self, question: str, sources: Sequence[Source]) -> AsyncGenerator[str, None]:
+        """Text deltas of an answer that cites sources as [n]. Raises ProviderError. The
+        caller closes the generator however its loop ends (an open one keeps its HTTP
+        response open until garbage collection)."""
         ...
+
+    async def aclose(self) -> None:
+        """Release the provider's HTTP client. Default: nothing to release."""
+        return
 
 
 class QuestionRewriter(Protocol):

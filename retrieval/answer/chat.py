@@ -22,12 +22,12 @@ import abc
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from core.config import LlmConfig
-from retrieval.answer.base import ProviderError, Source
+from retrieval.answer.base import AnswerProvider, ProviderError, Source
 from retrieval.answer.prompt import Message, build_messages, build_rewrite_messages
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class SdkErrors:
     transport: tuple[type[Exception], ...] = ()
 
 
-class ChatCompletionsProvider(abc.ABC):
+class ChatCompletionsProvider(AnswerProvider, abc.ABC):
     """Streams an answer from a chat-completions endpoint. The groq and openai SDKs share the
     shape of ``client.chat.completions.create``: a subclass only builds its client and names
     its token-limit parameter; everything about calls, deadlines and errors lives here."""
@@ -134,7 +134,7 @@ class ChatCompletionsProvider(abc.ABC):
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def stream(self, question: str, sources: Sequence[Source]) -> AsyncIterator[str]:
+    async def stream(self, question: str, sources: Sequence[Source]) -> AsyncGenerator[str, None]:
         messages = _as_dicts(build_messages(question, sources))
         timeout = self.settings.timeout_seconds
         # Deadline per await, not one `asyncio.timeout` around the generator: a timeout spanning

@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 
-from retrieval.answer.base import Source
+from retrieval.answer.base import AnswerProvider, Source
 from retrieval.answer.citations import MARKER_RE
 
 MAX_SENTENCES = 3
@@ -240,10 +240,10 @@ def answer_sentences(question: str, sources: Sequence[Source]) -> list[str]:
     return [_with_marker(c.text, c.source.number) for c in chosen]
 
 
-class ExtractiveProvider:
+class ExtractiveProvider(AnswerProvider):
     name = "extractive"
 
-    async def stream(self, question: str, sources: Sequence[Source]) -> AsyncIterator[str]:
+    async def stream(self, question: str, sources: Sequence[Source]) -> AsyncGenerator[str, None]:
         # A few deltas, one per sentence, so the client's streaming path is the same as an LLM's.
         for piece in _joined(answer_sentences(question, sources)):
             yield piece

@@ -2,13 +2,14 @@
 
 Both searches take the searcher's principals and must apply the ACL filter inside the engine's
 query (never by post-filtering a top-k). Writes are per document: all chunks of a document are
-replaced together.
+replaced together. A backend's settings model (:class:`IndexSettings`) opens it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -16,10 +17,11 @@ import numpy.typing as npt
 
 from core.models import Chunk
 from retrieval.acl_fields import AclFields
+from retrieval.errors import RetrievalError
 
 
-class IndexError_(RuntimeError):
-    pass
+class IndexError_(RetrievalError, RuntimeError):
+    """The index cannot be read or written."""
 
 
 @dataclass(frozen=True)
@@ -73,4 +75,22 @@ class IndexBackend(Protocol):
 
     def optimize(self) -> None:
         """Fold recent writes into the indexes (after an ingest run)."""
+        ...
+
+
+class IndexSettings(Protocol):
+    """A backend's settings model (``[index.<backend>]``, a dataclass), which opens the backend
+    it configures. ``data_dir`` is where an embedded backend keeps its files by default."""
+
+    def open(self, data_dir: Path, dimension: int) -> IndexBackend:
+        """The index, created empty for vectors of ``dimension`` when there is none."""
+        ...
+
+    def open_existing(self, data_dir: Path) -> IndexBackend | None:
+        """The index as it is, without knowing its vector size (status commands); None when
+        there is none yet."""
+        ...
+
+    def location(self, data_dir: Path) -> str:
+        """Where the index is, for messages: a folder, a URL."""
         ...

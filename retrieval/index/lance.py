@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,29 @@ def acl_predicate(principals: Sequence[str]) -> str:
     return " AND ".join(f"array_has_any({c}, {held})" for c in _ACL_COLUMNS)
 
 
+@dataclass
+class LanceSettings:
+    """``[index.lance]``: LanceDB in a local folder (retrieval.index.base.IndexSettings)."""
+
+    path: str = ""  # empty: <data_dir>/index
+    # From this many chunks on, `optimize()` (end of every ingest) builds an approximate vector
+    # index (IVF_HNSW_SQ) and rebuilds it when the table has doubled since; below it a flat
+    # scan is fast enough and exact. 0 disables the index. See docs/PERFORMANCE.md.
+    vector_index_min_chunks: int = 50_000
+
+    def folder(self, data_dir: Path) -> Path:
+        return Path(self.path) if self.path else data_dir / "index"
+
+    def open(self, data_dir: Path, dimension: int) -> LanceIndex:
+        return LanceIndex(self.folder(data_dir), dimension, vector_index_min_chunks=self.vector_index_min_chunks)
+
+    def open_existing(self, data_dir: Path) -> LanceIndex | None:
+        return LanceIndex.open_existing(self.folder(data_dir))
+
+    def location(self, data_dir: Path) -> str:
+        return str(self.folder(data_dir))
+
+
 class LanceIndex:
     def __init__(self, path: Path, dimension: int, *, vector_index_min_chunks: int = 50_000) -> None:
         self.path = path
@@ -75,7 +99,7 @@ class LanceIndex:
             if have != dimension:
                 raise IndexError_(
                     f"index at {path} holds {have}-dimensional vectors but the embedder makes "
-                    f"{dimension}: point index.path elsewhere or re-ingest into an empty index"
+                    f"{dimension}: point index.lance.path elsewhere or re-ingest into an empty index"
                 )
         else:
             self._table = self._db.create_table(TABLE, schema=_schema(dimension), exist_ok=True)

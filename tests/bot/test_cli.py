@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from bot import cli
 from bot.cli import main
+from bot.errors import CliError
+from connectors.errors import SourceError
+from core.db.engine import DatabaseError
+from core.errors import LoreError
+from retrieval.index.base import IndexError_
 from tests.conftest import REPO
 
 HANDBOOK = REPO / "examples" / "handbook"
@@ -127,3 +133,33 @@ def test_eval_on_a_tiny_beir_folder(env: Path, capsys: pytest.CaptureFixture[str
     assert set(res) == {"hybrid", "dense", "bm25"}
     assert res["bm25"]["ndcg@10"] == 1.0 and res["bm25"]["mrr@10"] == 1.0
     assert res["hybrid"]["recall@10"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        DatabaseError("cannot open metadata database x"),
+        IndexError_("index at /x holds 8-dimensional vectors\nbut the embedder makes 384"),
+        SourceError("wiki: the source did not answer"),
+        CliError("--top must be at least 1"),
+    ],
+)
+def test_every_lore_error_is_one_line(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, error: LoreError
+) -> None:
+    def fail(cfg: object, args: object) -> int:
+        raise error
+
+    monkeypatch.setattr(cli, "cmd_status", fail)
+    code, _, err = run(capsys, "status")
+    assert code == 2
+    assert err == "lore: error: " + " ".join(str(error).splitlines()) + "\n"
+
+
+def test_an_unexpected_error_keeps_its_traceback(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(cfg: object, args: object) -> int:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(cli, "cmd_status", fail)
+    with pytest.raises(KeyError, match="a bug"):
+        main(["status"])

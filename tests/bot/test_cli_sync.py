@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from core.config import load_config
 from core.db import open_database
 from core.leases import LeaseManager
+from tests.builders import load_config
 from tests.conftest import REPO
 from tests.fakes.confluence_demo import EMAIL, TOKEN, seed_demo
 from tests.fakes.confluence_stand_in import ConfluenceStandIn

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.server import create_app
-from core.config import FilesConnectorConfig
+from connectors.files.settings import FilesConnectorConfig
 from core.db import IngestRun, open_database
 from tests.bot.conftest import dev_config
 from tests.bot.test_server import ask, cited

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from connectors.base import GroupSnapshot, ScanItem
+from connectors.base import Connector, GroupSnapshot, ScanItem
 from connectors.files import FilesConnector
 from connectors.ingest import IngestEngine
 from core.acl import ORG_MEMBERS
@@ -132,8 +132,8 @@ def test_broken_groups_file_keeps_memberships(engine: IngestEngine, tree: Path) 
     assert report.counts()["unchanged"] == 3  # documents are still synced
 
 
-class _BrokenScan:
-    """A connector whose listing dies half way."""
+class _BrokenScan(Connector):
+    """A connector whose listing dies half way (``list_ids`` too: the default scans)."""
 
     def __init__(self, inner: FilesConnector) -> None:
         self.inner = inner

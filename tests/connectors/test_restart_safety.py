@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from core.config import load_config
 from core.db import DocumentRow, open_database
 from retrieval.index.lance import LanceIndex
+from tests.builders import load_config
 
 
 def _make_tree(root: Path, files: int) -> None:
@@ -71,7 +71,7 @@ def test_kill_midway_then_rerun(tmp_path: Path) -> None:
     with db.session() as s:
         rows = {r.id: r for r in s.execute(select(DocumentRow)).scalars()}
     db.close()
-    index = LanceIndex(cfg.index_path, 64)
+    index = LanceIndex(cfg.index_backends["lance"].folder(cfg.data_dir), 64)
     assert len(rows) == 800
     assert all(r.content_hash for r in rows.values())
     assert index.document_ids() == set(rows)

@@ -7,6 +7,7 @@ import pytest
 
 from core.config import ConfigError, SecretsConfig
 from core.secrets import (
+    PROVIDERS,
     REDACTED,
     EnvSecretStore,
     InvalidSecretName,
@@ -101,6 +102,12 @@ def test_put_is_refused_without_the_value() -> None:
     assert "LORE_SECRET_GROQ_API_KEY" in str(info.value)
 
 
+def test_delete_is_declared_and_refused_by_default() -> None:
+    store = EnvSecretStore({"LORE_SECRET_GROQ_API_KEY": GROQ})
+    with pytest.raises(SecretStoreError, match="the env secret store cannot delete secrets"):
+        store.delete("groq-api-key")  # the SecretStore protocol's default
+
+
 def test_repr_never_shows_values() -> None:
     store = EnvSecretStore({"LORE_SECRET_GROQ_API_KEY": GROQ})
     store.get("groq-api-key")
@@ -150,13 +157,17 @@ def test_open_shares_the_given_redactor() -> None:
     assert redactor.redact("k-value-123") == REDACTED
 
 
-@pytest.mark.parametrize("provider", ["azure-key-vault", "vault", "", "ENV"])
+@pytest.mark.parametrize("provider", ["azure-key-vault", "vault", ""])
 def test_unknown_provider_names_the_allowed_ones(provider: str) -> None:
     with pytest.raises(ConfigError) as info:
         open_secret_store(SecretsConfig(provider=provider), mode="production", env={})
-    message = str(info.value)
-    assert repr(provider) in message and "allowed: env" in message
-    assert "Key Vault" in message and "later issue" in message
+    assert str(info.value) == f"secrets.provider: expected one of env, got {provider!r}"
+
+
+def test_providers_table() -> None:
+    assert list(PROVIDERS) == ["env"]
+    store = open_secret_store(SecretsConfig(provider=" ENV "), mode="development", env={})
+    assert isinstance(store, EnvSecretStore)
 
 
 # -- Redactor -----------------------------------------------------------------------------------

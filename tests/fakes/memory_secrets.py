@@ -3,10 +3,11 @@ Manager (can_store), including registering every value it hands out with its red
 
 from __future__ import annotations
 
+from core.secrets.base import SecretStore
 from core.secrets.redaction import Redactor
 
 
-class MemorySecretStore:
+class MemorySecretStore(SecretStore):
     name = "memory"
     can_store = True
 

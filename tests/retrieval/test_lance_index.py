@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from core.acl import ORG_MEMBERS, Acl
+from core.config import Config, ConfigError
 from core.models import Chunk
 from retrieval.acl_fields import encode_acl
 from retrieval.embedding import HashEmbedder
 from retrieval.index.base import IndexedChunk, IndexError_
-from retrieval.index.lance import LanceIndex
+from retrieval.index.lance import LanceIndex, LanceSettings
+from retrieval.index.registry import BACKENDS, index_location, open_existing_index, open_index
 
 EMB = HashEmbedder(32)
 
@@ -137,3 +139,19 @@ def test_vector_index_above_threshold_keeps_filter_and_exact_scores(tmp_path: Pa
     for h in approx:
         if h.chunk_id in by_id:
             assert h.score == pytest.approx(by_id[h.chunk_id], abs=1e-4)  # refined: exact cosine
+
+
+def test_the_configured_backend_opens_from_its_settings(tmp_path: Path) -> None:
+    cfg = Config(data_dir=tmp_path / "data")  # built in code: the backend's defaults apply
+    assert index_location(cfg) == str(tmp_path / "data" / "index")
+    assert open_existing_index(cfg) is None
+    index = open_index(cfg, EMB.dimension)
+    assert isinstance(index, LanceIndex) and index.path == tmp_path / "data" / "index"
+    cfg.index_backends["lance"] = LanceSettings(path=str(tmp_path / "elsewhere"), vector_index_min_chunks=0)
+    index = open_index(cfg, EMB.dimension)
+    assert isinstance(index, LanceIndex) and index.vector_index_min_chunks == 0
+    assert index_location(cfg) == str(tmp_path / "elsewhere") and open_existing_index(cfg) is not None
+    assert BACKENDS == {"lance": LanceSettings}
+    cfg.index.backend = "qdrant"
+    with pytest.raises(ConfigError, match="index.backend: expected one of lance, got 'qdrant'"):
+        open_index(cfg, EMB.dimension)

@@ -10,8 +10,9 @@ import pytest
 
 from connectors.files import FilesConnector
 from connectors.registry import build_connector
-from core.config import ConfigError, FilesConfig, load_config
+from core.config import ConfigError, FilesConfig
 from core.models import Document
+from tests.builders import load_config
 from tests.fakes.memory_secrets import MemorySecretStore
 
 

@@ -18,8 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.cli import main
 from bot.server import create_app
-from core.config import load_config
-from tests.builders import write
+from tests.builders import load_config, write
 
 SECRET_WORD = "salarybandsecret"
 

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.config import load_config
+from tests.builders import load_config
 from tests.connectors.test_restart_safety import _env, _final_rows, _make_tree
 
 

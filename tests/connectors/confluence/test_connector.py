@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from connectors.confluence.connector import ConfluenceConnector
+from connectors.confluence.settings import ConfluenceConnectorConfig
 from connectors.sync import SyncEngine
-from core.config import ConfluenceConnectorConfig
 from core.db import Database, open_database
 from core.memberships import members_of, principals_for
 from retrieval.chunking import Chunker

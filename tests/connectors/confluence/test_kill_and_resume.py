@@ -15,10 +15,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from core.config import load_config
 from core.db import DocumentRow, IngestRun, open_database
 from core.leases import LeaseInfo, LeaseManager
 from retrieval.index.lance import LanceIndex
+from tests.builders import load_config
 from tests.fakes.confluence_demo import EMAIL, TOKEN
 from tests.fakes.confluence_stand_in import ConfluenceStandIn
 
@@ -87,7 +87,7 @@ def test_kill_midway_then_resume(tmp_path: Path) -> None:
         db.close()
     assert statuses == ["interrupted", "succeeded"]
     assert len(rows) == PAGES and all(r.content_hash for r in rows.values())
-    index = LanceIndex(cfg.index_path, 64)
+    index = LanceIndex(cfg.index_backends["lance"].folder(cfg.data_dir), 64)
     assert index.document_ids() == set(rows)
     chunk_ids = index._table.search().select(["chunk_id"]).limit(None).to_arrow().column("chunk_id").to_pylist()
     assert len(chunk_ids) == len(set(chunk_ids)), "duplicate chunks"

@@ -22,6 +22,7 @@ from connectors.base import (
     Deleted,
     Failed,
     GroupSnapshot,
+    SyncConnector,
 )
 from core.acl import Acl
 from core.models import Document, Section, document_id
@@ -40,7 +41,7 @@ class _Doc:
 
 
 @dataclass
-class FakeSource:
+class FakeSource(SyncConnector):
     name: str = "fake:test"
     mark_every: int = 2
     docs: dict[str, _Doc] = field(default_factory=dict)
