@@ -24,17 +24,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from bot.slack.escaping import SECTION_TEXT_MAX, escape, link, link_label, slack_len, unescape
 from bot.slack.link_hosts import disclose_link_hosts
-from bot.slack.mrkdwn import (
-    SECTION_TEXT_MAX,
-    escape,
-    link,
-    link_label,
-    slack_len,
-    split_mrkdwn,
-    to_mrkdwn,
-    unescape,
-)
+from bot.slack.mrkdwn import to_mrkdwn
+from bot.slack.sections import split_mrkdwn
 from bot.turn import NO_SOURCES_ANSWER, Answer, Citation
 
 Block = dict[str, Any]
