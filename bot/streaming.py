@@ -35,12 +35,15 @@ class AnswerSink(Protocol):
 
     async def status(self, stage: str) -> None:
         """The service moved to ``stage``. Optional."""
+        return
 
     async def partial(self, appended: str, text: str) -> None:
         """Show ``text`` (``appended`` is what is new since the last call). Optional."""
+        return
 
     async def reset(self) -> None:
         """Discard the text shown so far; new partials start from empty. Optional."""
+        return
 
     async def finish(self, answer: Answer) -> None:
         """Show the final answer, replacing whatever partial text was shown."""
