@@ -3,6 +3,7 @@
 Rule: a surface never reads :class:`~bot.conversation.ConversationService` events itself; it
 hands :func:`stream_answer` an :class:`AnswerSink`, which is told, in order:
 
+* ``start()`` first, before the service has said anything (show that the question arrived);
 * ``status(stage)`` when the stage changes ("retrieving", "answering");
 * ``partial(appended, text)`` at most once per ``interval`` seconds (measured from the start, so
   the first partial comes no sooner than one interval in), with the text appended since the last
@@ -32,6 +33,10 @@ DEFAULT_INTERVAL = 1.2  # seconds: Slack's chat.update (Tier 3) allows about 50 
 
 class AnswerSink(Protocol):
     """What a surface does with one answer. Subclass it to inherit the optional hooks."""
+
+    async def start(self) -> None:
+        """The question arrived; nothing is known yet. Optional."""
+        return
 
     async def status(self, stage: str) -> None:
         """The service moved to ``stage``. Optional."""
@@ -68,6 +73,7 @@ async def stream_answer(
     unsent = ""
     stage: str | None = None
     final: Finished | Refused | None = None
+    await sink.start()
     shown_at = clock()
     iterator = aiter(events)
     while True:

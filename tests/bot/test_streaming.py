@@ -25,6 +25,9 @@ class Recorder(AnswerSink):
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
 
+    async def start(self) -> None:
+        self.calls.append(("start",))
+
     async def status(self, stage: str) -> None:
         self.calls.append(("status", stage))
 
@@ -70,7 +73,7 @@ async def test_partials_are_throttled_and_carry_what_is_new() -> None:
     final = await stream_answer(timed(clock, script), sink, interval=1.0, clock=clock)
     assert final == Finished(ANSWER)
     assert sink.calls == [
-        ("status", "retrieving"), ("status", "answering"),
+        ("start",), ("status", "retrieving"), ("status", "answering"),
         ("partial", "VPN needs ", "VPN needs "),  # 1.3 s in: the first one that may be shown
         ("partial", "MFA [1].", "VPN needs MFA [1]."),  # 1.0 s after the previous one
         ("finish", "VPN needs MFA [1]."),
@@ -81,7 +84,7 @@ async def test_whitespace_alone_is_never_shown_and_repeated_stages_once() -> Non
     clock, sink = Clock(), Recorder()
     script: list[tuple[float, Event]] = [(0, Status("answering")), (0, Status("answering")), (5, Delta("  \n")), (5, Finished(ANSWER))]
     await stream_answer(timed(clock, script), sink, interval=1.0, clock=clock)
-    assert sink.calls == [("status", "answering"), ("finish", ANSWER.text)]
+    assert sink.calls == [("start",), ("status", "answering"), ("finish", ANSWER.text)]
 
 
 async def test_reset_mid_stream_starts_the_text_over() -> None:
@@ -89,7 +92,7 @@ async def test_reset_mid_stream_starts_the_text_over() -> None:
     script: list[tuple[float, Event]] = [(2, Delta("The LLM said")), (0, Reset("provider_error")), (2, Delta("Quoted")),
               (0, Finished(ANSWER))]
     await stream_answer(timed(clock, script), sink, interval=1.0, clock=clock)
-    assert sink.calls == [("partial", "The LLM said", "The LLM said"), ("reset",),
+    assert sink.calls == [("start",), ("partial", "The LLM said", "The LLM said"), ("reset",),
                           ("partial", "Quoted", "Quoted"), ("finish", ANSWER.text)]
 
 
@@ -97,13 +100,13 @@ async def test_refusal_before_any_text() -> None:
     clock, sink = Clock(), Recorder()
     refused = Refused("Slow down.", "rate_limited", 3.0)
     assert await stream_answer(timed(clock, [(0, refused)]), sink, clock=clock) == refused
-    assert sink.calls == [("refuse", "rate_limited")]
+    assert sink.calls == [("start",), ("refuse", "rate_limited")]
 
 
 async def test_no_final_event_is_a_generic_apology() -> None:
     clock, sink = Clock(), Recorder()
     assert await stream_answer(timed(clock, [(0, Status("retrieving"))]), sink, clock=clock) == GENERIC_REFUSAL
-    assert sink.calls == [("status", "retrieving"), ("refuse", "unavailable")]
+    assert sink.calls == [("start",), ("status", "retrieving"), ("refuse", "unavailable")]
 
 
 async def test_an_exception_from_the_service_is_logged_and_refused(caplog: pytest.LogCaptureFixture) -> None:
@@ -113,7 +116,7 @@ async def test_an_exception_from_the_service_is_logged_and_refused(caplog: pytes
 
     sink = Recorder()
     assert await stream_answer(failing(), sink) == GENERIC_REFUSAL
-    assert sink.calls == [("status", "retrieving"), ("refuse", "unavailable")]
+    assert sink.calls == [("start",), ("status", "retrieving"), ("refuse", "unavailable")]
     assert "answer stream failed" in caplog.text
 
 
