@@ -5,7 +5,7 @@ The preview is replaced by the final answer (:mod:`bot.slack.render`) once it is
 it only has to be readable, safe and append-only:
 
 * No URL: a link shows its label and its real host in parentheses (a mailto link: the address),
-  never a target. Until the final answer has checked links against the citations there is
+  never a target; a URL left in text or code gets a WORD JOINER after its scheme. Until the final answer has checked links against the citations there is
   nothing to follow and nothing for Slack to fetch or preview.
 * Nothing can notify or format by accident: Markdown punctuation in text is backslash-escaped, a
   ``<`` before ``!``, ``@`` or ``#`` gets a WORD JOINER, and ``@channel``/``@here``/``@everyone``
@@ -43,9 +43,10 @@ from bot.slack.link_hosts import real_host
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>#|~&!])")
 _LINE_START = re.compile(r"^(?:([-+=])|(\d+)([.)]))", re.MULTILINE)
-_TAG_START = re.compile(r"(\\<)(?=\\?[!@#])")
 _BROADCAST = re.compile(r"(?<!\w)@(?=(?:channel|here|everyone|group)\b)", re.IGNORECASE)
 _BACKTICKS = re.compile(r"`+")
+_SCHEME = re.compile(r"(?i)\b(https?|mailto)(:)")
+_SLACK_TAG = re.compile(r"<(?=[!@#])")
 # A line start that is only block markers so far: what it opens is not known yet.
 _MARKERS_ONLY = re.compile(r"\s*(?:(?:[-+*>]|#{1,6}|\d+[.)]|\[[ xX]\])\s*)*")
 
@@ -124,7 +125,7 @@ def _block(block: Block, indent: str, *, quoted: bool) -> str:
         return f"**{title}**" if title else ""
     if isinstance(block, CodeBlock):
         fence = "`" * max(3, _longest_run(block.code) + 1)
-        return ("\n" + indent).join([fence, *block.code.split("\n"), fence])
+        return ("\n" + indent).join([fence, *_defang(block.code).split("\n"), fence])
     if isinstance(block, Rule):
         return "---"
     if isinstance(block, Quote):
@@ -163,7 +164,7 @@ def _inline(node: Inline, strong: bool) -> str:
     if isinstance(node, Code):
         fence = "`" * (_longest_run(node.code) + 1)
         pad = " " if node.code.startswith("`") or node.code.endswith("`") else ""
-        return f"{fence}{pad}{node.code}{pad}{fence}"
+        return f"{fence}{pad}{_defang(node.code)}{pad}{fence}"
     if isinstance(node, Break):
         return "\n"
     if isinstance(node, Styled):
@@ -183,9 +184,14 @@ def _inline(node: Inline, strong: bool) -> str:
 
 
 def _escape(text: str) -> str:
-    text = _PUNCTUATION.sub(r"\\\1", text)
-    text = _TAG_START.sub(r"\1" + WORD_JOINER, text)
+    text = _PUNCTUATION.sub(r"\\\1", _defang(text))  # a URL the parser left as text: defanged too
     return _BROADCAST.sub("@" + WORD_JOINER, text)
+
+
+def _defang(text: str) -> str:
+    """No URL scheme and no ``<!``/``<@``/``<#`` left whole, even where no escaping applies."""
+    text = _SCHEME.sub(lambda m: m.group(1) + WORD_JOINER + m.group(2), text)
+    return _SLACK_TAG.sub("<" + WORD_JOINER, text)
 
 
 def _longest_run(code: str) -> int:
