@@ -73,6 +73,33 @@ async def test_channel_mention_answers_in_thread_from_org_documents_only(client:
     assert len(updates) == 1
 
 
+async def test_channel_mention_streams_natively_for_the_asker(client: TestClient, slack: SlackStandIn) -> None:
+    question = slack.add_message("CGENERAL", "<@U0LOREBOT> how do I get VPN access?", user="UERIN")
+    event = sig.app_mention(user="UERIN", channel="CGENERAL", text=question.text, ts=question.ts)
+    assert await post(client, sig.signed_event(event, SECRET)) == 200
+    await settle(slack, "chat.update")
+    (start,) = slack.calls("chat.startStream")
+    assert (start.args["thread_ts"], start.args["recipient_user_id"]) == (question.ts, "UERIN")
+    assert start.args["recipient_team_id"] == "T0LORE0001"
+    assert [c.method for c in slack.calls() if c.method.startswith("chat.")][-2:] == ["chat.stopStream", "chat.update"]
+    (reply,) = slack.messages("CGENERAL", thread_ts=question.ts)
+    assert "general/it-vpn-access.md" in cited(reply.blocks) and "lore_feedback" in cited(reply.blocks)
+
+
+async def test_a_channel_that_refuses_streaming_gets_the_post_and_edit_answer(
+        client: TestClient, slack: SlackStandIn) -> None:
+    slack.refuse_streaming("CGENERAL")
+    question = slack.add_message("CGENERAL", "<@U0LOREBOT> how do I get VPN access?", user="UERIN")
+    event = sig.app_mention(user="UERIN", channel="CGENERAL", text=question.text, ts=question.ts)
+    assert await post(client, sig.signed_event(event, SECRET)) == 200
+    await settle(slack, "chat.update")
+    assert [c.ok for c in slack.calls("chat.startStream")] == [False]
+    (status,) = [c for c in slack.calls("chat.postMessage") if c.ok]
+    assert status.args["thread_ts"] == question.ts and status.args["unfurl_links"] is False
+    (reply,) = slack.messages("CGENERAL", thread_ts=question.ts)
+    assert reply.edits and "general/it-vpn-access.md" in cited(reply.blocks)
+
+
 async def test_retried_event_is_answered_once(client: TestClient, slack: SlackStandIn) -> None:
     question = slack.add_message("CGENERAL", "<@U0LOREBOT> how do I get VPN access?", user="UERIN")
     event = sig.app_mention(user="UERIN", channel="CGENERAL", text="<@U0LOREBOT> how do I get VPN access?", ts=question.ts)
