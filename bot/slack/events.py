@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
@@ -22,7 +21,9 @@ from slack_sdk.errors import SlackApiError
 from bot.conversation import ConversationService
 from bot.feedback import FeedbackRecorder
 from bot.slack import render
-from bot.turn import Delta, Finished, Kind, Refused, Reset, Turn
+from bot.slack.replies import PrivateReply, Recipient, ThreadReply
+from bot.streaming import DEFAULT_INTERVAL, stream_answer
+from bot.turn import Kind, Turn
 from core.dedupe import DeduplicationError, EventDeduplicator
 
 log = logging.getLogger("lore.slack")
@@ -37,12 +38,6 @@ SUGGESTED_PROMPTS = [
     {"title": "First week", "message": "What should I do in my first week?"},
 ]
 ASSISTANT_STATUS = "is searching documents you can access…"
-# An answer carries links a model wrote: Slack must not fetch them for previews (a request to
-# whatever host the answer names, and that host's title and image shown under Lore's name).
-# chat.postMessage takes these arguments (docs.slack.dev/reference/methods/chat.postMessage);
-# the references of chat.update and chat.postEphemeral list no unfurl arguments, so the answer,
-# which edits the status message, relies on the message being posted with them.
-NO_UNFURL = {"unfurl_links": False, "unfurl_media": False}
 
 
 def workspace_key(body: dict[str, Any]) -> str:
@@ -57,9 +52,10 @@ def workspace_key(body: dict[str, Any]) -> str:
     return f"{enterprise}:{team}" if enterprise else str(team)
 
 
-def _refusal(final: Refused | None) -> str:
-    """What to show when no answer came: the service's reason, or a generic apology."""
-    return render.refused_text(final.reason if final is not None else "Something went wrong; please try again.")
+def recipient_of(body: dict[str, Any], event: dict[str, Any]) -> Recipient:
+    """Whom a stream is for: the asker, and their own team (in a shared channel not ours)."""
+    team = event.get("user_team") or event.get("team") or workspace_key(body).rpartition(":")[2]
+    return Recipient(event["user"], str(team))
 
 
 def question_of(text: str) -> str:
@@ -68,17 +64,19 @@ def question_of(text: str) -> str:
 
 class SlackEvents:
     def __init__(self, app: AsyncApp, conversation: ConversationService, dedupe: EventDeduplicator,
-                 feedback: FeedbackRecorder, *, stream_interval: float = 1.2,
+                 feedback: FeedbackRecorder, *, stream_interval: float = DEFAULT_INTERVAL,
                  track: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
-                 on_dedupe_error: Callable[[], None] | None = None) -> None:
+                 on_dedupe_error: Callable[[], None] | None = None, native_streaming: bool = True) -> None:
         self.app = app
         self.on_dedupe_error = on_dedupe_error
         # Answers run after Slack's ack, outside any HTTP request: ``track`` counts them as in
         # flight so that a graceful shutdown waits for them.
         self.track = track or (lambda: nullcontext())
-        # chat.update is rate limited (Tier 3, ~50 a minute per workspace): a streaming answer
-        # is shown by editing the message at most this often, then once more when complete.
+        # chat.update is rate limited (Tier 3, ~50 a minute per workspace) and chat.appendStream
+        # (Tier 4, ~100): a streaming answer grows at most this often, then once more when complete.
         self.stream_interval = stream_interval
+        # Slack's own text streaming in threads (bot.slack.replies); False: post and edit only.
+        self.native_streaming = native_streaming
         self.conversation = conversation
         self.dedupe = dedupe
         self.feedback = feedback
@@ -86,7 +84,7 @@ class SlackEvents:
         app.event("message")(self.on_message)
         app.command("/lore")(self.on_command)
         app.action("lore_private_answer")(self.on_private_answer)
-        app.action(re.compile(r"lore_feedback_(up|down)"))(self.on_feedback)
+        app.action(re.compile(r"^lore_feedback(_up|_down)?$"))(self.on_feedback)
         app.event("assistant_thread_started")(self.on_assistant_thread_started)
         app.event("assistant_thread_context_changed")(self.on_assistant_context_changed)
 
@@ -103,35 +101,13 @@ class SlackEvents:
                 self.on_dedupe_error()
             return True
 
-    async def _answer(self, turn: Turn, client: Any, channel: str, thread_ts: str | None) -> None:
+    async def _answer(self, turn: Turn, client: Any, channel: str, thread_ts: str | None,
+                      recipient: Recipient | None) -> None:
+        """Reply in the thread (or, without one, in the DM), streaming as the answer grows."""
         async with self.track():
-            await self._answer_in_thread(turn, client, channel, thread_ts)
-
-    async def _answer_in_thread(self, turn: Turn, client: Any, channel: str, thread_ts: str | None) -> None:
-        """Post a status in the thread, then replace it with the answer."""
-        status = await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                               text=render.status_text("retrieving"),
-                                               blocks=render.status_blocks("retrieving"), **NO_UNFURL)
-        final: Finished | Refused | None = None
-        partial = ""
-        shown_at = time.monotonic()
-        async for event in self.conversation.ask(turn):
-            if isinstance(event, (Finished, Refused)):
-                final = event
-            elif isinstance(event, Reset):
-                partial = ""
-            elif isinstance(event, Delta):
-                partial += event.text
-                if time.monotonic() - shown_at >= self.stream_interval and partial.strip():
-                    await client.chat_update(channel=channel, ts=status["ts"], text=partial[:3000],
-                                             blocks=render.streaming_blocks(partial))
-                    shown_at = time.monotonic()
-        if isinstance(final, Finished):
-            ref = f"{channel}:{status['ts']}"
-            blocks = render.answer_blocks(final.answer, question=turn.text, feedback_ref=ref, private_ref=ref)
-            await client.chat_update(channel=channel, ts=status["ts"], text=render.answer_text(final.answer), blocks=blocks)
-        else:
-            await client.chat_update(channel=channel, ts=status["ts"], text=_refusal(final), blocks=[])
+            sink = ThreadReply(client, channel, thread_ts, turn.text, recipient=recipient,
+                               stream=self.native_streaming)
+            await stream_answer(self.conversation.ask(turn), sink, interval=self.stream_interval)
 
     async def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
         if event.get("bot_id") or event.get("subtype") not in IGNORED_SUBTYPES_OK or not await self._first_time(body):
@@ -139,7 +115,7 @@ class SlackEvents:
         kind = Kind.GROUP if event.get("channel_type") == "mpim" else Kind.CHANNEL
         thread = event.get("thread_ts") or event["ts"]
         turn = Turn("slack", workspace_key(body), event["user"], kind, event["channel"], thread, question_of(event.get("text", "")))
-        await self._answer(turn, client, event["channel"], thread)
+        await self._answer(turn, client, event["channel"], thread, recipient_of(body, event))
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
         # Only direct messages; mentions in channels arrive as app_mention. Edits, deletions,
@@ -152,7 +128,7 @@ class SlackEvents:
         turn = Turn("slack", workspace_key(body), event["user"], Kind.DIRECT, event["channel"], thread, question_of(event.get("text", "")))
         if event.get("thread_ts"):
             await self._assistant_working(client, event["channel"], event["thread_ts"], turn.text)
-        await self._answer(turn, client, event["channel"], event.get("thread_ts"))
+        await self._answer(turn, client, event["channel"], event.get("thread_ts"), recipient_of(body, event))
 
     async def _assistant_working(self, client: Any, channel: str, thread_ts: str, question: str) -> None:
         """In an assistant thread: a status while Lore works (Slack clears it when the answer is
@@ -196,20 +172,8 @@ class SlackEvents:
 
     async def _reply_privately(self, turn: Turn, client: Any, channel: str, user: str, thread_ts: str | None) -> None:
         async with self.track():
-            await self._post_private(turn, client, channel, user, thread_ts)
-
-    async def _post_private(self, turn: Turn, client: Any, channel: str, user: str, thread_ts: str | None) -> None:
-        final: Finished | Refused | None = None
-        async for event in self.conversation.ask(turn):
-            if isinstance(event, (Finished, Refused)):
-                final = event
-        if isinstance(final, Finished):
-            ref = f"{channel}:private:{turn.thread_id}"
-            blocks = render.answer_blocks(final.answer, question=turn.text, allow_private=False, feedback_ref=ref)
-            await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts,
-                                            text=render.answer_text(final.answer), blocks=blocks)
-        else:
-            await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=_refusal(final))
+            sink = PrivateReply(client, channel, user, thread_ts, turn.text, f"{channel}:private:{turn.thread_id}")
+            await stream_answer(self.conversation.ask(turn), sink, interval=self.stream_interval)
 
     async def on_private_answer(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], client: Any) -> None:
         await ack()
@@ -222,8 +186,11 @@ class SlackEvents:
 
     async def on_feedback(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
         await ack()
-        action = (body.get("actions") or [{}])[0]
+        read = render.read_feedback((body.get("actions") or [{}])[0])
+        if read is None:
+            return
+        ref, helpful = read
         await self.feedback.record(
             platform="slack", workspace=workspace_key(body), user_id=(body.get("user") or {}).get("id", ""),
-            answer_ref=str(action.get("value", "")), helpful=action.get("action_id") == render.FEEDBACK_UP,
+            answer_ref=ref, helpful=helpful,
         )

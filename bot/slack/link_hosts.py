@@ -6,8 +6,8 @@ or ``[https://intranet.example](https://evil.example)``; Slack shows only the la
 links are Lore's own and stay as they are. A URL with userinfo (``https://intranet.example@evil.example/``)
 always shows its host: there the URL itself is the disguise.
 
-It works on converted mrkdwn: :mod:`bot.slack.mrkdwn` guarantees that every ``<`` in its output
-opens a link it wrote as ``<target|label>``, with ``|``, ``<`` and ``>`` kept out of both parts,
+It works on converted mrkdwn, where (by the rule of :mod:`bot.slack.escaping`) every ``<`` opens
+a link written as ``<target|label>``, with ``|``, ``<`` and ``>`` kept out of both parts,
 so the links are found again without parsing Markdown a second time.
 """
 
@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote
 
-from bot.slack.mrkdwn import link_label, safe_url, unescape
+from bot.slack.escaping import link_label, safe_url, unescape
 
 _LINK = re.compile(r"<([^<>|]*)\|([^<>]*)>")
 _SCHEME = re.compile(r"(?i)(https?)://")

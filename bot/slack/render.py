@@ -6,7 +6,9 @@ mrkdwn text object is sent with ``verbatim: true`` so Slack does not parse names
 
 Block Kit limits respected here (docs.slack.dev, Block Kit reference): 50 blocks per message;
 3,000 characters per section or context text object; 10 elements per context block; a button's
-text 75 characters, ``value`` 2,000, ``action_id`` 255.
+text 75 characters, ``value`` 2,000, ``action_id`` 255. Feedback is Slack's ``feedback_buttons``
+element in a ``context_actions`` block: one ``action_id`` (:data:`FEEDBACK`), and the pressed
+button's ``value`` (``up:<ref>`` / ``down:<ref>``) arrives as the action's ``value``.
 
 Layout of an answer::
 
@@ -16,7 +18,8 @@ Layout of an answer::
     [divider]
     [context]  1. <url|Title> · Heading › Sub · source-id     (one block per source)
     [context]  …and N more sources
-    [actions]  Helpful · Not helpful · Answer privately with my access
+    [actions]  Answer privately with my access          (restricted answers only)
+    [context_actions]  Helpful · Not helpful           (feedback_buttons)
 """
 
 from __future__ import annotations
@@ -24,17 +27,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from bot.slack.escaping import SECTION_TEXT_MAX, escape, link, link_label, slack_len, unescape
 from bot.slack.link_hosts import disclose_link_hosts
-from bot.slack.mrkdwn import (
-    SECTION_TEXT_MAX,
-    escape,
-    link,
-    link_label,
-    slack_len,
-    split_mrkdwn,
-    to_mrkdwn,
-    unescape,
-)
+from bot.slack.mrkdwn import to_mrkdwn
+from bot.slack.sections import split_mrkdwn
 from bot.turn import NO_SOURCES_ANSWER, Answer, Citation
 
 Block = dict[str, Any]
@@ -48,8 +44,11 @@ MAX_SOURCES = 20  # shown; the rest are counted in "…and N more sources"
 MAX_ANSWER_SECTIONS = 10  # 30,000 characters: far beyond any useful chat answer
 QUESTION_MAX = 2900  # fits one context element with its label
 
+FEEDBACK = "lore_feedback"  # the feedback_buttons element
+# Buttons of answers posted before feedback_buttons: still read, no longer written.
 FEEDBACK_UP = "lore_feedback_up"
 FEEDBACK_DOWN = "lore_feedback_down"
+POSITIVE, NEGATIVE = "up", "down"
 PRIVATE_ANSWER = "lore_private_answer"
 QUESTION_BLOCK_ID = "lore_question"
 
@@ -145,6 +144,13 @@ def streaming_blocks(partial: str, max_sections: int = 10) -> list[Block]:
     return [_section(t) for t in sections if t.strip()] + status_blocks("answering")
 
 
+def streaming_text(partial: str) -> str:
+    """The top-level ``text`` while the answer streams by edits: converted and escaped like the
+    blocks, at most one section long."""
+    pieces = split_mrkdwn(disclose_link_hosts(to_mrkdwn(partial), ()), SECTION_TEXT_MAX - 2)
+    return pieces[0] if pieces else escape(status_text("answering"))
+
+
 def refused_text(reason: str) -> str:
     """A refusal (rate limit, unverifiable identity, …) as message text, escaped."""
     return escape(reason.strip() or "I can't answer that right now.")
@@ -237,13 +243,41 @@ def _updated(citation: Citation) -> dt.date | None:
 def _actions(
     answer: Answer, allow_private: bool, feedback_ref: str | None, private_ref: str | None
 ) -> list[Block]:
-    elements: list[Block] = []
-    if feedback_ref:
-        elements.append(_button("Helpful", FEEDBACK_UP, feedback_ref))
-        elements.append(_button("Not helpful", FEEDBACK_DOWN, feedback_ref))
+    blocks: list[Block] = []
     if answer.restricted_to_audience and allow_private and private_ref:
-        elements.append(_button("Answer privately with my access", PRIVATE_ANSWER, private_ref, style="primary"))
-    return [{"type": "actions", "elements": elements}] if elements else []
+        button = _button("Answer privately with my access", PRIVATE_ANSWER, private_ref, style="primary")
+        blocks.append({"type": "actions", "elements": [button]})
+    if feedback_ref:
+        blocks.append({"type": "context_actions", "elements": [_feedback_buttons(feedback_ref)]})
+    return blocks
+
+
+def _feedback_buttons(ref: str) -> Block:
+    def side(text: str, direction: str, label: str) -> Block:
+        value = f"{direction}:{ref}"
+        if len(value) > BUTTON_VALUE_MAX:
+            raise ValueError(f"a button value is limited to {BUTTON_VALUE_MAX} characters; pass a short reference")
+        return {"text": {"type": "plain_text", "text": text, "emoji": True}, "value": value,
+                "accessibility_label": label}
+
+    return {
+        "type": "feedback_buttons",
+        "action_id": FEEDBACK,
+        "positive_button": side("Helpful", POSITIVE, "This answer was helpful"),
+        "negative_button": side("Not helpful", NEGATIVE, "This answer was not helpful"),
+    }
+
+
+def read_feedback(action: dict[str, Any]) -> tuple[str, bool] | None:
+    """(answer reference, helpful) from a block_actions action that :func:`answer_blocks` wrote
+    (or the buttons of an older answer); None for anything else."""
+    action_id, value = action.get("action_id"), str(action.get("value") or "")
+    if action_id in (FEEDBACK_UP, FEEDBACK_DOWN):
+        return value, action_id == FEEDBACK_UP
+    direction, _, ref = value.partition(":")
+    if action_id != FEEDBACK or direction not in (POSITIVE, NEGATIVE) or not ref:
+        return None
+    return ref, direction == POSITIVE
 
 
 def _button(text: str, action_id: str, value: str, *, style: str | None = None) -> Block:

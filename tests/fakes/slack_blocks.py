@@ -6,7 +6,12 @@ at most 255 characters and unique in the message; ``section`` needs ``text`` (1.
 ``context`` has 1..10 elements, each an image or a text object; ``actions`` has 1..25 elements;
 a ``button`` has ``plain_text`` text of at most 75 characters, ``action_id`` at most 255 (unique
 within its block), ``value`` at most 2,000 and ``url`` at most 3,000; a ``markdown`` block's text
-is at most 12,000. Unknown block types are rejected.
+is at most 12,000; a ``context_actions`` block has 1..5 elements, each ``feedback_buttons`` (a
+``positive_button`` and a ``negative_button``, each ``plain_text`` text of at most 75
+characters, a ``value`` of at most 2,000, an optional ``accessibility_label`` of at most 75) or
+``icon_button`` (``icon``, ``plain_text`` text), per docs.slack.dev/reference/block-kit/blocks/
+context-actions-block and /block-elements/feedback-buttons-element. Unknown block types are
+rejected.
 
 Slack answers ``invalid_blocks`` with the reasons in ``errors`` and, prefixed with ``[ERROR]``,
 in ``response_metadata.messages``, each naming the offending field as a JSON pointer, e.g.
@@ -90,6 +95,33 @@ def _element(el: Any, pointer: str, action_ids: set[str], problems: list[str]) -
             problems.append(f"must be one of primary, danger [json-pointer:{pointer}/style]")
 
 
+def _context_action(el: Any, pointer: str, action_ids: set[str], problems: list[str]) -> None:
+    kind = el.get("type") if isinstance(el, dict) else None
+    if kind not in ("feedback_buttons", "icon_button"):
+        problems.append(f"must be one of feedback_buttons, icon_button [json-pointer:{pointer}/type]")
+        return
+    _element({**el, "type": "context_action"}, pointer, action_ids, problems)  # action_id rules
+    if kind == "icon_button":
+        if not isinstance(el.get("icon"), str):
+            problems.append(f"must provide a string [json-pointer:{pointer}/icon]")
+        _text_object(el.get("text"), f"{pointer}/text", 75, plain_only=True, problems=problems)
+        return
+    for side in ("positive_button", "negative_button"):
+        button = el.get(side)
+        if not isinstance(button, dict):
+            problems.append(f"must provide an object [json-pointer:{pointer}/{side}]")
+            continue
+        _text_object(button.get("text"), f"{pointer}/{side}/text", 75, plain_only=True, problems=problems)
+        value = button.get("value")
+        if not isinstance(value, str) or not value:
+            problems.append(f"must provide a string [json-pointer:{pointer}/{side}/value]")
+        elif len(value) > 2000:
+            problems.append(_too_long(2000, f"{pointer}/{side}/value"))
+        label = button.get("accessibility_label")
+        if isinstance(label, str) and len(label) > 75:
+            problems.append(_too_long(75, f"{pointer}/{side}/accessibility_label"))
+
+
 def validate_blocks(blocks: Any) -> list[str]:
     """The reasons ``blocks`` is invalid (empty when it is valid), Slack-style."""
     if not isinstance(blocks, list):
@@ -152,6 +184,15 @@ def validate_blocks(blocks: Any) -> list[str]:
             else:
                 for j, el in enumerate(elements):
                     _element(el, f"{p}/elements/{j}", action_ids, problems)
+        elif kind == "context_actions":
+            elements = block.get("elements")
+            if not isinstance(elements, list) or not elements:
+                problems.append(f"must provide at least 1 item [json-pointer:{p}/elements]")
+            elif len(elements) > 5:
+                problems.append(f"no more than 5 items allowed [json-pointer:{p}/elements]")
+            else:
+                for j, el in enumerate(elements):
+                    _context_action(el, f"{p}/elements/{j}", action_ids, problems)
         elif kind == "markdown":
             text = block.get("text")
             if not isinstance(text, str) or not text:

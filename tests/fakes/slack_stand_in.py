@@ -45,14 +45,24 @@ Documented behaviour it follows (docs.slack.dev/reference/methods, /apis/web-api
   :attr:`Message.edits`.
 - ``chat.postEphemeral`` (``channel``, ``user``, text/blocks, ``thread_ts``): the user must be a
   member (``user_not_in_channel``), the bot too (``not_in_channel``). Answers ``message_ts``.
-- ``chat.startStream`` (``channel``, ``thread_ts``, ``markdown_text``, ``chunks``,
-  ``recipient_team_id``, ``recipient_user_id``; the last two are required outside DMs:
-  ``missing_recipient_team_id`` / ``missing_recipient_user_id``), ``chat.appendStream``
-  (``channel``, ``ts``, ``markdown_text`` or ``chunks``) and ``chat.stopStream`` (``channel``,
-  ``ts``, optional ``markdown_text``, ``blocks``, ``metadata``): unknown ``ts`` ->
-  ``message_not_found``, appending to / stopping a stopped stream ->
-  ``message_not_in_streaming_state``; ``markdown_text`` at most 12,000 characters per call.
-  stopStream answers the final ``message``.
+- ``chat.startStream`` (``channel``, ``thread_ts`` -- required, ``invalid_arguments`` without
+  it -- ``markdown_text``, ``chunks``, ``recipient_team_id``, ``recipient_user_id``; the last two
+  are required outside DMs: ``missing_recipient_team_id`` / ``missing_recipient_user_id``),
+  ``chat.appendStream`` (``channel``, ``ts``, ``markdown_text`` or ``chunks``) and
+  ``chat.stopStream`` (``channel``, ``ts``, optional ``markdown_text``, ``chunks``, ``blocks``,
+  ``metadata``). ``markdown_text`` (with the ``markdown_text`` chunks of the same call) at most
+  12,000 characters per call; chunks are ``markdown_text`` (``text``) or ``task_update``
+  (``id``, ``title``, ``status`` pending/in_progress/complete/error), else ``invalid_chunks``.
+  Only the app that started a stream appends to or stops it (``message_not_owned_by_app``);
+  unknown ``ts`` -> ``message_not_found``; appending to / stopping a stopped stream ->
+  ``message_not_in_streaming_state`` (a stream stops once); chat.update of a message still
+  streaming -> ``streaming_state_conflict``. stopStream's ``blocks`` are shown below the
+  streamed text, and it answers the final ``message``. :meth:`SlackStandIn.refuse_streaming`
+  makes chat.startStream refuse a channel (``channel_type_not_supported`` by default), as Slack
+  does where streaming is not offered. Sources: docs.slack.dev/reference/methods/chat.startStream,
+  /chat.appendStream, /chat.stopStream, /chat.update (errors), the method specs mirrored in
+  github.com/slack-ruby/slack-api-ref (methods/chat/*.json) and docs.slack.dev's chunk types
+  (TaskUpdateChunk in the Node SDK reference).
 - ``users.info`` (scope ``users:read``): ``user`` with ``id``, ``team_id``, ``name``, ``deleted``,
   ``is_bot``, ``is_restricted``, ``is_ultra_restricted``, ``profile`` -- ``profile.email`` only
   when the token has ``users:read.email`` -- and ``enterprise_user`` for Grid users. Unknown
@@ -83,8 +93,10 @@ Documented behaviour it follows (docs.slack.dev/reference/methods, /apis/web-api
 Not confirmed from the documentation (implemented from slack_sdk's signatures or best
 knowledge): the exact wording of ``invalid_blocks`` reasons other than the length one; the error
 for ``markdown_text`` over 12,000 characters in the streaming methods (``msg_too_long`` here);
-tiers for chat.startStream (Tier 2 assumed), conversations.info (Tier 3), users.info and
-conversations.members (Tier 4).
+tiers for chat.startStream (Tier 2 assumed, as documented for chat.stopStream; chat.appendStream
+is documented as Tier 4), conversations.info (Tier 3), users.info and conversations.members
+(Tier 4); that Slack keeps a stopped stream's ``blocks`` apart from its streamed text (here
+``Message.text`` is the streamed text and ``Message.blocks`` the stop's blocks).
 
 Test helpers: :meth:`add_workspace`, :meth:`add_token`, :meth:`add_user`, :meth:`add_channel`,
 :meth:`add_message` (seed a user's message to reply to), :meth:`messages`, :meth:`ephemerals`,
@@ -284,6 +296,20 @@ class _Fail(Exception):
         self.extra = extra
 
 
+TASK_STATUSES = frozenset({"pending", "in_progress", "complete", "error"})
+
+
+def _valid_chunk(chunk: Any) -> bool:
+    if not isinstance(chunk, dict):
+        return False
+    if chunk.get("type") == "markdown_text":
+        return isinstance(chunk.get("text"), str)
+    if chunk.get("type") == "task_update":
+        return (isinstance(chunk.get("id"), str) and isinstance(chunk.get("title"), str)
+                and chunk.get("status") in TASK_STATUSES)
+    return chunk.get("type") == "plan_update" and isinstance(chunk.get("title"), str)
+
+
 def _missing(name: str) -> _Fail:
     return _Fail(
         "invalid_arguments",
@@ -349,6 +375,7 @@ class SlackStandIn:
         default_factory=lambda: defaultdict(deque)
     )
     _last_ts_us: int = 0
+    _no_streaming: dict[str, str] = field(default_factory=dict)  # channel -> error
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -588,6 +615,10 @@ class SlackStandIn:
         self._failures[method].extend(
             ScriptedFailure(error, status, retry_after) for _ in range(times)
         )
+
+    def refuse_streaming(self, channel: str, error: str = "channel_type_not_supported") -> None:
+        """chat.startStream in ``channel`` fails with ``error`` from now on."""
+        self._no_streaming[channel] = error
 
     def rate_limit_next(self, method: str, retry_after: int = 1, *, times: int = 1) -> None:
         self.fail_next(method, "ratelimited", status=429, retry_after=retry_after, times=times)
@@ -889,17 +920,15 @@ class SlackStandIn:
 
     def _markdown(self, ctx: _Ctx) -> str:
         markdown = ctx.string("markdown_text") or ""
-        if len(markdown) > MAX_MARKDOWN:
-            raise _Fail("msg_too_long")
         chunks = ctx.json_arg("chunks", "invalid_chunks")
         if chunks is not None:
-            if not isinstance(chunks, list) or not all(
-                isinstance(c, dict) and isinstance(c.get("type"), str) for c in chunks
-            ):
+            if not isinstance(chunks, list) or not all(_valid_chunk(c) for c in chunks):
                 raise _Fail("invalid_chunks")
             for chunk in chunks:
                 if chunk["type"] == "markdown_text":
-                    markdown += str(chunk.get("text", ""))
+                    markdown += chunk["text"]
+        if len(markdown) > MAX_MARKDOWN:
+            raise _Fail("msg_too_long")
         return markdown
 
     def _start_stream(self, ctx: _Ctx) -> dict[str, Any]:
@@ -907,6 +936,9 @@ class SlackStandIn:
         if ctx.get("channel") is None:
             raise _Fail("channel_not_found")
         channel = self._postable_channel(ctx, ctx.string("channel"))
+        thread_ts = str(ctx.require("thread_ts"))
+        if channel.id in self._no_streaming:
+            raise _Fail(self._no_streaming[channel.id])
         if not channel.is_im:
             if ctx.get("recipient_team_id") is None:
                 raise _Fail("missing_recipient_team_id")
@@ -915,7 +947,6 @@ class SlackStandIn:
             if ctx.string("recipient_user_id") not in self.users:
                 raise _Fail("user_not_found")
         text = self._markdown(ctx)
-        thread_ts = ctx.string("thread_ts")
         msg = Message(
             channel.id,
             self._next_ts(),
@@ -935,6 +966,8 @@ class SlackStandIn:
             raise _Fail("channel_not_found")
         channel = self._postable_channel(ctx, ctx.string("channel"))
         msg = self._find(channel.id, str(ctx.require("ts")))
+        if msg.bot_id != ctx.token.bot_id:
+            raise _Fail("message_not_owned_by_app")
         if not msg.streaming:
             raise _Fail("message_not_in_streaming_state")
         return channel, msg

@@ -309,6 +309,85 @@ async def test_slack_sdk_chat_stream_helper_in_a_dm(slack: SlackStandIn) -> None
     assert methods[0] == "chat.startStream" and methods[-1] == "chat.stopStream"
 
 
+async def test_stream_rules_thread_ownership_once_and_size(slack: SlackStandIn) -> None:
+    client = client_for(slack)
+    q = slack.add_message("D0ALICE", "question", user="U0ALICE")
+    e = await api_error(client.api_call("chat.startStream", json={"channel": "D0ALICE", "markdown_text": "x"}))
+    assert e.response.data == {
+        "ok": False, "error": "invalid_arguments",
+        "response_metadata": {"messages": ["[ERROR] missing required field: thread_ts"]},
+    }
+    s = await client.chat_startStream(channel="D0ALICE", thread_ts=q.ts, markdown_text="a")  # DM: no recipient
+    # Another app in the same workspace may not touch the stream.
+    slack.add_token("xoxb-other-app", team_id=TEAM, user_id="U0OTHERBOT", bot_id="B0OTHER")
+    slack.channels["D0ALICE"].members.append("U0OTHERBOT")
+    other = client_for(slack, "xoxb-other-app")
+    for call in (other.chat_appendStream(channel="D0ALICE", ts=s["ts"], markdown_text="b"),
+                 other.chat_stopStream(channel="D0ALICE", ts=s["ts"])):
+        assert (await api_error(call)).response.data == {"ok": False, "error": "message_not_owned_by_app"}
+    e = await api_error(client.chat_appendStream(channel="D0ALICE", ts=s["ts"], markdown_text="m" * 12_001))
+    assert e.response["error"] == "msg_too_long"
+    e = await api_error(client.chat_appendStream(
+        channel="D0ALICE", ts=s["ts"], chunks=[{"type": "markdown_text", "text": "m" * 6_001}],
+        markdown_text="m" * 6_000))
+    assert e.response["error"] == "msg_too_long"  # the limit counts the whole call
+    await client.chat_appendStream(channel="D0ALICE", ts=s["ts"], markdown_text="m" * 12_000)
+    await client.chat_stopStream(channel="D0ALICE", ts=s["ts"])
+    e = await api_error(client.chat_stopStream(channel="D0ALICE", ts=s["ts"]))
+    assert e.response.data == {"ok": False, "error": "message_not_in_streaming_state"}
+    # Once stopped the message is an ordinary one again: chat.update may replace it.
+    await client.chat_update(channel="D0ALICE", ts=s["ts"], text="final")
+    assert slack.messages("D0ALICE", thread_ts=q.ts)[0].text == "final"
+
+
+async def test_stream_chunks_are_validated(slack: SlackStandIn) -> None:
+    client = client_for(slack)
+    q = slack.add_message("D0ALICE", "question", user="U0ALICE")
+    task = {"type": "task_update", "id": "search", "title": "Searching", "status": "in_progress"}
+    s = await client.chat_startStream(channel="D0ALICE", thread_ts=q.ts, chunks=[task])
+    bad_chunks: list[Any] = [{**task, "status": "running"}, {"type": "markdown_text"}, {"type": "sparkles"}, "text"]
+    for bad in bad_chunks:
+        e = await api_error(client.api_call("chat.appendStream", json={"channel": "D0ALICE", "ts": s["ts"],
+                                                                        "chunks": [bad]}))
+        assert e.response["error"] == "invalid_chunks", bad
+    await client.chat_appendStream(channel="D0ALICE", ts=s["ts"],
+                                   chunks=[{**task, "status": "complete"}, {"type": "markdown_text", "text": "Hi"}])
+    assert slack.messages("D0ALICE", thread_ts=q.ts)[0].text == "Hi"
+
+
+async def test_streaming_refused_for_a_channel(slack: SlackStandIn) -> None:
+    client = client_for(slack)
+    q = slack.add_message("C0GENERAL", "question", user="U0ALICE")
+    slack.refuse_streaming("C0GENERAL")
+    e = await api_error(client.chat_startStream(channel="C0GENERAL", thread_ts=q.ts, recipient_team_id=TEAM,
+                                                recipient_user_id="U0ALICE", markdown_text="x"))
+    assert e.response.data == {"ok": False, "error": "channel_type_not_supported"}
+    assert slack.messages("C0GENERAL", thread_ts=q.ts) == []
+    await client.chat_postMessage(channel="C0GENERAL", thread_ts=q.ts, text="the fallback still posts")
+
+
+async def test_feedback_buttons_in_a_context_actions_block(slack: SlackStandIn) -> None:
+    client = client_for(slack)
+
+    def feedback(**changes: Any) -> list[dict[str, Any]]:
+        element = {"type": "feedback_buttons", "action_id": "lore_feedback",
+                   "positive_button": {"text": {"type": "plain_text", "text": "Helpful"}, "value": "up:r"},
+                   "negative_button": {"text": {"type": "plain_text", "text": "Not helpful"}, "value": "down:r"}}
+        element.update(changes)
+        return [{"type": "context_actions", "elements": [element]}]
+
+    await client.chat_postMessage(channel="C0GENERAL", text="ok", blocks=feedback())
+    bad_button = {"text": {"type": "mrkdwn", "text": "*no*"}, "value": "v" * 2001}
+    e = await api_error(client.chat_postMessage(channel="C0GENERAL", text="x", blocks=feedback(negative_button=bad_button)))
+    assert e.response["errors"] == [
+        "must be one of plain_text [json-pointer:/blocks/0/elements/0/negative_button/text/type]",
+        "must be less than 2001 characters [json-pointer:/blocks/0/elements/0/negative_button/value]",
+    ]
+    six = [{"type": "context_actions", "elements": feedback()[0]["elements"] * 6}]
+    e = await api_error(client.chat_postMessage(channel="C0GENERAL", text="x", blocks=six))
+    assert "no more than 5 items allowed [json-pointer:/blocks/0/elements]" in e.response["errors"]
+
+
 # -- users, conversations -----------------------------------------------------------------------
 
 

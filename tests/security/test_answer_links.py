@@ -132,7 +132,7 @@ async def test_slack_answer_is_posted_without_unfurling_and_shows_hosts(client: 
     r = await client.post("/slack/events", data=(req := sig.signed_event(event, SECRET)).body, headers=req.headers)
     assert r.status == 200
     reply = await until(lambda: [m for m in slack.messages("DCAROL")
-                                 if m.user != "UCAROL" and "lore_feedback_up" in json.dumps(m.blocks)], "answer")
+                                 if m.user != "UCAROL" and "lore_feedback" in json.dumps(m.blocks)], "answer")
     blocks = json.dumps(reply[0].blocks, ensure_ascii=False)
     assert "<https://evil.example/reset|Reset your password (evil.example)>" in blocks
     assert "<mailto:attacker@evil.example|IT (attacker@evil.example)>" in blocks

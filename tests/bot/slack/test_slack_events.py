@@ -73,6 +73,33 @@ async def test_channel_mention_answers_in_thread_from_org_documents_only(client:
     assert len(updates) == 1
 
 
+async def test_channel_mention_streams_natively_for_the_asker(client: TestClient, slack: SlackStandIn) -> None:
+    question = slack.add_message("CGENERAL", "<@U0LOREBOT> how do I get VPN access?", user="UERIN")
+    event = sig.app_mention(user="UERIN", channel="CGENERAL", text=question.text, ts=question.ts)
+    assert await post(client, sig.signed_event(event, SECRET)) == 200
+    await settle(slack, "chat.update")
+    (start,) = slack.calls("chat.startStream")
+    assert (start.args["thread_ts"], start.args["recipient_user_id"]) == (question.ts, "UERIN")
+    assert start.args["recipient_team_id"] == "T0LORE0001"
+    assert [c.method for c in slack.calls() if c.method.startswith("chat.")][-2:] == ["chat.stopStream", "chat.update"]
+    (reply,) = slack.messages("CGENERAL", thread_ts=question.ts)
+    assert "general/it-vpn-access.md" in cited(reply.blocks) and "lore_feedback" in cited(reply.blocks)
+
+
+async def test_a_channel_that_refuses_streaming_gets_the_post_and_edit_answer(
+        client: TestClient, slack: SlackStandIn) -> None:
+    slack.refuse_streaming("CGENERAL")
+    question = slack.add_message("CGENERAL", "<@U0LOREBOT> how do I get VPN access?", user="UERIN")
+    event = sig.app_mention(user="UERIN", channel="CGENERAL", text=question.text, ts=question.ts)
+    assert await post(client, sig.signed_event(event, SECRET)) == 200
+    await settle(slack, "chat.update")
+    assert [c.ok for c in slack.calls("chat.startStream")] == [False]
+    (status,) = [c for c in slack.calls("chat.postMessage") if c.ok]
+    assert status.args["thread_ts"] == question.ts and status.args["unfurl_links"] is False
+    (reply,) = slack.messages("CGENERAL", thread_ts=question.ts)
+    assert reply.edits and "general/it-vpn-access.md" in cited(reply.blocks)
+
+
 async def test_retried_event_is_answered_once(client: TestClient, slack: SlackStandIn) -> None:
     question = slack.add_message("CGENERAL", "<@U0LOREBOT> how do I get VPN access?", user="UERIN")
     event = sig.app_mention(user="UERIN", channel="CGENERAL", text="<@U0LOREBOT> how do I get VPN access?", ts=question.ts)
@@ -82,7 +109,8 @@ async def test_retried_event_is_answered_once(client: TestClient, slack: SlackSt
     assert await post(client, first.retried(2, "http_error")) == 200
     await settle(slack, "chat.update")
     assert len(slack.messages("CGENERAL", thread_ts=question.ts)) == 1
-    assert len([c for c in slack.calls("chat.postMessage") if c.response.get("ok")]) == 1
+    started = [c for c in slack.calls() if c.method in ("chat.postMessage", "chat.startStream") and c.ok]
+    assert len(started) == 1
 
 
 async def test_direct_message_uses_the_askers_own_access(client: TestClient, slack: SlackStandIn) -> None:
@@ -208,9 +236,13 @@ async def test_feedback_is_recorded(client: TestClient, slack: SlackStandIn) -> 
     await post(client, sig.signed_event(sig.message_im(user="UCAROL", channel="DCAROL", text=question.text, ts=question.ts), SECRET))
     await settle(slack, "chat.update")
     (reply,) = [m for m in slack.messages("DCAROL") if m.user != "UCAROL"]
-    block, button = next((b, e) for b in reply.blocks if b.get("type") == "actions"
-                         for e in b["elements"] if e["action_id"] == "lore_feedback_down")
-    action = {"action_id": button["action_id"], "block_id": block.get("block_id", "actions"), "type": "button", "value": button["value"]}
+    block, element = next((b, e) for b in reply.blocks if b.get("type") == "context_actions"
+                          for e in b["elements"] if e["type"] == "feedback_buttons")
+    # What Slack sends for a press of a feedback button: the element's action_id and the pressed
+    # button's value and text (docs.slack.dev bolt-js reference, FeedbackButtonsAction).
+    pressed = element["negative_button"]
+    action = {"type": "feedback_buttons", "action_id": element["action_id"], "block_id": block.get("block_id", "b"),
+              "value": pressed["value"], "text": pressed["text"]}
     payload = sig.block_actions(user_id="UCAROL", channel_id="DCAROL", message_ts=reply.ts, actions=[action])
     assert await post(client, sig.signed_block_actions(payload, SECRET)) == 200
     db = client.server.app[STATE_KEY].runtime.db
@@ -221,7 +253,7 @@ async def test_feedback_is_recorded(client: TestClient, slack: SlackStandIn) -> 
             break
         await asyncio.sleep(0.05)
     (row,) = rows
-    assert (row.platform, row.user_id, row.helpful, row.answer_ref) == ("slack", "UCAROL", False, button["value"])
+    assert (row.platform, row.user_id, row.helpful, row.answer_ref) == ("slack", "UCAROL", False, f"DCAROL:{reply.ts}")
     assert 'lore_feedback_total{helpful="false",platform="slack"} 1.0' in await (await client.get("/metrics")).text()
 
 
@@ -243,7 +275,7 @@ async def test_a_slow_llm_answer_streams_by_rate_limited_edits(
             event = sig.message_im(user="UCAROL", channel="DCAROL", text=question.text, ts=question.ts)
             assert await post(c, sig.signed_event(event, SECRET)) == 200
             for _ in range(200):
-                final = [m for m in slack.messages("DCAROL") if m.user != "UCAROL" and "lore_feedback_up" in cited(m.blocks)]
+                final = [m for m in slack.messages("DCAROL") if m.user != "UCAROL" and "lore_feedback" in cited(m.blocks)]
                 if final:
                     break
                 await asyncio.sleep(0.05)
@@ -271,7 +303,7 @@ async def test_assistant_thread_prompts_status_and_title(client: TestClient, sla
     replies = [m for m in slack.messages("DCAROL", thread_ts=opener.ts) if m.user != "UCAROL"]
     (first,) = [m for m in replies if "how do I get VPN access?" in cited(m.blocks)]  # answers run concurrently
     assert len(replies) == 2 and "general/it-vpn-access.md" in cited(first.blocks)
-    assert all("lore_feedback_up" in cited(m.blocks) for m in replies)  # both are finished answers
+    assert all("lore_feedback" in cited(m.blocks) for m in replies)  # both are finished answers
 
 
 async def test_citations_show_when_the_document_last_changed(client: TestClient, slack: SlackStandIn) -> None:

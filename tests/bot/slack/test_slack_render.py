@@ -143,24 +143,47 @@ def _check_limits(blocks: list[dict[str, Any]]) -> None:
                 assert len(e["text"]["text"]) <= 75
                 assert len(e["action_id"]) <= 255
                 assert len(e["value"]) <= 2000
+        elif b["type"] == "context_actions":
+            for e in b["elements"]:
+                assert e["type"] == "feedback_buttons" and len(e["action_id"]) <= 255
+                for side in (e["positive_button"], e["negative_button"]):
+                    assert len(side["text"]["text"]) <= 75 and len(side["value"]) <= 2000
     assert len(json.dumps(blocks)) < 60_000
+
+
+def _feedback(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    (element,) = blocks[-1]["elements"]
+    assert blocks[-1]["type"] == "context_actions" and element["type"] == "feedback_buttons"
+    return dict(element)
 
 
 def test_simple_answer_layout() -> None:
     blocks = render.answer_blocks(
         _answer(citations=(_citation(1, heading_path=("IT", "VPN")),)), feedback_ref="C1:123.4"
     )
-    assert [b["type"] for b in blocks] == ["section", "divider", "context", "actions"]
+    assert [b["type"] for b in blocks] == ["section", "divider", "context", "context_actions"]
     assert blocks[0]["text"] == {"type": "mrkdwn", "text": "VPN needs MFA [1].", "verbatim": True}
     assert blocks[2]["elements"][0]["text"] == (
         "*1.* <https://wiki.example/1|Doc 1> · IT › VPN · confluence:1"
     )
-    buttons = blocks[3]["elements"]
-    assert [(b["action_id"], b["value"], b["text"]["text"]) for b in buttons] == [
-        ("lore_feedback_up", "C1:123.4", "Helpful"),
-        ("lore_feedback_down", "C1:123.4", "Not helpful"),
+    feedback = _feedback(blocks)
+    assert feedback["action_id"] == "lore_feedback"
+    assert [(b["value"], b["text"]["text"]) for b in (feedback["positive_button"], feedback["negative_button"])] == [
+        ("up:C1:123.4", "Helpful"), ("down:C1:123.4", "Not helpful"),
     ]
     _check_limits(blocks)
+
+
+def test_feedback_is_read_back_from_the_action_payload() -> None:
+    # A feedback_buttons action carries the pressed button's value (bolt-js FeedbackButtonsAction).
+    pressed = {"type": "feedback_buttons", "action_id": "lore_feedback", "block_id": "b", "value": "down:C1:12.3",
+               "text": {"type": "plain_text", "text": "Not helpful"}}
+    assert render.read_feedback(pressed) == ("C1:12.3", False)
+    assert render.read_feedback({**pressed, "value": "up:C1:12.3"}) == ("C1:12.3", True)
+    legacy = {"type": "button", "action_id": "lore_feedback_up", "value": "C1:9.9"}  # answers posted before
+    assert render.read_feedback(legacy) == ("C1:9.9", True)
+    for other in ({**pressed, "value": "sideways:x"}, {**pressed, "value": "up:"}, {"action_id": "x", "value": "up:r"}):
+        assert render.read_feedback(other) is None
 
 
 def test_titles_and_urls_from_documents_are_escaped() -> None:
@@ -222,7 +245,7 @@ def test_sixty_citations_fit_in_fifty_blocks() -> None:
     shown = [t for t in texts if re.match(r"\*\d+\.\*", t)]
     assert more == [f"…and {60 - len(shown)} more sources"]
     assert len(shown) >= 3
-    assert blocks[-1]["type"] == "actions"
+    assert [b["type"] for b in blocks[-2:]] == ["actions", "context_actions"]
 
 
 def test_sources_are_capped_by_default() -> None:
@@ -245,18 +268,20 @@ def test_restricted_answer_shows_note_and_private_button() -> None:
     answer = _answer(restricted_to_audience=True, note="Only documents everyone here can read.")
     blocks = render.answer_blocks(answer, feedback_ref="fb-1", private_ref="pv-1")
     assert ":lock: Only documents everyone here can read." in _texts(blocks)
-    buttons = blocks[-1]["elements"]
-    assert buttons[-1]["action_id"] == "lore_private_answer"
-    assert buttons[-1]["value"] == "pv-1"
-    assert buttons[-1]["text"]["text"] == "Answer privately with my access"
+    assert blocks[-2]["type"] == "actions"
+    (button,) = blocks[-2]["elements"]
+    assert button["action_id"] == "lore_private_answer"
+    assert button["value"] == "pv-1"
+    assert button["text"]["text"] == "Answer privately with my access"
+    assert _feedback(blocks)["positive_button"]["value"] == "up:fb-1"
     _check_limits(blocks)
 
 
 def test_restricted_answer_without_permission_for_private_button() -> None:
     answer = _answer(restricted_to_audience=True)
     blocks = render.answer_blocks(answer, allow_private=False, feedback_ref="fb", private_ref="pv")
-    ids = [e["action_id"] for e in blocks[-1]["elements"]]
-    assert ids == ["lore_feedback_up", "lore_feedback_down"]
+    assert [b["type"] for b in blocks if "actions" in b["type"]] == ["context_actions"]
+    assert _feedback(blocks)["action_id"] == "lore_feedback"
     assert f":lock: {render.RESTRICTED_NOTE}" in _texts(blocks)  # no note given: the default
 
 
@@ -267,7 +292,7 @@ def test_private_button_only_for_restricted_answers() -> None:
 
 def test_no_refs_no_buttons() -> None:
     blocks = render.answer_blocks(_answer(restricted_to_audience=True), feedback_ref="", private_ref=None)
-    assert all(b["type"] != "actions" for b in blocks)
+    assert all(b["type"] not in ("actions", "context_actions") for b in blocks)
 
 
 def test_fell_back_answer_says_so() -> None:
@@ -282,9 +307,9 @@ def test_no_sources_answer_has_no_sources_block() -> None:
     answer = _answer(NO_SOURCES_ANSWER, (), found_sources=False, restricted_to_audience=True,
                      note="Guests are here.")
     blocks = render.answer_blocks(answer, feedback_ref="fb", private_ref="pv")
-    assert [b["type"] for b in blocks] == ["section", "context", "actions"]
+    assert [b["type"] for b in blocks] == ["section", "context", "actions", "context_actions"]
     assert blocks[0]["text"]["text"] == "I couldn't find this in documents you can access."
-    assert [e["action_id"] for e in blocks[-1]["elements"]][-1] == "lore_private_answer"
+    assert [e["action_id"] for e in blocks[-2]["elements"]] == ["lore_private_answer"]
     # citations on a not-found answer are never shown
     stray = _answer(NO_SOURCES_ANSWER, (_citation(1),), found_sources=False)
     assert [b["type"] for b in render.answer_blocks(stray)] == ["section"]
