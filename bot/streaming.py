@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from typing import Protocol
 
 from bot.turn import Answer, Delta, Event, Finished, Refused, Reset, Status
@@ -60,7 +61,7 @@ class AnswerSink(Protocol):
 
 
 async def stream_answer(
-    events: AsyncIterable[Event],
+    events: AsyncGenerator[Event, None],
     sink: AnswerSink,
     *,
     interval: float = DEFAULT_INTERVAL,
@@ -68,7 +69,14 @@ async def stream_answer(
 ) -> Finished | Refused:
     """Drive ``sink`` from ``events`` (``ConversationService.ask(turn)``); return the final event.
 
-    An exception from ``events`` is logged and refused; one from the sink propagates."""
+    An exception from ``events`` is logged and refused; one from the sink (a client that went
+    away) propagates. ``events`` is closed either way, so the service's own bookkeeping runs."""
+    async with aclosing(events):
+        return await _drive(events, sink, interval, clock)
+
+
+async def _drive(events: AsyncGenerator[Event, None], sink: AnswerSink, interval: float,
+                 clock: Callable[[], float]) -> Finished | Refused:
     text = ""
     unsent = ""
     stage: str | None = None

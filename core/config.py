@@ -163,6 +163,9 @@ class SlackConfig:
     token_key_secret: str = "slack-token-key"
     # Development without a public URL: Slack's Socket Mode with an app-level token (xapp-...).
     # Then /slack/events is not served and the signing secret is not needed.
+    # Answers in threads stream with Slack's chat.startStream/appendStream/stopStream; false:
+    # post a status message and edit it (also where Slack refuses streaming).
+    native_streaming: bool = True
     socket_mode: bool = False
     app_token_secret: str = "slack-app-token"
     api_url: str = ""  # Web API root override (a proxy or a test stand-in); empty: Slack's

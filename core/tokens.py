@@ -32,7 +32,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from core.errors import CoreError
 from core.secrets.base import SecretStore, validate_secret_name
-from core.secrets.env import env_var_name
 
 SECRET_PREFIX = "secret:"
 ENCRYPTED_PREFIX = "enc:v1:"
@@ -264,12 +263,9 @@ class TokenVault:
         return _Key(key_id(raw), name, AESGCM(raw))
 
     def _missing_key_message(self) -> str:
-        where = ""
-        if self._store.name == "env":
-            where = f" (environment variable {env_var_name(self._key_secret)})"
         return (
-            f"secret {self._key_secret!r} is not set in the {self._store.name} secret store"
-            f"{where}: the {self._store.name} store cannot hold workspace tokens, so they are "
+            f"secret {self._key_secret!r} is not set ({self._store.where(self._key_secret)}): "
+            f"the {self._store.name} store cannot hold workspace tokens, so they are "
             f"encrypted with this key before they are written to the database. Generate a key "
             f"with: {GENERATE_KEY} and store it as secret {self._key_secret!r}"
         )

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from bot.cli.output import print_json
 from bot.errors import CliError
+from bot.streaming import AnswerSink, stream_answer
+from bot.turn import Answer, Finished, Kind, Refused, Turn
 from core.config import Config
 
 if TYPE_CHECKING:
@@ -76,46 +78,55 @@ def unknown_person_note(email: str, *, guest: bool) -> str:
             f"answering from {scope}")
 
 
-async def _ask(service: ConversationService, email: str, question: str, *, as_json: bool) -> int:
-    from bot.turn import Delta, Finished, Kind, Refused, Reset, Status, Turn
+class TerminalSink(AnswerSink):
+    """The answer on a terminal: text to stdout as it is written, statuses to stderr."""
 
+    def __init__(self, *, as_json: bool) -> None:
+        self.as_json = as_json
+        self.streamed = ""
+        self.out = sys.stdout
+
+    async def status(self, stage: str) -> None:
+        if not self.as_json:
+            sys.stderr.write(STAGES.get(stage, stage) + "\n")
+
+    async def partial(self, appended: str, text: str) -> None:
+        if not self.as_json:
+            self.streamed = text
+            self.out.write(appended)
+            self.out.flush()
+
+    async def reset(self) -> None:
+        if not self.as_json and self.streamed:
+            self.out.write("\n")
+            sys.stderr.write("(that answer could not be used; here is another)\n")
+        self.streamed = ""
+
+    async def refuse(self, refusal: Refused) -> None:
+        sys.stderr.write(f"lore: {refusal.reason}\n")
+
+    async def finish(self, answer: Answer) -> None:
+        if self.as_json:
+            print_json(answer.as_json())
+            return
+        out = self.out
+        if " ".join(self.streamed.split()) != " ".join(answer.text.split()):
+            # The final text differs from what streamed (citations renumbered, say).
+            out.write(("\n\n" if self.streamed else "") + answer.text)
+        out.write("\n")
+        if answer.note:
+            out.write(f"\n{answer.note}\n")
+        if answer.fell_back:
+            out.write("\n(The language model was unavailable; this answer quotes the documents directly.)\n")
+        if answer.citations:
+            out.write("\nSources:\n")
+            for c in answer.citations:
+                where = " > ".join(c.heading_path)
+                out.write(f"  [{c.number}] {c.title}{' > ' + where if where else ''}: {c.url or c.source_id}\n")
+        out.flush()
+
+
+async def _ask(service: ConversationService, email: str, question: str, *, as_json: bool) -> int:
     turn = Turn("cli", "local", email, Kind.DIRECT, f"cli:{email}", uuid.uuid4().hex, question)
-    streamed = ""
-    out = sys.stdout
-    async for event in service.ask(turn):
-        if isinstance(event, Status) and not as_json:
-            sys.stderr.write(STAGES.get(event.stage, event.stage) + "\n")
-        elif isinstance(event, Delta) and not as_json:
-            streamed += event.text
-            out.write(event.text)
-            out.flush()
-        elif isinstance(event, Reset) and not as_json:
-            if streamed:
-                out.write("\n")
-                sys.stderr.write("(that answer could not be used; here is another)\n")
-            streamed = ""
-        elif isinstance(event, Refused):
-            sys.stderr.write(f"lore: {event.reason}\n")
-            return 1
-        elif isinstance(event, Finished):
-            answer = event.answer
-            if as_json:
-                print_json(answer.as_json())
-                return 0
-            if " ".join(streamed.split()) != " ".join(answer.text.split()):
-                # The final text differs from what streamed (citations renumbered, say).
-                out.write(("\n\n" if streamed else "") + answer.text)
-            out.write("\n")
-            if answer.note:
-                out.write(f"\n{answer.note}\n")
-            if answer.fell_back:
-                out.write("\n(The language model was unavailable; this answer quotes the documents directly.)\n")
-            if answer.citations:
-                out.write("\nSources:\n")
-                for c in answer.citations:
-                    where = " > ".join(c.heading_path)
-                    link = c.url or c.source_id
-                    out.write(f"  [{c.number}] {c.title}{' > ' + where if where else ''}: {link}\n")
-            out.flush()
-            return 0
-    raise CliError("the answer stopped before it was complete")
+    final = await stream_answer(service.ask(turn), TerminalSink(as_json=as_json), interval=0)
+    return 0 if isinstance(final, Finished) else 1

@@ -62,7 +62,8 @@ class SlackSurface(Surface):
                 on_fallback=ctx.metrics.dedupe_fallbacks.inc,
             )
         self.events = SlackEvents(self.slack.app, ctx.conversation, dedupe, FeedbackRecorder(ctx.db, ctx.metrics),
-                                  track=ctx.track, on_dedupe_error=ctx.metrics.dedupe_errors.inc)
+                                  track=ctx.track, on_dedupe_error=ctx.metrics.dedupe_errors.inc,
+                                  native_streaming=cfg.native_streaming)
         # Read now: a missing secret stops the server at start with one line, not at the first event.
         if cfg.socket_mode:
             self.app_token = needed_secret(ctx.secrets, cfg.app_token_secret, "slack.app_token_secret")

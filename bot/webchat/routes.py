@@ -17,7 +17,8 @@ from aiohttp import web
 from bot import sse
 from bot.conversation import ConversationService
 from bot.identity import StaticIdentityResolver
-from bot.turn import Delta, Finished, Kind, Refused, Reset, Status, Turn
+from bot.streaming import GENERIC_REFUSAL, AnswerSink, stream_answer
+from bot.turn import Answer, Kind, Refused, Turn
 from bot.webchat import guard, messages
 
 STATIC = Path(__file__).parent / "static"
@@ -68,38 +69,55 @@ async def ask(request: web.Request) -> web.StreamResponse:
     thread_id = thread_id or uuid.uuid4().hex
     turn = Turn("webchat", "local", user.lower(), Kind.DIRECT, f"webchat:{user.lower()}", thread_id, text)
 
-    events = request.app[SERVICE_KEY].ask(turn)
-    first = await anext(events)
-    if isinstance(first, Refused):  # refused before any output: a plain HTTP error
-        await events.aclose()
-        status = {"rate_limited": 429, "empty": 400, "too_long": 400}.get(first.code, 403)
-        headers = {"Retry-After": str(max(1, round(first.retry_after)))} if first.code == "rate_limited" else {}
-        payload: dict[str, Any] = {"error": first.reason}
-        if first.code == "rate_limited":
-            payload["retry_after"] = max(1, round(first.retry_after))
-        return web.json_response(payload, status=status, headers=headers)
-    response = await sse.open_stream(request)
-    try:
-        event: object = first
-        while True:
-            if isinstance(event, Status):
-                await sse.send(response, "status", {"stage": event.stage})
-            elif isinstance(event, Delta):
-                await sse.send(response, "delta", {"text": event.text})
-            elif isinstance(event, Reset):
-                await sse.send(response, "reset", {})
-            elif isinstance(event, Finished):
-                await sse.send(response, "final", event.answer.as_json())
-            elif isinstance(event, Refused):
-                await sse.send(response, "error", {"message": event.reason})
-            try:
-                event = await anext(events)
-            except StopAsyncIteration:
-                break
-    finally:
-        await events.aclose()
-    await response.write_eof()
-    return response
+    sink = SseSink(request)
+    await stream_answer(request.app[SERVICE_KEY].ask(turn), sink, interval=0)
+    if sink.response is None:  # refused before anything was shown
+        return refusal_response(sink.refused or GENERIC_REFUSAL)
+    await sink.response.write_eof()
+    return sink.response
+
+
+def refusal_response(refused: Refused) -> web.Response:
+    """Refused before any output: a plain HTTP error with the service's reason."""
+    status = {"rate_limited": 429, "empty": 400, "too_long": 400}.get(refused.code, 403)
+    headers = {"Retry-After": str(max(1, round(refused.retry_after)))} if refused.code == "rate_limited" else {}
+    payload: dict[str, Any] = {"error": refused.reason}
+    if refused.code == "rate_limited":
+        payload["retry_after"] = max(1, round(refused.retry_after))
+    return web.json_response(payload, status=status, headers=headers)
+
+
+class SseSink(AnswerSink):
+    """The answer as server-sent events, every delta as it comes. The stream opens with the first
+    event worth showing, so a question refused before anything happened is an HTTP error."""
+
+    def __init__(self, request: web.Request) -> None:
+        self.request = request
+        self.response: web.StreamResponse | None = None
+        self.refused: Refused | None = None
+
+    async def _send(self, event: str, data: dict[str, Any]) -> None:
+        if self.response is None:
+            self.response = await sse.open_stream(self.request)
+        await sse.send(self.response, event, data)
+
+    async def status(self, stage: str) -> None:
+        await self._send("status", {"stage": stage})
+
+    async def partial(self, appended: str, text: str) -> None:
+        await self._send("delta", {"text": appended})
+
+    async def reset(self) -> None:
+        await self._send("reset", {})
+
+    async def finish(self, answer: Answer) -> None:
+        await self._send("final", answer.as_json())
+
+    async def refuse(self, refusal: Refused) -> None:
+        if self.response is None:
+            self.refused = refusal
+        else:
+            await self._send("error", {"message": refusal.reason})
 
 
 def add_routes(app: web.Application, service: ConversationService, identities: StaticIdentityResolver) -> None:

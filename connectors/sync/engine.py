@@ -11,9 +11,8 @@
   write nothing), then group memberships.
 
   Before anything else it puts the index and the metadata database back in step: documents the
-  index holds that no row knows (the database was replaced, restored or deleted) are deleted,
-  and this source's documents whose chunks the index lacks (the index was deleted) are read
-  and written again.
+  index holds that no row knows (the database was replaced, restored or deleted) are deleted;
+  this source's documents whose chunks the index lacks (the index was deleted) are rewritten.
 
 Rules for every job: a listing that fails deletes nothing and keeps memberships and ACLs as they
 are; a document that fails is recorded, and removed from the index if it was there (we cannot
@@ -38,7 +37,7 @@ from connectors.base import (
     SyncConnector,
     Unchanged,
 )
-from connectors.errors import SourceError
+from connectors.errors import SyncInterrupted
 from connectors.sync.report import SyncReport
 from connectors.sync.state import LeaseLost, SyncState, process_holder
 from connectors.sync.writer import DocumentWriter, stored_acl
@@ -61,10 +60,10 @@ Progress = Callable[[str], None]  # called once per item with its source id
 
 
 class StopFlag(Protocol):
-    def is_set(self) -> bool: ...
+    def is_set(self) -> bool: ...  # threading.Event, or a scheduler's stop flag
 
 
-class SyncStopped(SourceError):
+class SyncStopped(SyncInterrupted):
     """The run was asked to stop (shutdown, or the lease could not be renewed)."""
 
 

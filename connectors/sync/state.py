@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from connectors.errors import SourceError
+from connectors.errors import SyncInterrupted
 from connectors.sync.report import SyncReport
 from core.db import Database, IngestRun
 from core.db.tables import SyncCheckpoint, SyncLease
@@ -26,7 +26,7 @@ from core.liveness import holder_gone, machine, on_this_host
 MAX_ERRORS = 1000  # per run record
 
 
-class LeaseLost(SourceError, RuntimeError):
+class LeaseLost(SyncInterrupted, RuntimeError):
     """This replica no longer holds the job's lease: it must stop without writing progress."""
 
 

@@ -75,9 +75,14 @@ class SecretStore(Protocol):
         this protocol: unsupported, ``SecretStoreError``."""
         raise SecretStoreError(f"the {self.name} secret store cannot delete secrets")
 
+    def where(self, name: str) -> str:
+        """Where an operator sets the secret ``name``, for messages. Default: its name in this
+        store."""
+        return f"secret {name!r} in the {self.name} secret store"
+
 
 def require_secret(store: SecretStore, name: str) -> str:
     value = store.get(name)
     if value is None:
-        raise SecretNotFound(f"secret {name!r} is not set in the {store.name} secret store")
+        raise SecretNotFound(f"secret {name!r} is not set: set {store.where(name)}")
     return value

@@ -48,6 +48,9 @@ class EnvSecretStore(SecretStore):
         self._redactor.register(value, name=name)
         return value
 
+    def where(self, name: str) -> str:
+        return f"the environment variable {env_var_name(name)}"
+
     def put(self, name: str, value: str) -> None:
         raise SecretStoreError(
             f"the env secret store is read-only: set {env_var_name(name)} in the environment "

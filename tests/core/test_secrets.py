@@ -118,7 +118,7 @@ def test_require_secret() -> None:
     store = EnvSecretStore({"LORE_SECRET_TOKEN": "abcdefgh"})
     assert require_secret(store, "token") == "abcdefgh"
     with pytest.raises(
-        SecretNotFound, match="'slack-bot-token' is not set in the env secret store"
+        SecretNotFound, match="'slack-bot-token' is not set: set the environment variable LORE_SECRET_SLACK_BOT_TOKEN"
     ):
         require_secret(store, "slack-bot-token")
     assert issubclass(SecretNotFound, SecretStoreError)
