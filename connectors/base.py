@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from core.acl import Acl
+from core.config import Config, ConnectorConfig
 from core.models import Document
+from core.secrets import SecretStore
 
 
 @dataclass(frozen=True)
@@ -174,3 +176,15 @@ class SyncConnector(Protocol):
         """Release sessions and worker processes: the engine is done with this connector.
         Default: nothing to release."""
         return
+
+
+S = TypeVar("S", bound=ConnectorConfig)
+
+
+@dataclass(frozen=True)
+class Source(Generic[S]):
+    """A source type as its package declares it (``connectors/<type>/source.py``): its settings
+    model and how one configured instance is built; ``connectors.registry`` lists them."""
+
+    settings: type[S]
+    build: Callable[[str, S, Config, SecretStore], SyncConnector]

@@ -2,57 +2,31 @@
 connectors and schedules.
 
 ``SOURCES`` is the one table of source types: a type's name (the ``type`` of its instances),
-its settings model and how an instance is built. Adding a source is a new package under
-connectors/ with its settings model (a ConnectorConfig subclass, in its ``settings.py``) and a
-function ``(name, settings, app config, secret store) -> SyncConnector``, plus one line in the
-table; the configuration loader, ``lore sync`` and the server's scheduler then know it.
+its settings model and how an instance is built (a :class:`~connectors.base.Source`). Adding a
+source is a new package under connectors/ with its settings model (a ConnectorConfig subclass,
+in its ``settings.py``) and a ``source.py`` declaring ``SOURCE = Source(settings, build)``, plus
+one line in the table; the configuration loader, ``lore sync`` and the server's scheduler then
+know it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from connectors.base import SyncConnector
-from connectors.confluence.connector import ConfluenceConnector
-from connectors.confluence.settings import ConfluenceConnectorConfig
-from connectors.files import FilesConnector
+from connectors.base import Source, SyncConnector
+from connectors.confluence import source as confluence
+from connectors.files import source as files
 from connectors.files.settings import FilesConnectorConfig
 from connectors.sync.scheduler import ScheduledConnector
 from core.config import Config, ConnectorConfig
 from core.errors import ConfigError
 from core.secrets import SecretStore
 
-S = TypeVar("S", bound=ConnectorConfig)
-
-
-@dataclass(frozen=True)
-class Source(Generic[S]):
-    """A source type: its settings model, and how a configured instance is built."""
-
-    settings: type[S]
-    build: Callable[[str, S, Config, SecretStore], SyncConnector]
-
-
-def _files(name: str, conf: FilesConnectorConfig, app: Config, secrets: SecretStore) -> SyncConnector:
-    if not conf.path:
-        raise ConfigError(f"connectors.{name}.path is required for a files connector")
-    try:
-        return FilesConnector(Path(conf.path), app.files, instance=name, url_base=conf.url_base)
-    except ConfigError as exc:
-        raise ConfigError(f"connectors.{name}: {exc}") from None
-
-
-def _confluence(name: str, conf: ConfluenceConnectorConfig, app: Config, secrets: SecretStore) -> SyncConnector:
-    return ConfluenceConnector.from_config(name, conf, secrets, app.files)
-
-
 SOURCES: dict[str, Source[Any]] = {
-    "files": Source(FilesConnectorConfig, _files),
-    "confluence": Source(ConfluenceConnectorConfig, _confluence),
+    "files": files.SOURCE,
+    "confluence": confluence.SOURCE,
 }
 
 

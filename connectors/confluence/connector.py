@@ -84,10 +84,6 @@ class Settings:
         where = f"connectors.{name}"
         if not conf.url.startswith(("https://", "http://")):
             raise ConfigError(f"{where}.url must be the Confluence base URL (https://...), got {conf.url!r}")
-        if conf.deployment not in ("cloud", "datacenter"):
-            raise ConfigError(f"{where}.deployment must be cloud or datacenter, got {conf.deployment!r}")
-        if conf.anonymous_access not in ("deny", "org-members"):
-            raise ConfigError(f"{where}.anonymous_access must be deny or org-members, got {conf.anonymous_access!r}")
         try:
             zone = ZoneInfo(conf.cql_timezone)
         except (ZoneInfoNotFoundError, ValueError):

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from connectors import registry
-from connectors.base import SyncConnector
+from connectors.base import Source, SyncConnector
 from connectors.confluence.settings import ConfluenceConnectorConfig
 from connectors.files.settings import FilesConnectorConfig
-from connectors.registry import Source, build_connector, connector_source
+from connectors.registry import build_connector, connector_source
 from core.config import Config, ConfigError, ConnectorConfig
 from core.secrets import SecretStore
 from tests.builders import load_config
