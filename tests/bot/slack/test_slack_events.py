@@ -100,6 +100,22 @@ async def test_a_channel_that_refuses_streaming_gets_the_post_and_edit_answer(
     assert reply.edits and "general/it-vpn-access.md" in cited(reply.blocks)
 
 
+async def test_native_streaming_off_posts_and_edits_with_unfurling_off(
+        handbook_data: Path, tmp_path: Path, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = slack_config(handbook_data, tmp_path, slack.api_url, monkeypatch)
+    cfg.slack.native_streaming = False
+    async with TestClient(TestServer(create_app(cfg))) as client:
+        question = slack.add_message("CGENERAL", "<@U0LOREBOT> how do I get VPN access?", user="UERIN")
+        event = sig.app_mention(user="UERIN", channel="CGENERAL", text=question.text, ts=question.ts)
+        assert await post(client, sig.signed_event(event, SECRET)) == 200
+        await settle(slack, "chat.update")
+    assert slack.calls("chat.startStream") == []
+    (status,) = [c for c in slack.calls("chat.postMessage") if c.ok]
+    assert status.args["unfurl_links"] is False and status.args["unfurl_media"] is False
+    (reply,) = slack.messages("CGENERAL", thread_ts=question.ts)
+    assert reply.edits and "general/it-vpn-access.md" in cited(reply.blocks)
+
+
 async def test_retried_event_is_answered_once(client: TestClient, slack: SlackStandIn) -> None:
     question = slack.add_message("CGENERAL", "<@U0LOREBOT> how do I get VPN access?", user="UERIN")
     event = sig.app_mention(user="UERIN", channel="CGENERAL", text="<@U0LOREBOT> how do I get VPN access?", ts=question.ts)
