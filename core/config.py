@@ -101,7 +101,7 @@ class SearchConfig:
 class FilesConfig:
     max_file_mb: float = 20.0
     extensions: list[str] = field(default_factory=lambda: [".md", ".txt", ".html", ".htm", ".pdf", ".docx"])
-    # The parse sandbox (connectors/files/sandbox.py): per-document budgets of the worker process.
+    # The parse sandbox (connectors/parsers/sandbox.py): per-document budgets of the worker process.
     parse_timeout_seconds: float = 30.0  # wall clock; the worker is killed and replaced after it
     parse_memory_mb: int = 1024  # the worker's address space (RLIMIT_AS), where the OS has it
     max_text_chars: int = 5_000_000  # extracted text per document (about 2,500 pages)
