@@ -18,7 +18,7 @@ The input is untrusted (model output, sentences quoted from documents), so the p
   ``<!subteam^S1|@team>``) stay text.
 * ``*`` emphasis needs word boundaries (``2*3*4`` stays text); ``_`` follows CommonMark.
 * A list item starting ``[ ]`` / ``[x]`` is a task (:attr:`ListItem.checked`).
-* Deeper than :data:`bot.markdown_parser.DEEPEST` nested quotes or lists, each line is a plain
+* Deeper than :data:`core.markdown_nesting.DEEPEST_CONTAINER` nested quotes or lists, each line is a plain
   paragraph (markdown-it would drop all text past its nesting bound).
 
 Every block and list item says whether a blank line came before it (``blank_before``), so a

@@ -11,15 +11,11 @@ import re
 
 from markdown_it import MarkdownIt, helpers
 from markdown_it.helpers.parse_link_destination import _Result
-from markdown_it.rules_block import StateBlock
 from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
 
-NESTING = 20  # markdown-it's CommonMark bound on recursion
-DEEPEST = NESTING - 2  # a list item opens two levels before its content
-# Scanning a link label costs up to this many steps per character (``[[[[…``); real text nests
-# an image in a link, perhaps a bracket in a label, no deeper.
-INLINE_NESTING = 8
+from core.markdown_nesting import BLOCK_NESTING, INLINE_NESTING, flatten_deep
+
 BARE_URL = re.compile(r"https?://[^\s<>\"'`|\[\]]+", re.IGNORECASE)
 _SCHEME_AT_END = re.compile(r"https?$", re.IGNORECASE)
 
@@ -70,8 +66,8 @@ class _Parser(MarkdownIt):
 def new_parser() -> MarkdownIt:
     """markdown-it configured as :mod:`bot.markdown` describes."""
     # Built per call (well under a millisecond): a shared instance would be mutable global state.
-    md = _configured(NESTING)
-    md.block.ruler.before("table", "flatten_deep", _flatten_deep)
+    md = _configured(BLOCK_NESTING)
+    md.block.ruler.before("table", "flatten_deep", flatten_deep)
     inline = _configured(INLINE_NESTING)
 
     def parse_inlines(state: StateCore) -> None:
@@ -90,22 +86,6 @@ def _configured(nesting: int) -> MarkdownIt:
     md.disable(["reference", "lheading", "html_block", "html_inline", "entity"])
     md.inline.ruler.before("linkify", "bare_url", _bare_url)
     return md
-
-
-def _flatten_deep(state: StateBlock, start: int, end: int, silent: bool) -> bool:
-    if state.level < DEEPEST:
-        return False
-    if silent:
-        return True
-    opening = state.push("paragraph_open", "p", 1)
-    opening.map = [start, start + 1]
-    inline = state.push("inline", "", 0)
-    inline.content = state.src[state.bMarks[start] + state.tShift[start] : state.eMarks[start]]
-    inline.map = [start, start + 1]
-    inline.children = []
-    state.push("paragraph_close", "p", -1)
-    state.line = start + 1
-    return True
 
 
 def _bare_url(state: StateInline, silent: bool) -> bool:

@@ -45,7 +45,7 @@ _PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>#|~&!])")
 _LINE_START = re.compile(r"^(?:([-+=])|(\d+)([.)]))", re.MULTILINE)
 _BROADCAST = re.compile(r"(?<!\w)@(?=(?:channel|here|everyone|group)\b)", re.IGNORECASE)
 _BACKTICKS = re.compile(r"`+")
-_SCHEME = re.compile(r"(?i)\b(https?|mailto)(:)")
+_SCHEME = re.compile(r"(?i)(https?|mailto)(:)")  # anywhere, even inside a word
 _SLACK_TAG = re.compile(r"<(?=[!@#])")
 # A line start that is only block markers so far: what it opens is not known yet.
 _MARKERS_ONLY = re.compile(r"\s*(?:(?:[-+*>]|#{1,6}|\d+[.)]|\[[ xX]\])\s*)*")

@@ -15,7 +15,7 @@ out, unread. The files connector reads it for a title and an access rule
 (connectors.files.parse) and hands the rest to :func:`markdown_document`.
 
 markdown-it-py drops the whole rest of a document, silently, once block quotes or lists nest
-deeper than its ``maxNesting``; :func:`_flatten_deep` reads such deep lines as plain paragraphs
+deeper than its ``maxNesting``; :func:`core.markdown_nesting.flatten_deep` reads such deep lines as plain paragraphs
 instead, so that no text after them goes missing from the index.
 """
 
@@ -24,19 +24,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from markdown_it import MarkdownIt
-from markdown_it.rules_block import StateBlock
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
+from core.markdown_nesting import BLOCK_NESTING, INLINE_NESTING, flatten_deep
+
 from .parsed import Outline, Parsed, decode_text
 
-_BLOCK_NESTING = 20  # the CommonMark preset's own bound on recursion
-# A list item opens two levels (list + item) before its content is parsed one level deeper, so
-# containers must stop two levels short of the bound for the rest to be parsed at all.
-_DEEPEST_CONTAINER = _BLOCK_NESTING - 2
-# Scanning a link label costs up to this many steps per character (`[[[[...`: 10 us per
-# character at 20). Real text nests an image in a link, perhaps a bracket in a label, no deeper.
-_INLINE_NESTING = 8
 _DROPPED_HTML = ("<script", "<style")  # their content is code, not text for a reader
 
 
@@ -68,10 +62,10 @@ def markdown_document(
 
 def _block_parser() -> MarkdownIt:
     # Built per document (well under 1 ms): a shared instance would be module-level mutable state.
-    parser = MarkdownIt("commonmark", {"maxNesting": _BLOCK_NESTING})
+    parser = MarkdownIt("commonmark", {"maxNesting": BLOCK_NESTING})
     parser.enable(["table", "strikethrough"])
-    parser.block.ruler.before("table", "flatten_deep", _flatten_deep)
-    inline = MarkdownIt("commonmark", {"maxNesting": _INLINE_NESTING}).enable("strikethrough")
+    parser.block.ruler.before("table", "flatten_deep", flatten_deep)
+    inline = MarkdownIt("commonmark", {"maxNesting": INLINE_NESTING}).enable("strikethrough")
 
     def parse_inlines(state: StateCore) -> None:
         # markdown-it's own core rule, but with the inline parser's tighter nesting bound.
@@ -86,23 +80,6 @@ def _block_parser() -> MarkdownIt:
 def _html_parser() -> MarkdownIt:
     """Only what strips an HTML block down to its text: tags and comments, entities, breaks."""
     return MarkdownIt("zero", {"html": True}).enable(["html_inline", "entity", "newline"])
-
-
-def _flatten_deep(state: StateBlock, start: int, end: int, silent: bool) -> bool:
-    """Below the deepest container level, each line is one plain paragraph."""
-    if state.level < _DEEPEST_CONTAINER:
-        return False
-    if silent:
-        return True
-    opening = state.push("paragraph_open", "p", 1)
-    opening.map = [start, start + 1]
-    inline = state.push("inline", "", 0)
-    inline.content = state.src[state.bMarks[start] + state.tShift[start] : state.eMarks[start]]
-    inline.map = [start, start + 1]
-    inline.children = []
-    state.push("paragraph_close", "p", -1)
-    state.line = start + 1
-    return True
 
 
 class _Writer:
