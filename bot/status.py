@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -103,6 +104,12 @@ def server_readiness(cfg: Config) -> dict[str, Any]:
             "checks": {str(k): str(v) for k, v in checks.items()} if isinstance(checks, dict) else {}}
 
 
+def _when(iso: str) -> str:
+    """An ISO 8601 time from the status, for people: to the second, with its zone."""
+    moment = datetime.fromisoformat(iso)
+    return moment.strftime("%Y-%m-%d %H:%M:%S ") + (moment.tzname() or "")
+
+
 def render_status(status: dict[str, Any]) -> list[str]:
     """``collect_status`` for people: one fact per line."""
     lines = [
@@ -126,7 +133,7 @@ def render_status(status: dict[str, Any]) -> list[str]:
         last = src["last_run"]
         if last:
             counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in last["counts"].items() if n)
-            when = last["finished_at"] or f"{last['started_at']} (still running)"
+            when = _when(last["finished_at"]) if last["finished_at"] else f"{_when(last['started_at'])} (still running)"
             line += f"; last run {last['status']} at {when}"
             line += f": {counts}" if counts else ": no changes"
             if last["errors"]:
