@@ -180,3 +180,21 @@ def test_config_for_ask_rejects_a_malformed_email(env: Path, capsys: pytest.Capt
     code, _, err = run(capsys, "ask", "vpn", "--as", "not an email")
     assert code == 2 and err.startswith("lore: error: --as")
 
+
+
+def test_ask_and_search_print_no_terminal_control_sequences_from_documents(
+        env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A document's text is untrusted: an escape sequence in it must not retitle the terminal,
+    # clear the screen or set the clipboard (OSC 52) of whoever runs `lore ask` or `lore search`.
+    folder = env / "handbook"
+    shutil.copytree(HANDBOOK, folder)
+    (folder / "general" / "printer.md").write_text(
+        "# Printer \x1b]0;pwned\x07setup\n\nTo set up the printer press the \x1b[31mred\x1b[0m button, "
+        "then \x1b]52;c;ZWNobyBoaQ==\x07 wait\r for the \x9b2J light.\n", encoding="utf-8")
+    assert run(capsys, "ingest", str(folder))[0] == 0
+    code, asked, _ = run(capsys, "ask", "how do I set up the printer", "--as", "carol@northwind.example")
+    assert code == 0 and "red" in asked and "printer.md" in asked
+    code, searched, _ = run(capsys, "search", "printer setup", "--as", "carol@northwind.example")
+    assert code == 0 and "printer.md" in searched
+    for out in (asked, searched):
+        assert not [c for c in out if (ord(c) < 32 and c not in "\n\t") or 0x7f <= ord(c) <= 0x9f], repr(out)
