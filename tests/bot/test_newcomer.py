@@ -198,3 +198,44 @@ def test_ask_and_search_print_no_terminal_control_sequences_from_documents(
     assert code == 0 and "printer.md" in searched
     for out in (asked, searched):
         assert not [c for c in out if (ord(c) < 32 and c not in "\n\t") or 0x7f <= ord(c) <= 0x9f], repr(out)
+
+
+def test_status_asks_the_local_server_directly_whatever_the_proxy_settings(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A corporate http_proxy (and no no_proxy) must not send the readiness request for the
+    # server on this machine to the proxy: that would report it as not running.
+    import http.server
+    import threading
+
+    from bot.status import server_readiness
+    from core.config import Config
+
+    class Ready(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"ready": True, "checks": {"database": "ok"}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, dead_proxy)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    server = http.server.HTTPServer(("127.0.0.1", 0), Ready)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        cfg = Config()
+        cfg.server.port = server.server_address[1]
+        found = server_readiness(cfg)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert found["running"] is True and found["ready"] is True, found
