@@ -23,6 +23,7 @@ from core.config import Config
 
 if TYPE_CHECKING:
     from bot.conversation import ConversationService
+    from retrieval.answer.answerer import Answerer
 
 STAGES = {"retrieving": "Searching documents you can access…", "answering": "Writing the answer…"}
 
@@ -65,10 +66,9 @@ def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
     try:
         if not known_to_sources(rt.db, email):
             sys.stderr.write(unknown_person_note(email, guest=args.guest) + "\n")
-        return asyncio.run(_ask(service, email, args.question, as_json=args.json))
+        return asyncio.run(_ask(service, answerer, email, args.question, as_json=args.json))
     finally:
         service.close()
-        asyncio.run(answerer.aclose())
         rt.close()
 
 
@@ -127,7 +127,12 @@ class TerminalSink(AnswerSink):
         out.flush()
 
 
-async def _ask(service: ConversationService, email: str, question: str, *, as_json: bool) -> int:
+async def _ask(service: ConversationService, answerer: Answerer, email: str, question: str, *,
+               as_json: bool) -> int:
     turn = Turn("cli", "local", email, Kind.DIRECT, f"cli:{email}", uuid.uuid4().hex, question)
-    final = await stream_answer(service.ask(turn), TerminalSink(as_json=as_json), interval=0)
+    try:
+        final = await stream_answer(service.ask(turn), TerminalSink(as_json=as_json), interval=0)
+    finally:
+        # In the loop that opened them: the provider's HTTP connections belong to it.
+        await answerer.aclose()
     return 0 if isinstance(final, Finished) else 1

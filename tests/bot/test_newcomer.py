@@ -239,3 +239,44 @@ def test_status_asks_the_local_server_directly_whatever_the_proxy_settings(
         server.shutdown()
         server.server_close()
     assert found["running"] is True and found["ready"] is True, found
+
+
+def test_ask_answered_by_a_language_model_ends_cleanly(
+        env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The extractive provider holds no connection; a real one does (the SDK's HTTP pool), and it
+    # must be closed in the event loop that opened it: no "Event loop is closed" after the answer.
+    import threading
+
+    from tests.fakes.llm_stand_in import LlmStandIn, Reply
+
+    assert run(capsys, "ingest", str(HANDBOOK))[0] == 0
+    started: dict[str, str] = {}
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with LlmStandIn.running(["sk-lore-test"]) as stand_in:
+            stand_in.default_reply = Reply("Request VPN access in the Helpdesk portal [1].")
+            started["url"] = stand_in.openai_base_url
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if "url" in started:
+                break
+            threading.Event().wait(0.05)
+        monkeypatch.setenv("LORE_LLM_PROVIDER", "openai")
+        monkeypatch.setenv("LORE_LLM_BASE_URL", started["url"])
+        monkeypatch.setenv("LORE_LLM_MODEL", "stand-in")
+        monkeypatch.setenv("LORE_LLM_API_KEY_SECRET", "llm-key")
+        monkeypatch.setenv("LORE_SECRET_LLM_KEY", "sk-lore-test")
+        code, out, err = run(capsys, "ask", "How do I get VPN access?", "--as", "carol@northwind.example")
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
+    assert code == 0, err
+    assert "Helpdesk portal" in out and "Sources:" in out
+    assert "Event loop is closed" not in err and "RuntimeError" not in err
