@@ -90,7 +90,10 @@ def server_readiness(cfg: Config) -> dict[str, Any]:
     """The running server's ``/readyz`` on ``server.host:server.port``, or why there is none."""
     url = f"http://{cfg.server.host}:{cfg.server.port}/readyz"
     try:
-        with urllib.request.urlopen(url, timeout=SERVER_TIMEOUT_SECONDS) as response:
+        # Directly: an http_proxy in the environment is for the outside world, and would answer
+        # for a server on this machine (or not at all).
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with direct.open(url, timeout=SERVER_TIMEOUT_SECONDS) as response:
             body = json.loads(response.read(65536))
     except urllib.error.HTTPError as exc:  # 503: running, not ready; the body says why
         try:

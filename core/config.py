@@ -7,7 +7,8 @@ Every setting lives in a section; the environment name is ``LORE_<SECTION>_<KEY>
 (``LORE_EMBEDDING_BATCH_SIZE``), plus the two top-level ones ``LORE_DATA_DIR`` and
 ``LORE_CONFIG``. Unknown keys are errors, in the file and in the environment (with a "did you
 mean"): a typo must not silently fall back to a default. Exempt are ``LORE_SECRET_*`` (values
-for the env secret store) and ``LORE_TEST_*`` (test-suite switches).
+for the env secret store), ``LORE_TEST_*`` (test-suite switches) and the variables Kubernetes
+sets for a Service named ``lore`` or ``lore-...`` (``LORE_SERVICE_HOST``, ``LORE_PORT=tcp://...``).
 
 Plug-ins own their settings and this module imports none of them: the caller (the composition
 root, ``bot.cli``) passes their registration tables as :class:`Plugins`, and the loader checks
@@ -45,6 +46,13 @@ ServerMode = Literal["production", "development"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # LORE_* variables that are not settings: values for the env secret store, test-suite switches.
 ENV_EXEMPT = ("LORE_SECRET_", "LORE_TEST_")
+# Kubernetes' service links, set in every pod of a namespace for each Service ("lore",
+# "lore-redis", ...): <SVC>_SERVICE_HOST, <SVC>_SERVICE_PORT[_<port name>],
+# <SVC>_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR], and <SVC>_PORT=tcp://<ip>:<port>.
+_SERVICE_LINK = re.compile(
+    r"LORE(?:_[A-Z0-9_]+?)?_(?:SERVICE_(?:HOST|PORT(?:_[A-Z0-9_]+)?)|PORT_\d+_(?:TCP|UDP|SCTP)(?:_(?:PROTO|PORT|ADDR))?)"
+)
+_SERVICE_URL = re.compile(r"(?:tcp|udp|sctp)://\S+")
 
 
 @dataclass
@@ -343,10 +351,19 @@ def _apply_env(cfg: Config, env: Mapping[str, str]) -> None:
         elif name in settings:
             section, key = settings[name]
             set_value(section, key, env[name], name)
+        elif _service_link(name, env[name]):
+            continue
         else:
             close = difflib.get_close_matches(name, [*settings, "LORE_CONFIG", "LORE_DATA_DIR"], n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             raise ConfigError(f"unknown setting {name} in the environment{hint}")
+
+
+def _service_link(name: str, value: str) -> bool:
+    """A variable Kubernetes sets for a Service whose name starts with "lore" (not a setting)."""
+    if _SERVICE_LINK.fullmatch(name):
+        return True
+    return name.endswith("_PORT") and _SERVICE_URL.fullmatch(value.strip()) is not None
 
 
 def _connectors(

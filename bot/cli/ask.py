@@ -15,7 +15,7 @@ import sys
 import uuid
 from typing import TYPE_CHECKING
 
-from bot.cli.output import print_json
+from bot.cli.output import print_json, terminal_text
 from bot.errors import CliError
 from bot.streaming import AnswerSink, stream_answer
 from bot.turn import Answer, Finished, Kind, Refused, Turn
@@ -23,6 +23,7 @@ from core.config import Config
 
 if TYPE_CHECKING:
     from bot.conversation import ConversationService
+    from retrieval.answer.answerer import Answerer
 
 STAGES = {"retrieving": "Searching documents you can access…", "answering": "Writing the answer…"}
 
@@ -65,10 +66,9 @@ def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
     try:
         if not known_to_sources(rt.db, email):
             sys.stderr.write(unknown_person_note(email, guest=args.guest) + "\n")
-        return asyncio.run(_ask(service, email, args.question, as_json=args.json))
+        return asyncio.run(_ask(service, answerer, email, args.question, as_json=args.json))
     finally:
         service.close()
-        asyncio.run(answerer.aclose())
         rt.close()
 
 
@@ -93,7 +93,7 @@ class TerminalSink(AnswerSink):
     async def partial(self, appended: str, text: str) -> None:
         if not self.as_json:
             self.streamed = text
-            self.out.write(appended)
+            self.out.write(terminal_text(appended))
             self.out.flush()
 
     async def reset(self) -> None:
@@ -103,7 +103,7 @@ class TerminalSink(AnswerSink):
         self.streamed = ""
 
     async def refuse(self, refusal: Refused) -> None:
-        sys.stderr.write(f"lore: {refusal.reason}\n")
+        sys.stderr.write(f"lore: {terminal_text(refusal.reason)}\n")
 
     async def finish(self, answer: Answer) -> None:
         if self.as_json:
@@ -112,21 +112,27 @@ class TerminalSink(AnswerSink):
         out = self.out
         if " ".join(self.streamed.split()) != " ".join(answer.text.split()):
             # The final text differs from what streamed (citations renumbered, say).
-            out.write(("\n\n" if self.streamed else "") + answer.text)
+            out.write(("\n\n" if self.streamed else "") + terminal_text(answer.text))
         out.write("\n")
         if answer.note:
-            out.write(f"\n{answer.note}\n")
+            out.write(f"\n{terminal_text(answer.note)}\n")
         if answer.fell_back:
             out.write("\n(The language model was unavailable; this answer quotes the documents directly.)\n")
         if answer.citations:
             out.write("\nSources:\n")
             for c in answer.citations:
                 where = " > ".join(c.heading_path)
-                out.write(f"  [{c.number}] {c.title}{' > ' + where if where else ''}: {c.url or c.source_id}\n")
+                line = f"[{c.number}] {c.title}{' > ' + where if where else ''}: {c.url or c.source_id}"
+                out.write(f"  {terminal_text(line)}\n")
         out.flush()
 
 
-async def _ask(service: ConversationService, email: str, question: str, *, as_json: bool) -> int:
+async def _ask(service: ConversationService, answerer: Answerer, email: str, question: str, *,
+               as_json: bool) -> int:
     turn = Turn("cli", "local", email, Kind.DIRECT, f"cli:{email}", uuid.uuid4().hex, question)
-    final = await stream_answer(service.ask(turn), TerminalSink(as_json=as_json), interval=0)
+    try:
+        final = await stream_answer(service.ask(turn), TerminalSink(as_json=as_json), interval=0)
+    finally:
+        # In the loop that opened them: the provider's HTTP connections belong to it.
+        await answerer.aclose()
     return 0 if isinstance(final, Finished) else 1

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
+
+# C0 controls but tab and newline, DEL and C1 controls: what a terminal acts on (ESC and CSI
+# sequences, BEL, a carriage return that writes over the line).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def terminal_text(text: str) -> str:
+    """Text from a document or a model, safe to print on a terminal: its control characters
+    shown as U+FFFD, so that none can retitle the window, rewrite the screen or set the
+    clipboard (OSC 52). JSON output needs none of this: json.dumps escapes C0 controls."""
+    return _CONTROL.sub("\ufffd", text)
 
 
 def ticker(bar: Any) -> Any:

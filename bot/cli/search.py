@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.cli.output import print_json
+from bot.cli.output import print_json, terminal_text
 from bot.errors import CliError
 from core.config import Config
 
@@ -49,8 +49,8 @@ def cmd_search(cfg: Config, args: argparse.Namespace) -> int:
             for i, h in enumerate(hits, start=1):
                 where = " > ".join(h.heading_path)
                 snippet = " ".join(h.text.split())[:200]
-                print(f"[{i}] {h.title} ({h.source_id}{' > ' + where if where else ''})  score {h.score:.3f}")
-                print(f"    {snippet}")
+                print(terminal_text(f"[{i}] {h.title} ({h.source_id}{' > ' + where if where else ''})  score {h.score:.3f}"))
+                print(f"    {terminal_text(snippet)}")
     finally:
         rt.close()
     return 0

@@ -50,7 +50,7 @@ def real_host(url: str) -> tuple[str, bool] | None:
     return host, bool(at)
 
 
-def _label_shows(label: str, shown: str) -> bool:
+def label_shows(label: str, shown: str) -> bool:
     """``shown`` appears in ``label`` as a whole name (not as part of ``shown.evil.example``)."""
     return re.search(r"(?<![\w.-])" + re.escape(shown) + r"(?!\.?[\w-])", label, re.IGNORECASE) is not None
 
@@ -69,7 +69,7 @@ def disclose_link_hosts(mrkdwn: str, cited_urls: Iterable[str]) -> str:
             return match.group()
         shown, userinfo = found
         plain = unescape(label).replace("｜", "|")
-        if not userinfo and (plain == url or _label_shows(plain, shown)):
+        if not userinfo and (plain == url or label_shows(plain, shown)):
             return match.group()
         return f"<{target}|{label} ({link_label(shown)})>"
 

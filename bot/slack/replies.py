@@ -17,7 +17,9 @@
   with the final answer. Any refusal of chat.startStream (``channel_type_not_supported``,
   ``not_allowed``, ``unknown_method``, ``missing_scope``, …) falls back, since nothing was shown.
 * A reset (the model's text is void) stops the stream and continues as the fallback, on the same
-  message. A failed append stops appending; the final answer still replaces the message.
+  message. A failed append stops appending; the final answer still replaces the message. A
+  refused chat.stopStream (other than "already stopped") leaves the message streaming, which
+  chat.update cannot edit: what follows is posted as a new message in the thread instead.
 
 :class:`PrivateReply` answers with an ephemeral message, once, when the answer is complete:
 ephemeral messages can be neither streamed nor edited.
@@ -74,6 +76,7 @@ class ThreadReply(AnswerSink):
         self.streaming = False
         self.shown = ""  # the preview appended so far
         self.appending = True
+        self.repost = False  # the message is stuck streaming: the next edit posts a new one
 
     async def start(self) -> None:
         if not (self.stream and await self._start_stream()):
@@ -85,8 +88,7 @@ class ThreadReply(AnswerSink):
 
     async def partial(self, appended: str, text: str) -> None:
         if not self.streaming:
-            await self.client.chat_update(channel=self.channel, ts=self.ts, text=render.streaming_text(text),
-                                          blocks=render.streaming_blocks(text))
+            await self._edit(render.streaming_text(text), render.streaming_blocks(text))
             return
         if not self.appending:
             return
@@ -101,26 +103,36 @@ class ThreadReply(AnswerSink):
 
     async def reset(self) -> None:
         await self._stop_stream()
-        await self.client.chat_update(channel=self.channel, ts=self.ts, text=render.status_text("answering"),
-                                      blocks=render.status_blocks("answering"))
+        await self._edit(render.status_text("answering"), render.status_blocks("answering"))
 
     async def finish(self, answer: Answer) -> None:
         await self._stop_stream()
         ref = f"{self.channel}:{self.ts}"
         blocks = render.answer_blocks(answer, question=self.question, feedback_ref=ref, private_ref=ref)
-        await self.client.chat_update(channel=self.channel, ts=self.ts, text=render.answer_text(answer),
-                                      blocks=blocks)
+        await self._edit(render.answer_text(answer), blocks)
 
     async def refuse(self, refusal: Refused) -> None:
         text = render.refused_text(refusal.reason)
         await self._stop_stream()
-        await self.client.chat_update(channel=self.channel, ts=self.ts, text=text, blocks=[])
+        await self._edit(text, [])
+
+    async def _edit(self, text: str, blocks: list[dict[str, Any]]) -> None:
+        """Show ``text`` and ``blocks`` in the reply: an edit, or a new message in the thread
+        when the streamed one could not be stopped."""
+        if self.repost:
+            self.repost = False
+            await self._post(text, blocks)
+            return
+        await self.client.chat_update(channel=self.channel, ts=self.ts, text=text, blocks=blocks)
+
+    async def _post(self, text: str, blocks: list[dict[str, Any]]) -> None:
+        posted = await self.client.chat_postMessage(
+            channel=self.channel, thread_ts=self.thread_ts, text=text, **({"blocks": blocks} if blocks else {}),
+            **NO_UNFURL)
+        self.ts = str(posted["ts"])
 
     async def _post_status(self) -> None:
-        posted = await self.client.chat_postMessage(
-            channel=self.channel, thread_ts=self.thread_ts, text=render.status_text("retrieving"),
-            blocks=render.status_blocks("retrieving"), **NO_UNFURL)
-        self.ts = str(posted["ts"])
+        await self._post(render.status_text("retrieving"), render.status_blocks("retrieving"))
 
     async def _start_stream(self) -> bool:
         recipient = {} if self.recipient is None else {
@@ -152,8 +164,12 @@ class ThreadReply(AnswerSink):
         self.streaming = False
         try:
             await self.client.chat_stopStream(channel=self.channel, ts=self.ts)
-        except SlackApiError as exc:  # already stopped (by Slack, or by the user): update anyway
-            log.info("Slack stream stop refused", extra={"error": exc.response.get("error")})
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            log.info("Slack stream stop refused", extra={"error": error})
+            # Already stopped (by Slack, or by the user): it can be edited. Otherwise it may still
+            # be streaming, and chat.update would be refused (streaming_state_conflict).
+            self.repost = error != "message_not_in_streaming_state"
 
 
 class PrivateReply(AnswerSink):

@@ -10,6 +10,8 @@ transports; request signatures do not apply here (the token authenticates the co
 
 from __future__ import annotations
 
+import asyncio
+
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -40,19 +42,26 @@ class SocketMode:
         await self.handler.close_async()  # type: ignore[no-untyped-call]
 
 
+CONNECT_TIMEOUT_SECONDS = 15.0
+
+
 async def start_socket_mode(app: AsyncApp, app_token: str, api_url: str | None = None,
-                            *, ping_interval: float = 10) -> SocketMode:
+                            *, ping_interval: float = 10,
+                            connect_timeout: float = CONNECT_TIMEOUT_SECONDS) -> SocketMode:
     """Connect ``app`` to Slack over Socket Mode; ``close_async()`` the result on shutdown.
 
     ``api_url`` is the Web API base URL (``slack.api_url``; Slack's own when None) that
     ``apps.connections.open`` is called on. The first WebSocket URL is fetched here, so a
     refused token raises :class:`ConfigError` at once instead of slack_sdk retrying forever.
+    slack_sdk's ``connect()`` also retries a failed WebSocket handshake forever, on that same
+    (single-use, short-lived) URL: a connection not open within ``connect_timeout`` seconds
+    raises TimeoutError, so that the caller retries with a fresh URL.
     """
     client = web_client(api_url or AsyncWebClient.BASE_URL)  # the app token is sent per call
     handler = SocketMode(AsyncSocketModeHandler(app, app_token, web_client=client, ping_interval=ping_interval))
     try:
         handler.handler.client.wss_uri = await handler.handler.client.issue_new_wss_url()
-        await handler.connect_async()
+        await asyncio.wait_for(handler.connect_async(), connect_timeout)
     except SlackApiError as e:
         await handler.close_async()
         error = str(e.response.get("error", "unknown_error"))

@@ -4,9 +4,12 @@ chat.startStream / chat.appendStream), rendered from :mod:`bot.markdown`'s tree.
 The preview is replaced by the final answer (:mod:`bot.slack.render`) once it is complete, so
 it only has to be readable, safe and append-only:
 
-* No URL: a link shows its label and its real host in parentheses (a mailto link: the address),
-  never a target; a URL left in text or code gets a WORD JOINER after its scheme. Until the final answer has checked links against the citations there is
-  nothing to follow and nothing for Slack to fetch or preview.
+* No URL: a link shows its label and, as in the final answer (:mod:`bot.slack.link_hosts`),
+  its real host in parentheses unless the label names exactly that host (a mailto link: the
+  address; a URL with userinfo: always), never a target; a URL left in text or code gets a WORD
+  JOINER after its scheme (a ``www.`` address, which Markdown renderers link too, after its
+  ``www``). Until the final answer has checked links against the citations there is nothing to
+  follow and nothing for Slack to fetch or preview.
 * Nothing can notify or format by accident: Markdown punctuation in text is backslash-escaped, a
   ``<`` before ``!``, ``@`` or ``#`` gets a WORD JOINER, and ``@channel``/``@here``/``@everyone``
   words get one after the ``@`` (as in mrkdwn).
@@ -38,14 +41,14 @@ from bot.markdown import (
     plain_text,
 )
 from bot.slack.escaping import WORD_JOINER
-from bot.slack.link_hosts import real_host
+from bot.slack.link_hosts import label_shows, real_host
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>#|~&!])")
 _LINE_START = re.compile(r"^(?:([-+=])|(\d+)([.)]))", re.MULTILINE)
 _BROADCAST = re.compile(r"(?<!\w)@(?=(?:channel|here|everyone|group)\b)", re.IGNORECASE)
 _BACKTICKS = re.compile(r"`+")
-_SCHEME = re.compile(r"(?i)(https?|mailto)(:)")  # anywhere, even inside a word
+_SCHEME = re.compile(r"(?i)(https?|mailto)(:)|(www)(\.)")  # anywhere, even inside a word
 _SLACK_TAG = re.compile(r"<(?=[!@#])")
 # A line start that is only block markers so far: what it opens is not known yet.
 _MARKERS_ONLY = re.compile(r"\s*(?:(?:[-+*>]|#{1,6}|\d+[.)]|\[[ xX]\])\s*)*")
@@ -176,11 +179,13 @@ def _inline(node: Inline, strong: bool) -> str:
         return f"**{inner}**" if strong else inner
     label = _inlines(node.children, strong=strong) if node.kind in ("link", "image") else ""
     found = real_host(node.url)
-    host = found[0] if found else ""
+    host, userinfo = found if found else ("", False)
     if not label:
         return _escape(host)
-    shown = plain_text(node.children).lower()
-    return label if not host or host in shown else f"{label} ({_escape(host)})"
+    # As in the final answer (bot.slack.link_hosts): unless the label names exactly that host,
+    # and always for a URL with userinfo.
+    named = not userinfo and label_shows(plain_text(node.children), host)
+    return label if not host or named else f"{label} ({_escape(host)})"
 
 
 def _escape(text: str) -> str:
@@ -190,7 +195,7 @@ def _escape(text: str) -> str:
 
 def _defang(text: str) -> str:
     """No URL scheme and no ``<!``/``<@``/``<#`` left whole, even where no escaping applies."""
-    text = _SCHEME.sub(lambda m: m.group(1) + WORD_JOINER + m.group(2), text)
+    text = _SCHEME.sub(lambda m: (m.group(1) or m.group(3)) + WORD_JOINER + (m.group(2) or m.group(4)), text)
     return _SLACK_TAG.sub("<" + WORD_JOINER, text)
 
 

@@ -20,7 +20,7 @@ from bot.feedback import FeedbackRecorder
 from bot.slack.app import add_routes, build_slack_app
 from bot.slack.events import SlackEvents
 from bot.slack.people import SlackPeople
-from bot.slack.socket_mode import SocketMode, start_socket_mode
+from bot.slack.socket_mode import CONNECT_TIMEOUT_SECONDS, SocketMode, start_socket_mode
 from bot.surface import Surface, SurfaceContext
 from bot.turn import Audience, Identity, Turn
 from core.config import ConfigError
@@ -75,6 +75,7 @@ class SlackSurface(Surface):
         self._connecting: asyncio.Task[None] | None = None
         self.retry_first = RETRY_FIRST_SECONDS
         self.retry_max = RETRY_MAX_SECONDS
+        self.connect_timeout = CONNECT_TIMEOUT_SECONDS
 
     async def resolve(self, turn: Turn) -> Identity | None:
         return await self.people.resolve(turn)
@@ -113,7 +114,8 @@ class SlackSurface(Surface):
         while True:
             attempt += 1
             try:
-                self.socket = await start_socket_mode(self.slack.app, self.app_token, self.config.api_url or None)
+                self.socket = await start_socket_mode(self.slack.app, self.app_token, self.config.api_url or None,
+                                                      connect_timeout=self.connect_timeout)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - Slack unreachable or refusing: retry, keep serving

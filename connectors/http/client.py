@@ -214,7 +214,7 @@ class HttpClient:
             exc,
             requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError,
         )
-        detail = self._scrubber.clean(str(exc))
+        detail = self._scrubber.transport(str(exc))
         return self._errors.failed(
             f"GET {shown} -> {type(exc).__name__}: {detail}", path=shown, retryable=retryable
         )

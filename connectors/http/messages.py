@@ -12,6 +12,7 @@ the query or the host's credentials.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -20,6 +21,9 @@ import requests
 from core.secrets.redaction import Redactor
 
 MAX_MESSAGE = 300  # characters of a server's message kept in ours
+# A URL's query in a transport's words (requests says "Max retries exceeded with url: /p?q=..."):
+# from the "?" to the end of the URL. A pre-signed link's signature travels there.
+_QUERY = re.compile(r"(?<=[^\s?'\"(])\?[^\s'\"()]+")
 
 MessageOf = Callable[[Any], str]
 """A service's own words in an error body, from its parsed JSON (None when it is not JSON)."""
@@ -47,6 +51,11 @@ class Scrubber:
     def redact(self, text: str) -> str:
         """``text`` without secrets or credential shapes, otherwise as it is."""
         return self._redactor.redact(text)
+
+    def transport(self, text: str) -> str:
+        """What a transport error says (``requests``' message, which quotes the URL with its
+        query), cleaned and without any URL's query."""
+        return self.clean(_QUERY.sub("?…", text))
 
 
 def error_text(

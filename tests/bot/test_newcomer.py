@@ -180,3 +180,103 @@ def test_config_for_ask_rejects_a_malformed_email(env: Path, capsys: pytest.Capt
     code, _, err = run(capsys, "ask", "vpn", "--as", "not an email")
     assert code == 2 and err.startswith("lore: error: --as")
 
+
+
+def test_ask_and_search_print_no_terminal_control_sequences_from_documents(
+        env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A document's text is untrusted: an escape sequence in it must not retitle the terminal,
+    # clear the screen or set the clipboard (OSC 52) of whoever runs `lore ask` or `lore search`.
+    folder = env / "handbook"
+    shutil.copytree(HANDBOOK, folder)
+    (folder / "general" / "printer.md").write_text(
+        "# Printer \x1b]0;pwned\x07setup\n\nTo set up the printer press the \x1b[31mred\x1b[0m button, "
+        "then \x1b]52;c;ZWNobyBoaQ==\x07 wait\r for the \x9b2J light.\n", encoding="utf-8")
+    assert run(capsys, "ingest", str(folder))[0] == 0
+    code, asked, _ = run(capsys, "ask", "how do I set up the printer", "--as", "carol@northwind.example")
+    assert code == 0 and "red" in asked and "printer.md" in asked
+    code, searched, _ = run(capsys, "search", "printer setup", "--as", "carol@northwind.example")
+    assert code == 0 and "printer.md" in searched
+    for out in (asked, searched):
+        assert not [c for c in out if (ord(c) < 32 and c not in "\n\t") or 0x7f <= ord(c) <= 0x9f], repr(out)
+
+
+def test_status_asks_the_local_server_directly_whatever_the_proxy_settings(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A corporate http_proxy (and no no_proxy) must not send the readiness request for the
+    # server on this machine to the proxy: that would report it as not running.
+    import http.server
+    import threading
+
+    from bot.status import server_readiness
+    from core.config import Config
+
+    class Ready(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"ready": True, "checks": {"database": "ok"}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, dead_proxy)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    server = http.server.HTTPServer(("127.0.0.1", 0), Ready)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        cfg = Config()
+        cfg.server.port = server.server_address[1]
+        found = server_readiness(cfg)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert found["running"] is True and found["ready"] is True, found
+
+
+def test_ask_answered_by_a_language_model_ends_cleanly(
+        env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The extractive provider holds no connection; a real one does (the SDK's HTTP pool), and it
+    # must be closed in the event loop that opened it: no "Event loop is closed" after the answer.
+    import threading
+
+    from tests.fakes.llm_stand_in import LlmStandIn, Reply
+
+    assert run(capsys, "ingest", str(HANDBOOK))[0] == 0
+    started: dict[str, str] = {}
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with LlmStandIn.running(["sk-lore-test"]) as stand_in:
+            stand_in.default_reply = Reply("Request VPN access in the Helpdesk portal [1].")
+            started["url"] = stand_in.openai_base_url
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if "url" in started:
+                break
+            threading.Event().wait(0.05)
+        monkeypatch.setenv("LORE_LLM_PROVIDER", "openai")
+        monkeypatch.setenv("LORE_LLM_BASE_URL", started["url"])
+        monkeypatch.setenv("LORE_LLM_MODEL", "stand-in")
+        monkeypatch.setenv("LORE_LLM_API_KEY_SECRET", "llm-key")
+        monkeypatch.setenv("LORE_SECRET_LLM_KEY", "sk-lore-test")
+        code, out, err = run(capsys, "ask", "How do I get VPN access?", "--as", "carol@northwind.example")
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
+    assert code == 0, err
+    assert "Helpdesk portal" in out and "Sources:" in out
+    assert "Event loop is closed" not in err and "RuntimeError" not in err

@@ -139,3 +139,20 @@ def test_plugins_bring_their_settings(tmp_path: Path) -> None:
     f.write_text('[connectors.team]\ntype = "files"\n')
     with pytest.raises(ConfigError, match="connectors.team: type must be one of notes, got 'files'"):
         load_config(f, {}, plugins=_plugins())
+
+
+def test_kubernetes_service_links_are_not_settings() -> None:
+    # Kubernetes gives every pod of a namespace these variables for each Service (enableServiceLinks
+    # is on by default): a Service named "lore" (or "lore-redis") must not stop Lore from starting.
+    links = {
+        "LORE_SERVICE_HOST": "10.0.0.11", "LORE_SERVICE_PORT": "3978", "LORE_SERVICE_PORT_HTTP": "3978",
+        "LORE_PORT": "tcp://10.0.0.11:3978", "LORE_PORT_3978_TCP": "tcp://10.0.0.11:3978",
+        "LORE_PORT_3978_TCP_PROTO": "tcp", "LORE_PORT_3978_TCP_PORT": "3978", "LORE_PORT_3978_TCP_ADDR": "10.0.0.11",
+        "LORE_REDIS_SERVICE_HOST": "10.0.0.12", "LORE_REDIS_SERVICE_PORT": "6379",
+        "LORE_REDIS_PORT": "tcp://10.0.0.12:6379", "LORE_REDIS_PORT_6379_TCP_ADDR": "10.0.0.12",
+    }
+    cfg = load(env={**links, "LORE_SERVER_PORT": "8080"})
+    assert cfg.server.port == 8080 and cfg.redis.url == ""
+    # A typo is still one, even when it ends like a service link.
+    with pytest.raises(ConfigError, match="did you mean LORE_SERVER_PORT"):
+        load(env={"LORE_SERVR_PORT": "8080"})

@@ -126,3 +126,30 @@ async def test_refusal_after_the_stream_started(slack: SlackStandIn) -> None:
 
     reply = await answer(slack, "DCAROL", [Refused("You're asking faster than I can answer <!here>.", "rate_limited")])
     assert reply.text == "You're asking faster than I can answer &lt;!here&gt;." and not reply.streaming
+
+
+async def test_a_failed_stream_stop_still_ends_with_the_final_answer(slack: SlackStandIn) -> None:
+    # chat.stopStream refused (a transient error past slack_sdk's retries): the message is still
+    # streaming, so chat.update cannot replace it; the final answer must reach the thread anyway.
+    slack.fail_next("chat.stopStream", "internal_error")
+    question = slack.add_message("CGENERAL", "how do I get VPN access?", user="UCAROL")
+    client = AsyncWebClient(token=TOKEN, base_url=slack.api_url)
+    sink = ThreadReply(client, "CGENERAL", question.ts, question.text, recipient=Recipient("UCAROL", "T0LORE0001"))
+    await stream_answer(events([Status("answering"), *deltas(STREAMED), Finished(FINAL)]), sink, interval=0)
+    replies = slack.messages("CGENERAL", thread_ts=question.ts)
+    assert replies[-1].text == render.answer_text(FINAL)
+    assert "lore_feedback" in json.dumps(replies[-1].blocks)
+    posted = [c for c in slack.calls("chat.postMessage") if c.ok]
+    assert all(c.args["unfurl_links"] is False for c in posted)
+
+
+async def test_a_failed_stream_stop_at_a_reset_continues_by_edits(slack: SlackStandIn) -> None:
+    slack.fail_next("chat.stopStream", "internal_error")
+    question = slack.add_message("DCAROL", "how do I get VPN access?", user="UCAROL")
+    client = AsyncWebClient(token=TOKEN, base_url=slack.api_url)
+    sink = ThreadReply(client, "DCAROL", question.ts, question.text)
+    script: list[Event] = [Status("answering"), Delta("The model said something wrong "), Delta("here. "),
+                           Reset("uncited"), Delta("Quoted from the documents. "), Finished(FINAL)]
+    await stream_answer(events(script), sink, interval=0)
+    replies = slack.messages("DCAROL", thread_ts=question.ts)
+    assert replies[-1].text == render.answer_text(FINAL)

@@ -146,3 +146,41 @@ async def test_slash_command_ack_carries_the_response_payload(
     assert ack.payload is not None and ack.payload.get("text")  # the status shown to the asker
     await settle(slack, "chat.postEphemeral")
     assert len(slack.ephemerals("UCAROL")) == 1 and slack.ephemerals("UERIN") == []
+
+
+class _FirstTicketLost(set[str]):
+    """The stand-in's tickets, except that the first WebSocket URL it hands out is refused (401),
+    as a URL that expired or a proxy that refused the upgrade would be."""
+
+    lost = False
+
+    def add(self, ticket: str) -> None:
+        if not self.lost:
+            self.lost = True
+            return
+        super().add(ticket)
+
+
+async def test_a_refused_websocket_url_fails_the_attempt_and_the_next_one_connects(
+        state: AppState, socket_mode: SlackSocketMode) -> None:
+    # slack_sdk's connect() retries a failed WebSocket handshake forever, on the same URL: the
+    # attempt must end instead, so that the surface's own retry fetches a fresh URL.
+    socket_mode._tickets = _FirstTicketLost()
+    surface = state.surfaces.by_platform["slack"]
+    assert isinstance(surface, SlackSurface)
+    surface.config.socket_mode = True
+    surface.config.api_url = socket_mode.api_url
+    surface.app_token = APP_TOKEN
+    surface.retry_first = 0.1
+    surface.connect_timeout = 2.0
+    await surface.start()
+    try:
+        await socket_mode.wait_connected(timeout=20)
+        for _ in range(100):
+            if surface.readiness().startswith("ok"):
+                break
+            await asyncio.sleep(0.05)
+        assert surface.readiness() == "ok (Socket Mode connected)"
+        assert [o.response["ok"] for o in socket_mode.opens] == [True, True]  # a fresh URL the second time
+    finally:
+        await surface.stop()

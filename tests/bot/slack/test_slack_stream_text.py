@@ -66,3 +66,21 @@ def test_property_the_preview_never_holds_a_url_or_a_live_mention(text: str) -> 
     shown, _ = streamed(text, step=3)
     for out in (shown, preview(text)):
         assert "https://" not in out and "<!" not in out.replace("\\", "")
+
+
+def test_a_www_address_in_text_is_not_left_for_slack_to_link() -> None:
+    # Markdown renderers (GFM's extended autolinks) link a bare "www." address: the preview
+    # must not hand Slack a link before the final answer has checked it.
+    for text in ("Sign in at www.evil.example/login now.", "see `www.evil.example` x", "**WWW.EVIL.EXAMPLE** x"):
+        out = preview(text)
+        assert "www." not in out.lower(), out
+        assert "evil.example" in out.lower()
+
+
+def test_a_label_naming_a_longer_host_still_shows_the_real_one() -> None:
+    # "evil.example" is inside "notevil.example", but the label does not name the real host.
+    assert preview("[Sign in at notevil.example](https://evil.example/x) now\n") == (
+        "Sign in at notevil.example (evil.example) now"
+    )
+    assert preview("[evil.example](https://intranet.example@evil.example/) x\n") == "evil.example (evil.example) x"
+    assert preview("[the evil.example page](https://evil.example/x) now\n") == "the evil.example page now"

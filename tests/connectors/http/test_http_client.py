@@ -363,3 +363,19 @@ async def test_a_source_gets_its_own_error_classes(server: Server) -> None:
     http.close()
     closed = await failure(http.get_json, "bad")
     assert type(closed) is SourceFailed and str(closed) == "the Example client is closed"
+
+
+async def test_a_transport_error_names_the_path_not_the_query() -> None:
+    # requests' own message carries the URL with its query ("Max retries exceeded with url:
+    # /api/x?..."): a pre-signed download link's signature (Azure SAS ``sig``, S3's
+    # ``X-Amz-Signature``) must not reach the error, whose path alone names the request.
+    app = web.Application()
+    async with serving(app) as port:
+        pass  # nobody listens
+    http = HttpClient(f"http://127.0.0.1:{port}/api", service="Example", max_retries=0, sleep=lambda _s: None)
+    signature = "q8ZKv0mE3eXhq1aHs7Lw"
+    for call in (lambda: http.get_json("x", {"sig": signature, "se": "2030-01-01"}),
+                 lambda: http.download(f"/api/file.pdf?X-Amz-Signature={signature}&x=1", 1000)):
+        error = await failure(call)
+        assert "ConnectionError" in str(error) and "/api/" in str(error)
+        assert signature not in "".join(traceback.format_exception(error)), str(error)
