@@ -31,7 +31,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.slack import render
 from bot.slack.stream_text import addition, preview
@@ -49,6 +50,13 @@ NO_UNFURL = {"unfurl_links": False, "unfurl_media": False}
 STREAM_MAX = 12_000  # characters streamed at most: one markdown_text's limit; the rest waits
 MARKDOWN_MAX = 12_000  # markdown_text per chat.appendStream call (docs.slack.dev)
 TASK = "lore-search"
+# What a Web API call raises once slack_sdk's retries are spent: Slack's refusal, or no answer at
+# all (connection dropped, timeout). A streaming step failing either way falls back the same.
+CALL_FAILED = (SlackClientError, aiohttp.ClientError, TimeoutError)
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else exc.__class__.__name__
 
 
 @dataclass(frozen=True)
@@ -140,9 +148,9 @@ class ThreadReply(AnswerSink):
         try:
             started = await self.client.chat_startStream(
                 channel=self.channel, thread_ts=self.thread_ts, chunks=[_task("in_progress")], **recipient)
-        except SlackApiError as exc:
+        except CALL_FAILED as exc:
             log.info("Slack refused to stream; posting and editing instead",
-                     extra={"error": exc.response.get("error"), "channel": self.channel})
+                     extra={"error": _why(exc), "channel": self.channel})
             self.stream = False
             return False
         self.ts, self.streaming = str(started["ts"]), True
@@ -151,9 +159,9 @@ class ThreadReply(AnswerSink):
     async def _append(self, chunks: list[dict[str, str]]) -> bool:
         try:
             await self.client.chat_appendStream(channel=self.channel, ts=self.ts, chunks=chunks)
-        except SlackApiError as exc:
+        except CALL_FAILED as exc:
             log.info("Slack stream append refused; the final answer replaces the message",
-                     extra={"error": exc.response.get("error"), "channel": self.channel})
+                     extra={"error": _why(exc), "channel": self.channel})
             self.appending = False
             return False
         return True
@@ -164,8 +172,8 @@ class ThreadReply(AnswerSink):
         self.streaming = False
         try:
             await self.client.chat_stopStream(channel=self.channel, ts=self.ts)
-        except SlackApiError as exc:
-            error = exc.response.get("error")
+        except CALL_FAILED as exc:
+            error = _why(exc)
             log.info("Slack stream stop refused", extra={"error": error})
             # Already stopped (by Slack, or by the user): it can be edited. Otherwise it may still
             # be streaming, and chat.update would be refused (streaming_state_conflict).

@@ -153,3 +153,31 @@ async def test_a_failed_stream_stop_at_a_reset_continues_by_edits(slack: SlackSt
     await stream_answer(events(script), sink, interval=0)
     replies = slack.messages("DCAROL", thread_ts=question.ts)
     assert replies[-1].text == render.answer_text(FINAL)
+
+
+class Dropping:
+    """slack_sdk's client whose streaming calls lose the connection (after slack_sdk's retries)."""
+
+    def __init__(self, client: AsyncWebClient, methods: set[str]) -> None:
+        self.client, self.methods = client, methods
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.methods:
+            async def dropped(**_kwargs: Any) -> Any:
+                import aiohttp
+
+                raise aiohttp.ServerDisconnectedError()
+            return dropped
+        return getattr(self.client, name)
+
+
+@pytest.mark.parametrize("dropped", [{"chat_startStream"}, {"chat_appendStream", "chat_stopStream"}],
+                         ids=["start", "append-and-stop"])
+async def test_a_dropped_connection_mid_stream_still_ends_with_the_final_answer(
+        slack: SlackStandIn, dropped: set[str]) -> None:
+    question = slack.add_message("CGENERAL", "how do I get VPN access?", user="UCAROL")
+    client = Dropping(AsyncWebClient(token=TOKEN, base_url=slack.api_url), dropped)
+    sink = ThreadReply(client, "CGENERAL", question.ts, question.text, recipient=Recipient("UCAROL", "T0LORE0001"))
+    await stream_answer(events([Status("answering"), *deltas(STREAMED), Finished(FINAL)]), sink, interval=0)
+    replies = slack.messages("CGENERAL", thread_ts=question.ts)
+    assert "it/vpn" in json.dumps(replies[-1].blocks)  # the final answer, with its source
