@@ -88,7 +88,7 @@ SERVER_TIMEOUT_SECONDS = 2.0
 
 def server_readiness(cfg: Config) -> dict[str, Any]:
     """The running server's ``/readyz`` on ``server.host:server.port``, or why there is none."""
-    url = f"http://{cfg.server.host}:{cfg.server.port}/readyz"
+    url = f"http://{_reachable(cfg.server.host)}:{cfg.server.port}/readyz"
     try:
         # Directly: an http_proxy in the environment is for the outside world, and would answer
         # for a server on this machine (or not at all).
@@ -111,6 +111,13 @@ def _when(iso: str) -> str:
     """An ISO 8601 time from the status, for people: to the second, with its zone."""
     moment = datetime.fromisoformat(iso)
     return moment.strftime("%Y-%m-%d %H:%M:%S ") + (moment.tzname() or "")
+
+
+def _reachable(host: str) -> str:
+    """The address to reach a server listening on ``host``: a wildcard is reached on loopback, an
+    IPv6 address in brackets."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"[{host}]" if ":" in host else host
 
 
 def render_status(status: dict[str, Any]) -> list[str]:

@@ -84,6 +84,8 @@ class Surfaces:
         self.by_platform: dict[str, Surface] = dict(surfaces or {})
 
     def add(self, surface: Surface) -> None:
+        if surface.platform in self.by_platform:  # two tables entries answering for one platform
+            raise ValueError(f"two chat surfaces for the platform {surface.platform!r}")
         self.by_platform[surface.platform] = surface
 
     def __iter__(self) -> Iterator[Surface]:

@@ -50,8 +50,8 @@ def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
     except PrincipalError as exc:
         raise CliError(f"--as: {exc}") from None
     secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=Redactor())
+    answerer = make_answerer(cfg.llm, secrets.get)  # before the index opens: a bad llm setting leaks nothing
     rt = Runtime(cfg)
-    answerer = make_answerer(cfg.llm, secrets.get)
     service = ConversationService(
         search=lambda q, principals: rt.searcher.search(q, principals, mode=Mode.HYBRID),
         answerer=answerer,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 import socket
 from collections.abc import Iterator
@@ -26,13 +27,18 @@ HANDBOOK = REPO / "examples" / "handbook"
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("LORE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("LORE_EMBEDDING_PROVIDER", "hash")
     monkeypatch.setenv("LORE_LLM_PROVIDER", "extractive")
     monkeypatch.delenv("LORE_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)  # no lore.toml of the checkout's
-    return tmp_path
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield tmp_path
+    # `lore serve` points the logs at this test's captured stderr: give the next test its own.
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
@@ -280,3 +286,10 @@ def test_ask_answered_by_a_language_model_ends_cleanly(
     assert code == 0, err
     assert "Helpdesk portal" in out and "Sources:" in out
     assert "Event loop is closed" not in err and "RuntimeError" not in err
+
+
+def test_status_reaches_a_server_on_a_wildcard_or_ipv6_address() -> None:
+    from bot.status import _reachable
+
+    assert _reachable("0.0.0.0") == "127.0.0.1" and _reachable("::") == "[::1]"
+    assert _reachable("::1") == "[::1]" and _reachable("lore.internal") == "lore.internal"

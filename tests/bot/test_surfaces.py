@@ -84,3 +84,10 @@ async def test_a_surface_without_an_audience_lookup_assumes_outsiders() -> None:
     pager = Pager.__new__(Pager)  # no context needed for the defaults
     turn = Turn("pager", "w", "alice", Kind.CHANNEL, "c", "t", "hello")
     assert await Surfaces({"pager": pager}).audience(turn) == UNKNOWN_AUDIENCE
+
+
+def test_two_surfaces_for_one_platform_are_refused() -> None:
+    surfaces = Surfaces()
+    surfaces.add(Pager.__new__(Pager))
+    with pytest.raises(ValueError, match="two chat surfaces for the platform 'pager'"):
+        surfaces.add(Pager.__new__(Pager))

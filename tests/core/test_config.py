@@ -78,6 +78,7 @@ def test_choices_are_read_in_any_case() -> None:
         ("LORE_SEARCH_TOPK", "unknown setting LORE_SEARCH_TOPK in the environment; did you mean LORE_SEARCH_TOP_K?"),
         ("LORE_INDEX_PATH", "did you mean LORE_INDEX_LANCE_PATH?"),
         ("LORE_CONFG", "did you mean LORE_CONFIG?"),
+        ("LORE_SECRETS_GROQ_API_KEY", "secret values are LORE_SECRET_<NAME> .did you mean LORE_SECRET_GROQ_API_KEY"),
         ("LORE_CONNECTORS_WIKI_URL", "unknown setting LORE_CONNECTORS_WIKI_URL in the environment"),
         ("LORE_SECRETS_GROQ_API_KEY", "unknown setting LORE_SECRETS_GROQ_API_KEY"),
     ],
