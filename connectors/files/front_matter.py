@@ -8,7 +8,8 @@ parser (parse.py) uses the same split, so both always agree on the clause.
 
 from __future__ import annotations
 
-from connectors.parsers.markdown import front_matter_end
+from collections.abc import Sequence
+
 from connectors.parsers.parsed import decode_utf8
 
 from .rules import FrontMatter, RuleError, parse_front_matter
@@ -19,6 +20,14 @@ MAX_FRONT_MATTER = 64 * 1024  # characters: a title and an acl; larger is not fr
 
 def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def front_matter_end(lines: Sequence[str]) -> int | None:
+    """The index of the ``---`` line that closes a front matter block opened by the first line;
+    None when the first line opens none, or the block is never closed."""
+    if not lines or lines[0].rstrip() != "---":
+        return None
+    return next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), None)
 
 
 def split_front_matter(relpath: str, text: str) -> tuple[FrontMatter, list[str]]:

@@ -10,9 +10,10 @@ setext) make the heading path and the first H1 is the title; code stays verbatim
 their text and images their alt text; list items stay ``- `` lines; table rows become
 ``a | b`` lines; HTML blocks keep their text without the tags.
 
-A front matter block (between ``---`` lines at the very top) is metadata, not text: it is left
-out, unread. The files connector reads it for a title and an access rule
-(connectors.files.parse) and hands the rest to :func:`markdown_document`.
+Front matter means something only to a source that defines it: the files connector reads it for
+a title and an access rule (connectors.files.parse) and hands the rest to
+:func:`markdown_document`. Here, for any other source (Confluence attachments), every line is
+text: a leading ``---`` block is read as Markdown, never dropped unread.
 
 markdown-it-py drops the whole rest of a document, silently, once block quotes or lists nest
 deeper than its ``maxNesting``; :func:`core.markdown_nesting.flatten_deep` reads such deep lines as plain paragraphs
@@ -35,19 +36,9 @@ _DROPPED_HTML = ("<script", "<style")  # their content is code, not text for a r
 
 
 def parse_markdown(relpath: str, data: bytes) -> Parsed:
-    """A Markdown document without its front matter; the title is its first H1. Raises
-    ParseError for text that is not UTF-8."""
-    lines = decode_text(data).split("\n")
-    end = front_matter_end(lines)
-    return markdown_document(lines if end is None else lines[end + 1 :])
-
-
-def front_matter_end(lines: Sequence[str]) -> int | None:
-    """The index of the ``---`` line that closes a front matter block opened by the first line;
-    None when the first line opens none, or the block is never closed."""
-    if not lines or lines[0].rstrip() != "---":
-        return None
-    return next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), None)
+    """A Markdown document, all of it; the title is its first H1. Raises ParseError for text
+    that is not UTF-8."""
+    return markdown_document(decode_text(data).split("\n"))
 
 
 def markdown_document(
