@@ -11,10 +11,9 @@ import re
 
 from markdown_it import MarkdownIt, helpers
 from markdown_it.helpers.parse_link_destination import _Result
-from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
 
-from core.markdown_nesting import BLOCK_NESTING, INLINE_NESTING, flatten_deep
+from core.markdown_nesting import BLOCK_NESTING, INLINE_NESTING, bounded
 
 BARE_URL = re.compile(r"https?://[^\s<>\"'`|\[\]]+", re.IGNORECASE)
 _SCHEME_AT_END = re.compile(r"https?$", re.IGNORECASE)
@@ -66,18 +65,7 @@ class _Parser(MarkdownIt):
 def new_parser() -> MarkdownIt:
     """markdown-it configured as :mod:`bot.markdown` describes."""
     # Built per call (well under a millisecond): a shared instance would be mutable global state.
-    md = _configured(BLOCK_NESTING)
-    md.block.ruler.before("table", "flatten_deep", flatten_deep)
-    inline = _configured(INLINE_NESTING)
-
-    def parse_inlines(state: StateCore) -> None:
-        # markdown-it's own core rule, with the inline parser's tighter nesting bound.
-        for token in state.tokens:
-            if token.type == "inline":
-                token.children = inline.inline.parse(token.content, inline, state.env, [])
-
-    md.core.ruler.at("inline", parse_inlines)
-    return md
+    return bounded(_configured(BLOCK_NESTING), _configured(INLINE_NESTING))
 
 
 def _configured(nesting: int) -> MarkdownIt:

@@ -9,7 +9,9 @@ bound: a link label costs up to that many steps per character (``[[[[...``).
 
 from __future__ import annotations
 
+from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
+from markdown_it.rules_core import StateCore
 
 BLOCK_NESTING = 20  # the CommonMark preset's own bound on recursion
 # A list item opens two levels (list + item) before its content is parsed one level deeper, so
@@ -35,3 +37,18 @@ def flatten_deep(state: StateBlock, start: int, end: int, silent: bool) -> bool:
     state.push("paragraph_close", "p", -1)
     state.line = start + 1
     return True
+
+
+def bounded(block: MarkdownIt, inline: MarkdownIt) -> MarkdownIt:
+    """``block`` (built with ``maxNesting`` :data:`BLOCK_NESTING`) with :func:`flatten_deep`, and
+    its inline content parsed by ``inline`` (built with :data:`INLINE_NESTING`) instead."""
+    block.block.ruler.before("table", "flatten_deep", flatten_deep)
+
+    def parse_inlines(state: StateCore) -> None:
+        # markdown-it's own core rule, with the inline parser's tighter nesting bound.
+        for token in state.tokens:
+            if token.type == "inline":
+                token.children = inline.inline.parse(token.content, inline, state.env, [])
+
+    block.core.ruler.at("inline", parse_inlines)
+    return block

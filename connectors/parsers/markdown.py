@@ -25,10 +25,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from markdown_it import MarkdownIt
-from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
-from core.markdown_nesting import BLOCK_NESTING, INLINE_NESTING, flatten_deep
+from core.markdown_nesting import BLOCK_NESTING, INLINE_NESTING, bounded
 
 from .parsed import Outline, Parsed, decode_text
 
@@ -53,19 +52,8 @@ def markdown_document(
 
 def _block_parser() -> MarkdownIt:
     # Built per document (well under 1 ms): a shared instance would be module-level mutable state.
-    parser = MarkdownIt("commonmark", {"maxNesting": BLOCK_NESTING})
-    parser.enable(["table", "strikethrough"])
-    parser.block.ruler.before("table", "flatten_deep", flatten_deep)
-    inline = MarkdownIt("commonmark", {"maxNesting": INLINE_NESTING}).enable("strikethrough")
-
-    def parse_inlines(state: StateCore) -> None:
-        # markdown-it's own core rule, but with the inline parser's tighter nesting bound.
-        for token in state.tokens:
-            if token.type == "inline":
-                token.children = inline.inline.parse(token.content, inline, state.env, [])
-
-    parser.core.ruler.at("inline", parse_inlines)
-    return parser
+    block = MarkdownIt("commonmark", {"maxNesting": BLOCK_NESTING}).enable(["table", "strikethrough"])
+    return bounded(block, MarkdownIt("commonmark", {"maxNesting": INLINE_NESTING}).enable("strikethrough"))
 
 
 def _html_parser() -> MarkdownIt:
