@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.audience import scope_for
 from bot.metrics import Metrics
@@ -37,6 +37,7 @@ from bot.turn import (
     Status,
     Turn,
 )
+from core.db import as_utc
 from core.ratelimit import Decision, RateLimiter
 from retrieval.answer.answerer import Answerer
 from retrieval.answer.base import Done, Exchange
@@ -47,6 +48,12 @@ log = logging.getLogger("lore.conversation")
 MAX_QUESTION_CHARS = 4000
 
 Search = Callable[[str, list[str]], Sequence[Hit]]
+
+
+def stale_note(since: datetime, after_days: int) -> str:
+    """The sentence under an answer whose sources are all old (one wording for every surface)."""
+    return (f"Every page this answer cites was last updated more than {after_days} days ago "
+            f"(the newest on {since:%Y-%m-%d}); check that it is still current.")
 DocumentDates = Callable[[list[str]], dict[str, datetime]]  # document ids -> last updated
 
 
@@ -64,6 +71,8 @@ class ConversationService:
         audiences: AudienceResolver | None = None,
         search_workers: int = 0,
         document_dates: DocumentDates | None = None,
+        stale_after_days: int = 365,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.search = search
         self.answerer = answerer
@@ -74,6 +83,8 @@ class ConversationService:
         self.metrics = metrics
         self.audiences = audiences
         self.document_dates = document_dates
+        self.stale_after_days = stale_after_days
+        self.now = now
         # Retrieval (query embedding + index searches) is CPU-bound and slow next to everything
         # else; on its own pool, sized to the cores, it cannot starve the quick lookups that use
         # the default pool (principals, audiences), and it queues instead of thrashing.
@@ -171,6 +182,7 @@ class ConversationService:
                 self.metrics.observe("total", now - started)
                 await self.threads.remember(thread_key, question)
                 citations = await self._dated(final.citations)
+                stale_since = self._stale_since(citations)
                 yield Finished(
                     Answer(
                         text=final.text,
@@ -181,6 +193,8 @@ class ConversationService:
                         fell_back=final.fell_back,
                         thread_id=turn.thread_id,
                         note=scope.note,
+                        stale_since=stale_since,
+                        stale_note=stale_note(stale_since, self.stale_after_days) if stale_since else "",
                         timing_ms={
                             "retrieval": round(retrieval_s * 1000, 2),
                             "answer": round(event.timings.total_ms, 2),
@@ -207,6 +221,14 @@ class ConversationService:
             log.exception("document dates lookup failed")
             return citations
         return tuple(replace(c, updated_at=dates.get(c.document_id)) for c in citations)
+
+    def _stale_since(self, citations: tuple[Citation, ...]) -> datetime | None:
+        """When the newest cited page last changed, if every cited page is older than
+        ``stale_after_days`` (a page whose date is unknown is not called stale)."""
+        if self.stale_after_days <= 0 or not citations or any(c.updated_at is None for c in citations):
+            return None
+        newest = max(as_utc(c.updated_at) for c in citations if c.updated_at is not None)
+        return newest if newest < self.now() - timedelta(days=self.stale_after_days) else None
 
     async def _audience(self, turn: Turn) -> Audience:
         if self.audiences is None:

@@ -106,6 +106,7 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
         audiences=surfaces,
         principals_for=PrincipalsLookup(runtime.db),
         document_dates=DocumentDatesLookup(runtime.db),
+        stale_after_days=cfg.answers.stale_after_days,
         rate_limiter=limiter,
         threads=threads,
         metrics=metrics,

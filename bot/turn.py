@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from retrieval.answer.base import NO_SOURCES_ANSWER, Citation, Delta, Reset
@@ -91,6 +92,10 @@ class Answer:
     thread_id: str
     note: str = ""
     timing_ms: dict[str, float] = field(default_factory=dict)
+    # Every cited page last changed before answers.stale_after_days: when the newest of them did,
+    # and the sentence every surface shows under the answer.
+    stale_since: datetime | None = None
+    stale_note: str = ""
 
     def as_json(self) -> dict[str, Any]:
         """The answer as the web chat's ``final`` event and ``lore ask --json`` print it."""
@@ -109,6 +114,8 @@ class Answer:
             "note": self.note,
             "thread_id": self.thread_id,
             "timing_ms": self.timing_ms,
+            "stale_since": self.stale_since.isoformat() if self.stale_since else None,
+            "stale_note": self.stale_note,
         }
 
 

@@ -10,9 +10,8 @@ mean"): a typo must not silently fall back to a default. Exempt are ``LORE_SECRE
 for the env secret store), ``LORE_TEST_*`` (test-suite switches) and the variables Kubernetes
 sets for a Service named ``lore`` or ``lore-...`` (``LORE_SERVICE_HOST``, ``LORE_PORT=tcp://...``).
 
-Plug-ins own their settings and this module imports none of them: the caller (the composition
-root, ``bot.cli``) passes their registration tables as :class:`Plugins`, and the loader checks
-the settings against them once:
+Plug-ins own their settings and this module imports none of them: the composition root
+(``bot.plugins``) passes their registration tables as :class:`Plugins`, checked once:
 
 - sources: connector instances are tables ``[connectors.<name>]`` with a ``type`` from the
   sources table and that type's settings; they come from the file only (their secrets are
@@ -113,6 +112,11 @@ class FilesConfig:
     parse_timeout_seconds: float = 30.0  # wall clock; the worker is killed and replaced after it
     parse_memory_mb: int = 1024  # the worker's address space (RLIMIT_AS), where the OS has it
     max_text_chars: int = 5_000_000  # extracted text per document (about 2,500 pages)
+
+
+@dataclass
+class AnswersConfig:
+    stale_after_days: int = 365  # all cited pages older: the answer says so, with the date; 0: never
 
 
 @dataclass
@@ -246,6 +250,7 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     files: FilesConfig = field(default_factory=FilesConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)
+    answers: AnswersConfig = field(default_factory=AnswersConfig)
     secrets: SecretsConfig = field(default_factory=SecretsConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
     ratelimit: RateLimitConfig = field(default_factory=RateLimitConfig)

@@ -58,6 +58,7 @@ def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
         identities=StaticIdentityResolver({email: Identity(email, org_member=not args.guest)}),
         principals_for=PrincipalsLookup(rt.db),
         document_dates=DocumentDatesLookup(rt.db),
+        stale_after_days=cfg.answers.stale_after_days,
         rate_limiter=InProcessRateLimiter(max(1, cfg.ratelimit.questions_per_minute)),
         threads=InProcessThreadMemory(),
         metrics=Metrics(),
@@ -118,6 +119,8 @@ class TerminalSink(AnswerSink):
             out.write(f"\n{terminal_text(answer.note)}\n")
         if answer.fell_back:
             out.write("\n(The language model was unavailable; this answer quotes the documents directly.)\n")
+        if answer.stale_note:
+            out.write(f"\n{answer.stale_note}\n")
         if answer.citations:
             out.write("\nSources:\n")
             for c in answer.citations:

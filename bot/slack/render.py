@@ -14,7 +14,7 @@ Layout of an answer::
 
     [context]  Question: …                       (when the caller passes ``question``)
     [section]+ the answer, split at 3,000 characters
-    [context]  audience note / language-model fallback note
+    [context]  audience note / language-model fallback note / stale-sources note
     [divider]
     [context]  1. <url|Title> · Heading › Sub · source-id     (one block per source)
     [context]  …and N more sources
@@ -82,6 +82,8 @@ def answer_blocks(
         notes.append(_context(":lock: " + escape(" ".join((answer.note or RESTRICTED_NOTE).split()))))
     if answer.fell_back:
         notes.append(_context(":warning: " + escape(FELL_BACK_NOTE)))
+    if answer.stale_note:
+        notes.append(_context(":hourglass: " + escape(answer.stale_note)))
     actions = _actions(answer, allow_private, feedback_ref, private_ref)
     citations = answer.citations if answer.found_sources else ()
 

@@ -40,6 +40,7 @@ GINA = "gina@northwind.example"
 WEBCHAT_USERS = f"{CAROL},{ERIN},{GINA} guest"
 SALARY_QUESTION = "What is the salary band for L5?"
 ANSWER_TIMEOUT = 60.0
+STALE_NOTE = "Every page this answer cites was last updated more than 365 days ago (the newest on 2024-05-01)."
 
 # A document whose title and text carry markup: it must reach the screen as characters.
 HOSTILE_TITLE = "Cafeteria <img src=x onerror=window.loreXss=1> menu"
@@ -460,7 +461,8 @@ def test_streaming_status_reset_and_notes(page: ChatPage) -> None:
                 *split_crlf(
                     sse(
                         "final",
-                        final(text, [CITATION], fell_back=True, restricted_to_audience=True),
+                        final(text, [CITATION], fell_back=True, restricted_to_audience=True,
+                              stale_note=STALE_NOTE),
                     )
                 ),
             ]
@@ -489,6 +491,7 @@ def test_streaming_status_reset_and_notes(page: ChatPage) -> None:
         in notes
     )
     assert any("everyone in this conversation" in n for n in notes), notes
+    assert STALE_NOTE in notes, notes
     items = answer.find_elements(By.CSS_SELECTOR, ".sources li")
     assert len(items) == 1 and "general/it-vpn-access.md" in items[0].text
     assert "VPN access › How to request" in items[0].text

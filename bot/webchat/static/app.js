@@ -209,6 +209,9 @@
 
       if (answer.fell_back) this.extras.append(h("p", { className: "note fell-back" }, FELL_BACK_NOTE));
       if (answer.restricted_to_audience) this.extras.append(h("p", { className: "note restricted" }, RESTRICTED_NOTE));
+      if (typeof answer.stale_note === "string" && answer.stale_note.trim()) {
+        this.extras.append(h("p", { className: "note stale-note" }, answer.stale_note));
+      }
       if (typeof answer.note === "string" && answer.note.trim()) {
         this.extras.append(h("p", { className: "note server-note" }, answer.note));
       }
