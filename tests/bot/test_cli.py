@@ -45,13 +45,13 @@ def test_ingest_summary_and_if_empty(env: Path, capsys: pytest.CaptureFixture[st
     assert code == 0
     report = json.loads(out)
     assert report["status"] == "succeeded"
-    assert report["counts"]["indexed"] == 21
+    assert report["counts"]["indexed"] == 27
     assert {s["source_id"] for s in report["skipped"]} == {"README.md", "drafts/unreviewed-ideas.md"}
     assert all("no access rule" in s["reason"] for s in report["skipped"])
     code, out, _ = run(capsys, "ingest", str(HANDBOOK), "--if-empty")
     assert code == 0 and "already has" in out
     code, out, _ = run(capsys, "ingest", str(HANDBOOK))
-    assert "0 indexed" in out and "21 unchanged" in out and "skipped drafts/unreviewed-ideas.md" in out
+    assert "0 indexed" in out and "27 unchanged" in out and "skipped drafts/unreviewed-ideas.md" in out
 
 
 def test_search_is_permission_correct_for_sample_users(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -114,8 +114,8 @@ def test_status(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "status", "--json")
     status = json.loads(out)
     assert code == 0
-    assert status["documents"] == 21 and status["groups"] == 5
-    assert status["index"]["chunks"] > 21
+    assert status["documents"] == 27 and status["groups"] == 5
+    assert status["index"]["chunks"] > 27
     (src,) = status["sources"]
     assert src["last_run"]["status"] == "succeeded"
 

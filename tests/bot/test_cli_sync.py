@@ -41,7 +41,7 @@ def test_sync_then_status(config: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert code == 0, err
     [report] = [json.loads(line) for line in out.splitlines()]
     assert (report["connector"], report["kind"], report["status"]) == ("handbook", "content", "succeeded")
-    assert report["counts"]["indexed"] == 21
+    assert report["counts"]["indexed"] == 27
     (config.parent / "handbook" / "hr" / "benefits.md").unlink()
     code, out, _ = run(capsys, "sync", "handbook")  # a folder scan: deletions by omission
     assert code == 0 and "1 deleted" in out
@@ -58,7 +58,7 @@ def test_sync_then_status(config: Path, capsys: pytest.CaptureFixture[str]) -> N
     [entry] = json.loads(out)["connectors"]
     assert entry["running_on"] is None
     assert entry["jobs"]["content"]["next_run"] != "due now"
-    assert entry["jobs"]["permissions"]["last_run"]["counts"]["unchanged"] == 19
+    assert entry["jobs"]["permissions"]["last_run"]["counts"]["unchanged"] == 25
 
 
 def test_sync_refuses_while_another_replica_holds_the_lease(config: Path, capsys: pytest.CaptureFixture[str]) -> None:

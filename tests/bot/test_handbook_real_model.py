@@ -24,7 +24,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Runtime:
     report = IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker).ingest(
         FilesConnector(REPO / "examples" / "handbook", rt.config.files, instance="handbook")
     )
-    assert report.status == "succeeded" and len(report.indexed) == 21
+    assert report.status == "succeeded" and len(report.indexed) == 27
     return rt
 
 

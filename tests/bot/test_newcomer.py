@@ -147,7 +147,7 @@ def test_status_is_readable_text_with_zoned_times(env: Path, capsys: pytest.Capt
     code, out, _ = run(capsys, "status")
     assert code == 0
     assert "{" not in out and "'" not in out  # no Python dicts
-    assert " UTC" in out and "21 indexed" in out
+    assert " UTC" in out and "27 indexed" in out
     assert "server          not running at http://127.0.0.1:3978" in out
     code, out, _ = run(capsys, "status", "--json")
     status = json.loads(out)

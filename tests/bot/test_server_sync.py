@@ -41,7 +41,7 @@ async def test_the_server_syncs_configured_connectors(tmp_path: Path) -> None:
         assert runs() == [("full", "succeeded"), ("permissions", "succeeded"), ("content", "succeeded")]
         metrics = await (await client.get("/metrics")).text()
         assert 'lore_sync_runs_total{connector="handbook",kind="full",status="succeeded"} 1.0' in metrics
-        assert 'lore_sync_documents_total{connector="handbook",outcome="indexed"} 21.0' in metrics
+        assert 'lore_sync_documents_total{connector="handbook",outcome="indexed"} 27.0' in metrics
         answer = await ask(client, "carol@northwind.example", "What are the salary bands?")
         assert "hr/confidential/salary-bands.md" in cited(answer)
     assert runs()[-1][1] == "succeeded"  # nothing left running after shutdown
