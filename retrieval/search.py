@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,18 @@ class Mode(str, enum.Enum):
     HYBRID = "hybrid"
     DENSE = "dense"
     BM25 = "bm25"
+
+
+@dataclass(frozen=True)
+class SearchDetail:
+    """One search and the permitted lists it was fused from, for the relevance gate
+    (retrieval.relevance). ``dense`` is scored by cosine similarity to the question itself
+    (before query feedback moved it) and may carry the stored vectors; ``lexical`` by BM25.
+    A dense-only or BM25-only search leaves the other list empty."""
+
+    hits: list[Hit]
+    dense: list[Hit] = field(default_factory=list)
+    lexical: list[Hit] = field(default_factory=list)
 
 
 class Searcher:
@@ -63,26 +75,40 @@ class Searcher:
         top_k: int | None = None,
         candidates: int | None = None,
     ) -> list[Hit]:
+        return self.search_with_detail(query, principals, mode=mode, top_k=top_k, candidates=candidates).hits
+
+    def search_with_detail(
+        self,
+        query: str,
+        principals: Sequence[str],
+        *,
+        mode: Mode = Mode.HYBRID,
+        top_k: int | None = None,
+        candidates: int | None = None,
+    ) -> SearchDetail:
+        """What :meth:`search` returns, plus the lists it already computed: no extra query."""
         query = query.strip()[:MAX_QUERY_CHARS]
         if not query or not principals:
-            return []
+            return SearchDetail([])
         k = top_k or self.config.top_k
         n = max(candidates or self.config.candidates, k)
         if mode is Mode.DENSE:
             hits = self.index.dense_search(self.embedder.embed_query(query), principals, k)
-            return self._guarded(principals, hits)[0]
+            dense = self._guarded(principals, hits)[0]
+            return SearchDetail(dense, dense=dense)
         if mode is Mode.BM25:
-            return self._guarded(principals, self.index.lexical_search(query, principals, k))[0]
+            lexical = self._guarded(principals, self.index.lexical_search(query, principals, k))[0]
+            return SearchDetail(lexical, lexical=lexical)
         vector = self.embedder.embed_query(query)
         dense, lexical = self._guarded(
             principals,
             self.index.dense_search(vector, principals, n, with_vectors=self._feedback_on()),
             self.index.lexical_search(query, principals, n),
         )
-        dense = self._feedback(vector, dense)
+        moved = self._feedback(vector, dense)
         if self.config.fusion == "rrf":
-            return fusion.rrf(dense, lexical, self.config.rrf_k, k)
-        return fusion.convex(dense, lexical, self.config.dense_weight, k)
+            return SearchDetail(fusion.rrf(moved, lexical, self.config.rrf_k, k), dense, lexical)
+        return SearchDetail(fusion.convex(moved, lexical, self.config.dense_weight, k), dense, lexical)
 
     def _feedback_on(self) -> bool:
         return self.config.feedback_docs > 0 and self.config.feedback_weight > 0
