@@ -21,9 +21,24 @@ from typing import Any, Protocol
 from retrieval.answer.base import NO_SOURCES_ANSWER, Citation, Delta, Reset
 
 __all__ = [
-    "NO_SOURCES_ANSWER", "Answer", "Audience", "AudienceResolver", "Citation", "Delta", "Event",
-    "Finished", "Identity", "IdentityResolver", "Kind", "PrincipalsFor", "Refused", "Reset",
-    "Status", "Turn",
+    "FELL_BACK_NOTE",
+    "NO_SOURCES_ANSWER",
+    "STAGE_TEXT",
+    "Answer",
+    "Audience",
+    "AudienceResolver",
+    "Citation",
+    "Delta",
+    "Event",
+    "Finished",
+    "Identity",
+    "IdentityResolver",
+    "Kind",
+    "PrincipalsFor",
+    "Refused",
+    "Reset",
+    "Status",
+    "Turn",
 ]
 
 
@@ -117,6 +132,12 @@ class Answer:
             "stale_since": self.stale_since.isoformat() if self.stale_since else None,
             "stale_note": self.stale_note,
         }
+
+
+# What a surface shows for a stage, and under an answer the extractive fallback wrote (the web
+# chat's page keeps its own copy, in JavaScript).
+STAGE_TEXT = {"retrieving": "Searching documents you can access…", "answering": "Writing the answer…"}
+FELL_BACK_NOTE = "The language model was unavailable; this answer quotes the documents directly."
 
 
 # -- the events of one answer, in order: Status*, (Delta | Reset)*, then Finished or Refused ------

@@ -18,15 +18,12 @@ from typing import TYPE_CHECKING
 from bot.cli.output import print_json, terminal_text
 from bot.errors import CliError
 from bot.streaming import AnswerSink, stream_answer
-from bot.turn import Answer, Finished, Kind, Refused, Turn
+from bot.turn import FELL_BACK_NOTE, STAGE_TEXT, Answer, Finished, Kind, Refused, Turn
 from core.config import Config
 
 if TYPE_CHECKING:
     from bot.conversation import ConversationService
     from retrieval.answer.answerer import Answerer
-
-STAGES = {"retrieving": "Searching documents you can access…", "answering": "Writing the answer…"}
-
 
 def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
     from bot.citation_dates import DocumentDatesLookup
@@ -89,7 +86,7 @@ class TerminalSink(AnswerSink):
 
     async def status(self, stage: str) -> None:
         if not self.as_json:
-            sys.stderr.write(STAGES.get(stage, stage) + "\n")
+            sys.stderr.write(STAGE_TEXT.get(stage, stage) + "\n")
 
     async def partial(self, appended: str, text: str) -> None:
         if not self.as_json:
@@ -118,7 +115,7 @@ class TerminalSink(AnswerSink):
         if answer.note:
             out.write(f"\n{terminal_text(answer.note)}\n")
         if answer.fell_back:
-            out.write("\n(The language model was unavailable; this answer quotes the documents directly.)\n")
+            out.write(f"\n({FELL_BACK_NOTE})\n")
         if answer.stale_note:
             out.write(f"\n{answer.stale_note}\n")
         if answer.citations:

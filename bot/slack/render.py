@@ -31,7 +31,7 @@ from bot.slack.escaping import SECTION_TEXT_MAX, escape, link, link_label, slack
 from bot.slack.link_hosts import disclose_link_hosts
 from bot.slack.mrkdwn import to_mrkdwn
 from bot.slack.sections import split_mrkdwn
-from bot.turn import NO_SOURCES_ANSWER, Answer, Citation
+from bot.turn import FELL_BACK_NOTE, NO_SOURCES_ANSWER, STAGE_TEXT, Answer, Citation
 
 Block = dict[str, Any]
 
@@ -52,16 +52,9 @@ POSITIVE, NEGATIVE = "up", "down"
 PRIVATE_ANSWER = "lore_private_answer"
 QUESTION_BLOCK_ID = "lore_question"
 
-FELL_BACK_NOTE = "The language model was unavailable; this answer quotes the documents directly."
 RESTRICTED_NOTE = "This answer only uses documents everyone in this conversation can read."
 TRUNCATED_NOTE = "\n\n_…the answer was cut short here; the sources below have the rest._"
 _QUESTION_LABEL = "*Question:* "
-
-STATUS = {
-    "retrieving": "Searching documents you can access…",
-    "answering": "Writing the answer…",
-}
-
 
 def answer_blocks(
     answer: Answer,
@@ -131,7 +124,7 @@ def question_from_blocks(blocks: list[dict[str, Any]]) -> str | None:
 
 
 def status_text(stage: str) -> str:
-    return STATUS.get(stage, "Working on it…")
+    return STAGE_TEXT.get(stage, "Working on it…")
 
 
 def status_blocks(stage: str) -> list[Block]:
