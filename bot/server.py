@@ -21,11 +21,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.citation_dates import DocumentDatesLookup
 from bot.conversation import ConversationService
-from bot.identity import PrincipalsLookup
 from bot.metrics import Metrics
 from bot.readiness import readiness_checks
+from bot.service import conversation_service
 from bot.surface import SurfaceContext, Surfaces
 from bot.surfaces import SURFACES
 from bot.threads import InProcessThreadMemory, RedisThreadMemory, ThreadMemory
@@ -37,7 +36,6 @@ from core.secrets.redaction import Redactor
 from retrieval.answer.answerer import Answerer, make_answerer
 from retrieval.consistency import Consistency, check_consistency
 from retrieval.runtime import Runtime
-from retrieval.search import Mode
 
 log = logging.getLogger("lore.server")
 
@@ -99,18 +97,8 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
     if isinstance(threads, RedisThreadMemory):
         metrics.track_thread_store_errors(lambda: threads.store_errors)
     metrics.track_rate_limit_store_errors(lambda: limiter.store_errors)
-    conversation = ConversationService(
-        search=lambda q, principals: runtime.searcher.search(q, principals, mode=Mode.HYBRID),
-        answerer=answerer,
-        identities=surfaces,
-        audiences=surfaces,
-        principals_for=PrincipalsLookup(runtime.db),
-        document_dates=DocumentDatesLookup(runtime.db),
-        stale_after_days=cfg.answers.stale_after_days,
-        rate_limiter=limiter,
-        threads=threads,
-        metrics=metrics,
-    )
+    conversation = conversation_service(runtime, answerer, identities=surfaces, audiences=surfaces,
+                                        rate_limiter=limiter, threads=threads, metrics=metrics)
     state = AppState(cfg, runtime, secrets, metrics, answerer, conversation, surfaces, redis)
     context = SurfaceContext(cfg, secrets, runtime.db, conversation, metrics, redis, state.answering)
     try:

@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from bot.conversation import ConversationService
     from retrieval.answer.answerer import Answerer
 
+
 def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
-    from bot.citation_dates import DocumentDatesLookup
-    from bot.conversation import ConversationService
-    from bot.identity import PrincipalsLookup, StaticIdentityResolver
+    from bot.identity import StaticIdentityResolver
     from bot.metrics import Metrics
+    from bot.service import conversation_service
     from bot.threads import InProcessThreadMemory
     from bot.turn import Identity
     from core.acl import PrincipalError, user_principal
@@ -39,7 +39,6 @@ def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
     from core.secrets.redaction import Redactor
     from retrieval.answer.answerer import make_answerer
     from retrieval.runtime import Runtime
-    from retrieval.search import Mode
 
     email = args.as_email.strip().lower()
     try:
@@ -49,13 +48,9 @@ def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
     secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=Redactor())
     answerer = make_answerer(cfg.llm, secrets.get)  # before the index opens: a bad llm setting leaks nothing
     rt = Runtime(cfg)
-    service = ConversationService(
-        search=lambda q, principals: rt.searcher.search(q, principals, mode=Mode.HYBRID),
-        answerer=answerer,
+    service = conversation_service(
+        rt, answerer,
         identities=StaticIdentityResolver({email: Identity(email, org_member=not args.guest)}),
-        principals_for=PrincipalsLookup(rt.db),
-        document_dates=DocumentDatesLookup(rt.db),
-        stale_after_days=cfg.answers.stale_after_days,
         rate_limiter=InProcessRateLimiter(max(1, cfg.ratelimit.questions_per_minute)),
         threads=InProcessThreadMemory(),
         metrics=Metrics(),

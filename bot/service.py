@@ -1,0 +1,42 @@
+"""The conversation service over one :class:`~retrieval.runtime.Runtime`: hybrid search, the
+membership store's principals, citation dates and the answer settings, wired the same way for
+the server and ``lore ask``; the caller brings who is asking and the per-process state."""
+
+from __future__ import annotations
+
+from bot.citation_dates import DocumentDatesLookup
+from bot.conversation import ConversationService
+from bot.identity import PrincipalsLookup
+from bot.metrics import Metrics
+from bot.threads import ThreadMemory
+from bot.turn import AudienceResolver, IdentityResolver
+from core.ratelimit import RateLimiter
+from retrieval.answer.answerer import Answerer
+from retrieval.runtime import Runtime
+from retrieval.search import Mode
+
+
+def conversation_service(
+    runtime: Runtime,
+    answerer: Answerer,
+    *,
+    identities: IdentityResolver,
+    audiences: AudienceResolver | None = None,
+    rate_limiter: RateLimiter,
+    threads: ThreadMemory,
+    metrics: Metrics,
+    search_workers: int = 0,
+) -> ConversationService:
+    return ConversationService(
+        search=lambda q, principals: runtime.searcher.search(q, principals, mode=Mode.HYBRID),
+        answerer=answerer,
+        identities=identities,
+        audiences=audiences,
+        principals_for=PrincipalsLookup(runtime.db),
+        document_dates=DocumentDatesLookup(runtime.db),
+        stale_after_days=runtime.config.answers.stale_after_days,
+        rate_limiter=rate_limiter,
+        threads=threads,
+        metrics=metrics,
+        search_workers=search_workers,
+    )
