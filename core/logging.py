@@ -25,7 +25,7 @@ from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from core.config import LogLevel
+from core.sections import LogLevel
 from core.secrets.redaction import REDACTED, SENSITIVE_KEY, Redactor
 
 _request_id: ContextVar[str | None] = ContextVar("lore_request_id", default=None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from core.coerce import one_of
-from core.config import SecretsConfig, ServerMode
+from core.sections import SecretsConfig, ServerMode
 from core.secrets.base import (
     InvalidSecretName,
     SecretNotFound,

@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Mapping
 
-from core.config import ServerMode
+from core.sections import ServerMode
 from core.secrets.base import SecretStore, SecretStoreError, validate_secret_name
 from core.secrets.redaction import Redactor
 
