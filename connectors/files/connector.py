@@ -61,7 +61,8 @@ from .folder_rules import (
 )
 from .front_matter import front_matter_of
 from .parse import MARKDOWN_SUFFIXES, parse_file
-from .rules import GROUPS_FILE, RuleError, parse_groups_file, qualify
+from .rule_yaml import RuleError
+from .rules import GROUPS_FILE, parse_groups_file, qualify
 from .walk import Entry, Unlistable, WalkItem, hidden, walk
 
 if TYPE_CHECKING:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from connectors.parsers.parsed import decode_utf8
 
-from .rules import FrontMatter, RuleError, parse_front_matter
+from .rule_yaml import RuleError
+from .rules import FrontMatter, parse_front_matter
 
 _NO_FRONT_MATTER = FrontMatter(None, None)
 MAX_FRONT_MATTER = 64 * 1024  # characters: a title and an acl; larger is not front matter
