@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import yaml
@@ -30,6 +31,10 @@ GROUPS_FILE = "groups.yaml"
 
 _ALLOW_EXAMPLE = "allow: [user:alice@example.com, group:files:engineering, org:members]"
 _FRONT_MATTER_EXAMPLE = "acl: [group:files:engineering]"
+_OWNER_EXAMPLE = "owner: Priya Raman (People team)"
+OWNER_LIMIT = 200  # characters of a front matter `owner:`
+# Invisible characters that reorder text: a name must read as it is stored.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _GROUPS_EXAMPLE = "engineering: [alice@example.com, bob@example.com]"
 _PRINCIPAL_FORMS = "user:<email>, group:<provider>:<id> or org:members"
 _PRINCIPAL_KINDS = ("user", "group", "org")
@@ -45,6 +50,7 @@ _ACL_LOOKALIKES = frozenset({"allow", "acls", "access", "permissions", "readers"
 class FrontMatter:
     title: str | None
     acl_clause: frozenset[str] | None
+    owner: str | None = None  # whom to ask about the document: a person or a team
 
 
 def parse_acl_file(where: str, data: bytes) -> frozenset[str]:
@@ -79,7 +85,8 @@ def parse_acl_file(where: str, data: bytes) -> frozenset[str]:
 
 
 def parse_front_matter(where: str, text: str, first_line: int) -> FrontMatter:
-    """Markdown front matter: ``title:`` and ``acl: [principal, ...]``; other keys are ignored.
+    """Markdown front matter: ``title:``, ``acl: [principal, ...]`` and ``owner:`` (one line of
+    text naming whom to ask about the document); other keys are ignored.
 
     ``first_line`` is the file line on which ``text`` starts, so that errors point into the file
     the author edits rather than into the extracted block."""
@@ -95,17 +102,20 @@ def parse_front_matter(where: str, text: str, first_line: int) -> FrontMatter:
         )
     title: str | None = None
     clause: frozenset[str] | None = None
+    owner: str | None = None
     seen: set[str] = set()
     for key_node, value_node in root.value:
         key = key_of(where, key_node, first_line - 1)
         line = line_of(key_node, first_line - 1)
-        if key in seen and key in ("acl", "title"):
+        if key in seen and key in ("acl", "title", "owner"):
             raise RuleError(where, f"front matter `{key}` appears twice; keep one", line)
         seen.add(key)
         if key == "acl":
             clause = _principals(where, "acl", value_node, line, first_line - 1)
         elif key == "title":
             title = _title(where, value_node, first_line - 1)
+        elif key == "owner":
+            owner = _owner(where, value_node, line, first_line - 1)
         elif key.lower() == "acl" or key.lower() in _ACL_LOOKALIKES:
             raise RuleError(
                 where,
@@ -113,7 +123,7 @@ def parse_front_matter(where: str, text: str, first_line: int) -> FrontMatter:
                 "write `acl: [principal, ...]` to restrict this document",
                 line,
             )
-    return FrontMatter(title, clause)
+    return FrontMatter(title, clause, owner)
 
 
 def qualify(clause: frozenset[str], namespace: str) -> frozenset[str]:
@@ -267,6 +277,31 @@ def _suggest(raw: str) -> str:
     if not sep and "@" in raw:
         return f"did you mean `user:{raw}`?"
     return f"write {_PRINCIPAL_FORMS}"
+
+
+def _owner(where: str, node: yaml.Node, key_line: int, line_offset: int) -> str:
+    """``owner:``: one line of text (a person or a team), at most OWNER_LIMIT characters, with
+    no control characters."""
+    line = line_of(node, line_offset)
+    value = node.value.strip() if isinstance(node, yaml.ScalarNode) else ""
+    if is_null(node) or (isinstance(node, yaml.ScalarNode) and not value):
+        problem, line = "is empty", key_line
+    elif not isinstance(node, yaml.ScalarNode):
+        problem = "must be one name in plain text, not a list or a mapping"
+    elif node.tag != "tag:yaml.org,2002:str":
+        problem = f"{node.value!r} reads as a number, a date or true/false, not a name; put it in quotes"
+    elif node.style in ("|", ">") or "\n" in node.value or node.end_mark.line != node.start_mark.line:
+        problem = "must be on one line"
+    elif len(value) > OWNER_LIMIT:
+        problem = f"is {len(value)} characters long, more than {OWNER_LIMIT}"
+    elif bad := next((c for c in value if c in _BIDI_CONTROLS
+                      or unicodedata.category(c) in ("Cc", "Zl", "Zp")), None):
+        problem = f"contains the control character U+{ord(bad):04X}"
+    else:
+        return value
+    raise RuleError(
+        where, f"front matter `owner` {problem}; write whom to ask, e.g. `{_OWNER_EXAMPLE}`", line
+    )
 
 
 def _title(where: str, node: yaml.Node, line_offset: int) -> str | None:
