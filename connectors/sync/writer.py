@@ -269,7 +269,9 @@ def _row(p: Prepared, *, content_hash: str, chunk_count: int) -> DocumentRow:
         content_hash=content_hash,
         acl=p.acl.to_json(),
         chunk_count=chunk_count,
-        updated_at=d.updated_at,
+        # In UTC: SQLite keeps a datetime's wall time and drops its offset (Confluence Data
+        # Center reports server-local times), and rows are read back as UTC (core.db.as_utc).
+        updated_at=d.updated_at.astimezone(UTC) if d.updated_at is not None else None,
         indexed_at=_now(),
         owner=d.author,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from connectors.base import (
@@ -39,6 +40,7 @@ class _Doc:
     seq: int
     broken: bool = False
     owner: str | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass
@@ -119,6 +121,7 @@ class FakeSource(SyncConnector):
             sections=(Section((), d.text),),
             acl=Acl.of(d.acl),
             author=d.owner,
+            updated_at=d.updated_at,
         )
 
     def changes(self, checkpoint: Mapping[str, Any] | None) -> Iterator[Change]:

@@ -3,6 +3,7 @@ of owner alone updates the row without re-embedding; on SQLite and PostgreSQL.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from connectors.sync import SyncEngine
 from core.acl import ORG_MEMBERS
-from core.db import Database, DocumentRow, IngestRun
+from core.db import Database, DocumentRow, IngestRun, as_utc
 from retrieval.chunking import Chunker
 from retrieval.embedding import HashEmbedder
 from retrieval.index.lance import LanceIndex
@@ -94,3 +95,13 @@ def test_a_rewritten_document_carries_its_new_owner(engine: SyncEngine, source: 
     report = engine.run(source, "content")
     assert report.indexed == ["b"] and report.owner_updated == []
     assert rows(engine.db)["b"].owner == "Anika Vogel"
+
+
+def test_a_source_time_with_an_offset_is_stored_as_the_same_instant(engine: SyncEngine, source: FakeSource) -> None:
+    """Confluence Data Center reports server-local times (``+02:00``); SQLite would keep the wall
+    time and lose the offset, so rows hold UTC."""
+    local = datetime(2026, 6, 1, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+    source.docs["a"].updated_at = local
+    engine.run(source, "content")
+    stored = rows(engine.db)["a"].updated_at
+    assert stored is not None and as_utc(stored) == datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
