@@ -5,6 +5,7 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from retrieval.chunking import Chunker
 from retrieval.embedding import HashEmbedder
 from retrieval.index.lance import LanceIndex
 from tests.builders import write
+from tests.conftest import REPO
 
 EMB = HashEmbedder(64)
 PRIYA = "---\ntitle: Leave\nowner: Priya Raman (People team)\n---\n\n# Leave\n\nTwenty seven days of annual leave.\n"
@@ -105,3 +107,21 @@ def test_an_owner_broken_later_takes_the_file_out_of_the_index(engine: SyncEngin
     assert source_id == "leave.md" and reason.startswith("leave.md line 3: front matter `owner` must be on one line")
     assert report.deleted == ["leave.md"]  # invalid front matter fails closed, as an invalid acl does
     assert found(engine, "annual") == [] and "leave.md" not in owners(engine.db)
+
+
+def test_the_sample_handbooks_owners_are_those_its_readme_lists() -> None:
+    handbook = REPO / "examples" / "handbook"
+    section = (handbook / "README.md").read_text(encoding="utf-8").split("## Page owners", 1)[1].split("\n## ", 1)[0]
+    listed = {
+        page.strip(): owner.strip()
+        for owner, pages in re.findall(r"^\| ([^|]+) \| ([^|]+\.md[^|]*) \|", section, re.MULTILINE)
+        for page in re.split(r"[,;]", pages)
+    }
+    handbook_connector = FilesConnector(handbook, FilesConfig(), instance="handbook")
+    try:
+        documents = [d for d in handbook_connector.scan() if isinstance(d, Document)]
+    finally:
+        handbook_connector.close()
+    found = {d.source_id: d.author for d in documents if d.author is not None}
+    assert found == listed
+    assert 0.4 <= len(found) / len(documents) <= 0.6  # about half name someone
