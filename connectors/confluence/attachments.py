@@ -23,7 +23,7 @@ from .access import PageAccess
 from .client import ConfluenceClient
 from .documents import web_link
 from .errors import AttachmentTooLarge, ConfluenceNotFound
-from .fields import author, dig, parse_instant
+from .fields import dig, owner, parse_instant
 from .memo import Memo
 from .queries import LISTING_LIMIT, PAGE_EXPAND, in_spaces
 
@@ -93,7 +93,7 @@ class Attachments:
             sections=parsed.sections,
             acl=acl,
             updated_at=parse_instant(dig(item, "version", "when")),
-            author=author(dig(item, "version", "by")),
+            author=owner(item),
             metadata={"space": str(dig(page, "space", "key") or ""), "type": "attachment",
                       "page": page_id},
         )

@@ -14,7 +14,7 @@ from connectors.base import Change, Skipped
 from core.acl import Acl
 from core.models import Document, Section, document_id
 
-from .fields import author, dig, objects, parse_instant
+from .fields import dig, objects, owner, parse_instant
 from .storage import storage_to_sections
 
 
@@ -42,7 +42,7 @@ def page_document(source: str, item: Mapping[str, Any], acl: Acl, wiki_url: str)
         sections=sections,
         acl=acl,
         updated_at=parse_instant(dig(item, "version", "when")),
-        author=author(dig(item, "version", "by") or dig(item, "history", "createdBy")),
+        author=owner(item),
         metadata={
             "space": str(space.get("key", "")),
             "type": str(item.get("type", "page")),

@@ -3,6 +3,7 @@ ISO 8601 instants (UTC when no zone is written) and a user's display name."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -32,8 +33,25 @@ def parse_instant(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
 def author(user: Any) -> str | None:
-    if not isinstance(user, Mapping):
+    """A user object's display name (whitespace collapsed), or None when it gives none: an email
+    address or an account id, which Confluence shows in place of some names, is never taken for
+    a person's name."""
+    if not isinstance(user, Mapping) or user.get("type") == "anonymous":
         return None
-    name = user.get("displayName") or user.get("publicName")
-    return str(name) if name else None
+    ids = {str(user[k]).strip().lower() for k in ("accountId", "email", "username", "userKey") if user.get(k)}
+    for key in ("displayName", "publicName"):
+        value = user.get(key)
+        name = " ".join(value.split()) if isinstance(value, str) else ""
+        if name and name.lower() not in ids and not _EMAIL.match(name):
+            return name
+    return None
+
+
+def owner(item: Mapping[str, Any]) -> str | None:
+    """Whom to ask about a page or attachment: its last editor (``version.by``), else its
+    creator (``history.createdBy``), by display name."""
+    return author(dig(item, "version", "by")) or author(dig(item, "history", "createdBy"))

@@ -3,6 +3,6 @@ rules written next to them (``_acl.yaml``, front matter) and groups in ``groups.
 documents themselves are read by the shared parsers in connectors.parsers."""
 
 from .connector import FilesConnector
-from .rules import RuleError
+from .rule_yaml import RuleError
 
 __all__ = ["FilesConnector", "RuleError"]

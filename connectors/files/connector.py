@@ -61,7 +61,8 @@ from .folder_rules import (
 )
 from .front_matter import front_matter_of
 from .parse import MARKDOWN_SUFFIXES, parse_file
-from .rules import GROUPS_FILE, RuleError, parse_groups_file, qualify
+from .rule_yaml import RuleError
+from .rules import GROUPS_FILE, parse_groups_file, qualify
 from .walk import Entry, Unlistable, WalkItem, hidden, walk
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ log = logging.getLogger("lore.files")
 _MB = 1024 * 1024
 # Part of every fingerprint: bump it when parsing changes what a file's document holds, so that
 # content runs parse every file again instead of trusting fingerprints of the old parser.
-PARSE_VERSION = "2"
+PARSE_VERSION = "3"  # 3: front matter `owner:` (Document.author)
 T = TypeVar("T")
 
 
@@ -311,6 +312,7 @@ class FilesConnector:
             sections=parsed.sections,
             acl=Acl.of(clauses),
             updated_at=datetime.fromtimestamp(file.info.st_mtime, tz=UTC),
+            author=parsed.owner,
         ).storable()  # the fingerprint's content hash must be the one the row will hold
 
     def _url(self, source_id: str) -> str:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from connectors.errors import DocumentUnreadable
 
-from .rules import ACL_FILE, RuleError, parse_acl_file, qualify
+from .rule_yaml import RuleError
+from .rules import ACL_FILE, parse_acl_file, qualify
 
 _MB = 1024 * 1024
 _KB = 1024

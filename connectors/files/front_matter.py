@@ -12,10 +12,11 @@ from collections.abc import Sequence
 
 from connectors.parsers.parsed import decode_utf8
 
-from .rules import FrontMatter, RuleError, parse_front_matter
+from .rule_yaml import RuleError
+from .rules import FrontMatter, parse_front_matter
 
 _NO_FRONT_MATTER = FrontMatter(None, None)
-MAX_FRONT_MATTER = 64 * 1024  # characters: a title and an acl; larger is not front matter
+MAX_FRONT_MATTER = 64 * 1024  # characters: a title, an acl, an owner; larger is not front matter
 
 
 def normalise_newlines(text: str) -> str:
@@ -42,7 +43,7 @@ def split_front_matter(relpath: str, text: str) -> tuple[FrontMatter, list[str]]
         raise RuleError(relpath, "front matter opened here is never closed; add a `---` line after it", 1)
     block = "\n".join(lines[1:close])
     if len(block) > MAX_FRONT_MATTER:
-        raise RuleError(relpath, f"front matter longer than {MAX_FRONT_MATTER // 1024} KB; keep it to a title and an acl", 1)
+        raise RuleError(relpath, f"front matter longer than {MAX_FRONT_MATTER // 1024} KB; keep it to a title, an acl and an owner", 1)
     front = parse_front_matter(relpath, block, first_line=2)
     return front, lines[close + 1 :]
 

@@ -1,5 +1,6 @@
 """How the files connector parses a file: the shared document parsers (connectors.parsers),
-except that a Markdown file's front matter is read for its title and its own access rule.
+except that a Markdown file's front matter is read for its title, its own access rule and its
+owner.
 
 :func:`parse_file` is what the connector's parse sandbox runs (it is importable by name, as
 the sandbox's worker process needs). The permission job reads the same front matter without
@@ -21,10 +22,10 @@ MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 
 
 def parse_markdown_file(relpath: str, data: bytes) -> Parsed:
-    """Front matter (title, ``acl:``), then the body. Raises ParseError for text that is not
-    UTF-8 and RuleError for invalid front matter."""
+    """Front matter (title, ``acl:``, ``owner:``), then the body. Raises ParseError for text
+    that is not UTF-8 and RuleError for invalid front matter."""
     front, lines = split_front_matter(relpath, decode_text(data))
-    return markdown_document(lines, title=front.title, acl_clause=front.acl_clause)
+    return markdown_document(lines, title=front.title, acl_clause=front.acl_clause, owner=front.owner)
 
 
 FILE_PARSERS: Mapping[str, Parser] = MappingProxyType(

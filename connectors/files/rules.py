@@ -10,27 +10,31 @@ second tree that also defines ``hr`` grants nothing here. A rule may still name 
 instance's group in full (``group:files:<instance>:<name>``), or a Confluence group with its
 instance (``group:confluence:<instance>:<id>``).
 
-Line numbers come from PyYAML's composed node tree (``yaml.compose``), which keeps the position
-of every node; constructing Python objects would lose them.
+The YAML is read by rule_yaml.py, which keeps every node's line for the error messages.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import yaml
 
-from connectors.errors import AclUnavailable
-from connectors.parsers.parsed import decode_utf8, utf8_problem
 from core.acl import PrincipalError, lacks_instance, parse_principal
+
+from .rule_yaml import RuleError, compose, compose_text, is_null, key_of, line_of
 
 ACL_FILE = "_acl.yaml"
 GROUPS_FILE = "groups.yaml"
 
 _ALLOW_EXAMPLE = "allow: [user:alice@example.com, group:files:engineering, org:members]"
 _FRONT_MATTER_EXAMPLE = "acl: [group:files:engineering]"
+_OWNER_EXAMPLE = "owner: Priya Raman (People team)"
+OWNER_LIMIT = 200  # characters of a front matter `owner:`
+# Invisible characters that reorder text: a name must read as it is stored.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _GROUPS_EXAMPLE = "engineering: [alice@example.com, bob@example.com]"
 _PRINCIPAL_FORMS = "user:<email>, group:<provider>:<id> or org:members"
 _PRINCIPAL_KINDS = ("user", "group", "org")
@@ -42,65 +46,51 @@ _GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 _ACL_LOOKALIKES = frozenset({"allow", "acls", "access", "permissions", "readers"})
 
 
-class RuleError(AclUnavailable, ValueError):
-    """An access-rule or group file that cannot be used as written: the documents it governs
-    are not indexed (fail closed)."""
-
-    def __init__(self, where: str, problem: str, line: int | None = None) -> None:
-        self.where = where
-        self.problem = problem
-        self.line = line
-        at = f"{where} line {line}" if line is not None else where
-        super().__init__(f"{at}: {problem}")
-
-    def __reduce__(self) -> tuple[type[RuleError], tuple[str, str, int | None]]:
-        # Rebuilt from its parts when it crosses a process boundary (the parse sandbox).
-        return type(self), (self.where, self.problem, self.line)
-
-
 @dataclass(frozen=True)
 class FrontMatter:
     title: str | None
     acl_clause: frozenset[str] | None
+    owner: str | None = None  # whom to ask about the document: a person or a team
 
 
 def parse_acl_file(where: str, data: bytes) -> frozenset[str]:
     """The allow-list of one folder's ``_acl.yaml``: exactly ``allow: [principal, ...]``."""
-    root = _compose(where, data, _ALLOW_EXAMPLE)
+    root = compose(where, data, _ALLOW_EXAMPLE)
     if root is None:
         raise RuleError(where, f"the file is empty; write `{_ALLOW_EXAMPLE}`", 1)
     if not isinstance(root, yaml.MappingNode):
         raise RuleError(
             where,
             f"expected a mapping with the single key `allow`; write `{_ALLOW_EXAMPLE}`",
-            _line(root),
+            line_of(root),
         )
     allow: yaml.Node | None = None
     allow_line = 1
     for key_node, value_node in root.value:
-        key = _key(where, key_node)
+        key = key_of(where, key_node)
         if key != "allow":
             raise RuleError(
                 where,
                 f"unknown key {key!r}; the only key is `allow` (write `{_ALLOW_EXAMPLE}`)",
-                _line(key_node),
+                line_of(key_node),
             )
         if allow is not None:
             raise RuleError(
-                where, "`allow` appears twice; merge both lists into one", _line(key_node)
+                where, "`allow` appears twice; merge both lists into one", line_of(key_node)
             )
-        allow, allow_line = value_node, _line(key_node)
+        allow, allow_line = value_node, line_of(key_node)
     if allow is None:
-        raise RuleError(where, f"`allow` is missing; write `{_ALLOW_EXAMPLE}`", _line(root))
+        raise RuleError(where, f"`allow` is missing; write `{_ALLOW_EXAMPLE}`", line_of(root))
     return _principals(where, "allow", allow, allow_line)
 
 
 def parse_front_matter(where: str, text: str, first_line: int) -> FrontMatter:
-    """Markdown front matter: ``title:`` and ``acl: [principal, ...]``; other keys are ignored.
+    """Markdown front matter: ``title:``, ``acl: [principal, ...]`` and ``owner:`` (one line of
+    text naming whom to ask about the document); other keys are ignored.
 
     ``first_line`` is the file line on which ``text`` starts, so that errors point into the file
     the author edits rather than into the extracted block."""
-    root = _compose_text(where, text, _FRONT_MATTER_EXAMPLE, first_line - 1)
+    root = compose_text(where, text, _FRONT_MATTER_EXAMPLE, first_line - 1)
     if root is None:
         return FrontMatter(None, None)
     if not isinstance(root, yaml.MappingNode):
@@ -108,21 +98,24 @@ def parse_front_matter(where: str, text: str, first_line: int) -> FrontMatter:
             where,
             "front matter must be `key: value` lines (for example `title: ...` and "
             "`acl: [group:files:engineering]`)",
-            _line(root, first_line - 1),
+            line_of(root, first_line - 1),
         )
     title: str | None = None
     clause: frozenset[str] | None = None
+    owner: str | None = None
     seen: set[str] = set()
     for key_node, value_node in root.value:
-        key = _key(where, key_node, first_line - 1)
-        line = _line(key_node, first_line - 1)
-        if key in seen and key in ("acl", "title"):
+        key = key_of(where, key_node, first_line - 1)
+        line = line_of(key_node, first_line - 1)
+        if key in seen and key in ("acl", "title", "owner"):
             raise RuleError(where, f"front matter `{key}` appears twice; keep one", line)
         seen.add(key)
         if key == "acl":
             clause = _principals(where, "acl", value_node, line, first_line - 1)
         elif key == "title":
             title = _title(where, value_node, first_line - 1)
+        elif key == "owner":
+            owner = _owner(where, value_node, line, first_line - 1)
         elif key.lower() == "acl" or key.lower() in _ACL_LOOKALIKES:
             raise RuleError(
                 where,
@@ -130,7 +123,7 @@ def parse_front_matter(where: str, text: str, first_line: int) -> FrontMatter:
                 "write `acl: [principal, ...]` to restrict this document",
                 line,
             )
-    return FrontMatter(title, clause)
+    return FrontMatter(title, clause, owner)
 
 
 def qualify(clause: frozenset[str], namespace: str) -> frozenset[str]:
@@ -144,17 +137,17 @@ def qualify(clause: frozenset[str], namespace: str) -> frozenset[str]:
 def parse_groups_file(where: str, data: bytes, namespace: str) -> dict[str, frozenset[str]]:
     """``groups.yaml``: group name -> list of member emails, keyed by group principal in
     ``namespace`` (``group:files:<instance>:<name>``)."""
-    root = _compose(where, data, _GROUPS_EXAMPLE)
+    root = compose(where, data, _GROUPS_EXAMPLE)
     if root is None:
         return {}
     if not isinstance(root, yaml.MappingNode):
         raise RuleError(
-            where, f"expected group names as keys; write `{_GROUPS_EXAMPLE}`", _line(root)
+            where, f"expected group names as keys; write `{_GROUPS_EXAMPLE}`", line_of(root)
         )
     groups: dict[str, frozenset[str]] = {}
     for key_node, value_node in root.value:
-        name = _key(where, key_node)
-        line = _line(key_node)
+        name = key_of(where, key_node)
+        line = line_of(key_node)
         if not _GROUP_NAME.match(name.strip().lower()):
             raise RuleError(
                 where,
@@ -172,7 +165,7 @@ def parse_groups_file(where: str, data: bytes, namespace: str) -> dict[str, froz
 
 
 def _members(where: str, name: str, node: yaml.Node, key_line: int) -> frozenset[str]:
-    if _is_null(node):
+    if is_null(node):
         raise RuleError(
             where,
             f"group {name!r} has no member list; write `{name}: []` for an empty group",
@@ -182,19 +175,19 @@ def _members(where: str, name: str, node: yaml.Node, key_line: int) -> frozenset
         raise RuleError(
             where,
             f"members of {name!r} must be a list; write `{name}: [alice@example.com]`",
-            _line(node),
+            line_of(node),
         )
     members: set[str] = set()
     for item in node.value:
         if not isinstance(item, yaml.ScalarNode) or not item.value.strip():
-            raise RuleError(where, "each member must be one email address", _line(item))
+            raise RuleError(where, "each member must be one email address", line_of(item))
         raw = item.value.strip()
         if ":" in raw:
             raise RuleError(
                 where,
                 f"{raw!r}: members are plain email addresses (no `user:` prefix, no nested "
                 "groups); write the address alone, e.g. `- alice@example.com`",
-                _line(item),
+                line_of(item),
             )
         try:
             members.add(parse_principal(f"user:{raw}").removeprefix("user:"))
@@ -202,7 +195,7 @@ def _members(where: str, name: str, node: yaml.Node, key_line: int) -> frozenset
             raise RuleError(
                 where,
                 f"{raw!r} is not an email address; write e.g. `- alice@example.com`",
-                _line(item),
+                line_of(item),
             ) from None
     return frozenset(members)
 
@@ -210,7 +203,7 @@ def _members(where: str, name: str, node: yaml.Node, key_line: int) -> frozenset
 def _principals(
     where: str, key: str, node: yaml.Node, key_line: int, line_offset: int = 0
 ) -> frozenset[str]:
-    if _is_null(node):
+    if is_null(node):
         raise RuleError(
             where,
             f"`{key}` is empty; list at least one principal, e.g. `{key}: [org:members]`",
@@ -220,26 +213,26 @@ def _principals(
         raise RuleError(
             where,
             f"`{key}` must be a list; write `{key}: [{node.value}]`",
-            _line(node, line_offset),
+            line_of(node, line_offset),
         )
     if not isinstance(node, yaml.SequenceNode):
         raise RuleError(
             where,
             f"`{key}` must be a list of principals; write `{key}: [{_PRINCIPAL_FORMS}]`",
-            _line(node, line_offset),
+            line_of(node, line_offset),
         )
     if not node.value:
         # An empty list would mean "nobody"; that is almost always an unfinished edit.
         raise RuleError(
             where,
             f"`{key}` is an empty list; list at least one principal, e.g. `{key}: [org:members]`",
-            _line(node, line_offset),
+            line_of(node, line_offset),
         )
     return frozenset(_principal(where, item, line_offset) for item in node.value)
 
 
 def _principal(where: str, node: yaml.Node, line_offset: int) -> str:
-    line = _line(node, line_offset)
+    line = line_of(node, line_offset)
     if isinstance(node, yaml.MappingNode) and len(node.value) == 1:
         k, v = node.value[0]
         if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode):
@@ -286,96 +279,36 @@ def _suggest(raw: str) -> str:
     return f"write {_PRINCIPAL_FORMS}"
 
 
+def _owner(where: str, node: yaml.Node, key_line: int, line_offset: int) -> str:
+    """``owner:``: one line of text (a person or a team), at most OWNER_LIMIT characters, with
+    no control characters."""
+    line = line_of(node, line_offset)
+    value = node.value.strip() if isinstance(node, yaml.ScalarNode) else ""
+    if is_null(node) or (isinstance(node, yaml.ScalarNode) and not value):
+        problem, line = "is empty", key_line
+    elif not isinstance(node, yaml.ScalarNode):
+        problem = "must be one name in plain text, not a list or a mapping"
+    elif node.tag != "tag:yaml.org,2002:str":
+        problem = f"{node.value!r} reads as a number, a date or true/false, not a name; put it in quotes"
+    elif node.style in ("|", ">") or "\n" in node.value or node.end_mark.line != node.start_mark.line:
+        problem = "must be on one line"
+    elif len(value) > OWNER_LIMIT:
+        problem = f"is {len(value)} characters long, more than {OWNER_LIMIT}"
+    elif bad := next((c for c in value if c in _BIDI_CONTROLS
+                      or unicodedata.category(c) in ("Cc", "Zl", "Zp")), None):
+        problem = f"contains the control character U+{ord(bad):04X}"
+    else:
+        return value
+    raise RuleError(
+        where, f"front matter `owner` {problem}; write whom to ask, e.g. `{_OWNER_EXAMPLE}`", line
+    )
+
+
 def _title(where: str, node: yaml.Node, line_offset: int) -> str | None:
     if not isinstance(node, yaml.ScalarNode):
         raise RuleError(
             where,
             "front matter `title` must be plain text, e.g. `title: Leave policy`",
-            _line(node, line_offset),
+            line_of(node, line_offset),
         )
     return node.value.strip() or None
-
-
-def _compose(where: str, data: bytes, example: str) -> yaml.Node | None:
-    try:
-        text = decode_utf8(data)
-    except UnicodeDecodeError as exc:
-        raise RuleError(where, utf8_problem(exc), data.count(b"\n", 0, exc.start) + 1) from None
-    return _compose_text(where, text, example)
-
-
-# Rule files are two levels deep; anything far deeper is a mistake or an attack. PyYAML's
-# composer recurses once per level, so a 6 KB `[[[[...` would otherwise raise RecursionError.
-MAX_NESTING = 32
-MAX_TOKENS = 1_000_000  # a 4 MB groups.yaml of one address per line has about 160,000
-_OPENERS = (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken, yaml.BlockSequenceStartToken,
-            yaml.BlockMappingStartToken)
-_CLOSERS = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
-
-
-def _check_nesting(where: str, text: str, line_offset: int) -> None:
-    """Refuse deep nesting from the token stream, which PyYAML's scanner produces without
-    recursion, before the recursive composer sees it."""
-    depth = 0
-    for count, token in enumerate(yaml.scan(text, Loader=yaml.SafeLoader)):
-        if count > MAX_TOKENS:
-            raise RuleError(where, f"more than {MAX_TOKENS:,} YAML tokens; this is not a rule file")
-        if isinstance(token, _OPENERS):
-            depth += 1
-            if depth > MAX_NESTING:
-                raise RuleError(
-                    where,
-                    f"nested more than {MAX_NESTING} levels deep; a rule is a flat list of principals",
-                    token.start_mark.line + 1 + line_offset,
-                )
-        elif isinstance(token, _CLOSERS):
-            depth -= 1
-            if depth < 0:  # PyYAML scans unmatched closers slowly (super-linear): stop at the first
-                raise RuleError(where, "a `]` or `}` closes nothing", token.start_mark.line + 1 + line_offset)
-
-
-def _compose_text(where: str, text: str, example: str, line_offset: int = 0) -> yaml.Node | None:
-    try:
-        _check_nesting(where, text, line_offset)
-        node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
-    except RecursionError:
-        raise RuleError(where, "nested too deeply to read; a rule is a flat list of principals") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 + line_offset if mark is not None else None
-        what = " ".join(p for p in (exc.context, exc.problem) if p)
-        if exc.context_mark is not None and mark is not None and exc.context_mark.line != mark.line:
-            # e.g. an unclosed `[`: the problem shows at the end, the cause is where it began.
-            what += f", started on line {exc.context_mark.line + 1 + line_offset}"
-        if "'\\t'" in what:
-            fix = "indent with spaces, not tabs"
-        elif "block" in what:
-            fix = f"check the indentation (items of one list start in the same column); `{example}`"
-        else:
-            fix = f"the expected form is `{example}`"
-        raise RuleError(where, f"not valid YAML ({what}); {fix}", line) from None
-    except yaml.YAMLError as exc:
-        # ReaderError (control characters) carries a character position instead of a mark.
-        position = getattr(exc, "position", None)
-        line = (
-            text.count("\n", 0, position) + 1 + line_offset if isinstance(position, int) else None
-        )
-        character = getattr(exc, "character", None)
-        code = ord(character) if isinstance(character, str) else character
-        what = f"control character U+{code:04X}" if isinstance(code, int) else str(exc)
-        raise RuleError(where, f"not valid YAML ({what}); remove it", line) from None
-    return node
-
-
-def _key(where: str, node: yaml.Node, line_offset: int = 0) -> str:
-    if not isinstance(node, yaml.ScalarNode):
-        raise RuleError(where, "keys must be plain words such as `allow`", _line(node, line_offset))
-    return str(node.value)
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
-
-
-def _line(node: yaml.Node, line_offset: int = 0) -> int:
-    return int(node.start_mark.line) + 1 + line_offset

@@ -41,13 +41,14 @@ def parse_markdown(relpath: str, data: bytes) -> Parsed:
 
 
 def markdown_document(
-    lines: Sequence[str], *, title: str | None = None, acl_clause: frozenset[str] | None = None
+    lines: Sequence[str], *, title: str | None = None, acl_clause: frozenset[str] | None = None,
+    owner: str | None = None,
 ) -> Parsed:
-    """A Markdown body (front matter already taken off) with the ``title`` and ``acl_clause``
-    its caller read elsewhere; without a title, the first H1 is the title."""
+    """A Markdown body (front matter already taken off) with the ``title``, ``acl_clause`` and
+    ``owner`` its caller read elsewhere; without a title, the first H1 is the title."""
     outline = Outline("\n")
     first_h1 = _Writer(outline).write(_block_parser().parse("\n".join(lines)))
-    return Parsed(title or first_h1, outline.sections(), acl_clause)
+    return Parsed(title or first_h1, outline.sections(), acl_clause, owner)
 
 
 def _block_parser() -> MarkdownIt:

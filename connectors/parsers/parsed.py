@@ -26,6 +26,8 @@ class Parsed:
     sections: tuple[Section, ...]
     # A clause the document itself declares (Markdown front matter read by the files connector).
     acl_clause: frozenset[str] | None = None
+    # Whom to ask about it, as the document declares (front matter ``owner:``, files connector).
+    owner: str | None = None
     # Reserved for a source-provided modification date; files use their mtime instead.
     updated_hint: None = None
 

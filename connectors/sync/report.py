@@ -12,6 +12,7 @@ class SyncReport:
     kind: str = "ingest"  # content | permissions | full | ingest (`lore ingest`)
     indexed: list[str] = field(default_factory=list)
     acl_updated: list[str] = field(default_factory=list)
+    owner_updated: list[str] = field(default_factory=list)  # content and ACL unchanged, owner not
     unchanged: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -28,6 +29,7 @@ class SyncReport:
         return {
             "indexed": len(self.indexed),
             "acl_updated": len(self.acl_updated),
+            "owner_updated": len(self.owner_updated),
             "unchanged": len(self.unchanged),
             "deleted": len(self.deleted),
             "skipped": len(self.skipped),
@@ -58,7 +60,8 @@ class SyncReport:
 
     def summary(self) -> str:
         c = self.counts()
+        owners = f", {c['owner_updated']} owners updated" if c["owner_updated"] else ""
         return (
-            f"{self.status}: {c['indexed']} indexed, {c['acl_updated']} permissions updated, "
+            f"{self.status}: {c['indexed']} indexed, {c['acl_updated']} permissions updated{owners}, "
             f"{c['unchanged']} unchanged, {c['deleted']} deleted, {c['skipped']} skipped, {c['failed']} failed"
         )

@@ -4,7 +4,8 @@ Crash safety rests on one ordering rule: the metadata row of a document is writt
 *pending*, with an empty content hash) before its chunks reach the index, and marked final after.
 So every document in the index has a row; a pending row after a crash never matches the content
 hash, and the next run rewrites that document (replacement is idempotent). Deletions go index
-first, then row. A document whose content hash and ACL match its row writes nothing.
+first, then row. A document whose content hash and ACL match its row writes nothing; when only
+its owner differs (not in the index), the row alone is updated, without re-embedding.
 
 A document that is skipped or fails is removed from the index if an earlier run had indexed it:
 when we cannot tell who may read it, or what it says, nobody reads it (fail closed).
@@ -95,18 +96,33 @@ class DocumentWriter:
         batch, self._pending, self._pending_chunks = list(self._pending.values()), {}, 0
         rows = self.rows([p.document.id for p in batch])
         to_write: list[Prepared] = []
+        owners: dict[str, str | None] = {}
         for p in batch:
             row = rows.get(p.document.id)
             if row is not None and row.content_hash == p.document.content_hash():
-                if stored_acl(row.acl) == p.acl:
-                    self.report.unchanged.append(p.document.source_id)
-                else:
+                if row.owner != p.document.author:
+                    owners[row.id] = p.document.author
+                if stored_acl(row.acl) != p.acl:
                     self._queue_acl(p.document.id, p.acl, p.fields)
                     self.report.acl_updated.append(p.document.source_id)
+                elif row.id in owners:
+                    self.report.owner_updated.append(p.document.source_id)
+                else:
+                    self.report.unchanged.append(p.document.source_id)
             else:
                 to_write.append(p)
+        self._write_owners(owners)
         self.flush_acls()
         self._write_isolating(to_write)
+
+    def _write_owners(self, owners: dict[str, str | None]) -> None:
+        """Rows whose content is unchanged but whose owner is not: the owner is only in the
+        row, so nothing else is written."""
+        if not owners:
+            return
+        with self.db.session() as s:
+            for row in s.execute(select(DocumentRow).where(DocumentRow.id.in_(list(owners)))).scalars():
+                row.owner = owners[row.id]
 
     def _write_isolating(self, batch: list[Prepared]) -> None:
         """Write a batch; when it fails, write its documents one by one, so that the one that
@@ -253,6 +269,9 @@ def _row(p: Prepared, *, content_hash: str, chunk_count: int) -> DocumentRow:
         content_hash=content_hash,
         acl=p.acl.to_json(),
         chunk_count=chunk_count,
-        updated_at=d.updated_at,
+        # In UTC: SQLite keeps a datetime's wall time and drops its offset (Confluence Data
+        # Center reports server-local times), and rows are read back as UTC (core.db.as_utc).
+        updated_at=d.updated_at.astimezone(UTC) if d.updated_at is not None else None,
         indexed_at=_now(),
+        owner=d.author,
     )

@@ -29,6 +29,9 @@ class DocumentRow(Base):
     chunk_count: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     indexed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Who owns or last edited it at the source (a display name, never an email or account id),
+    # or None when the source records nobody: whom a reply can suggest asking. Not in the index.
+    owner: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class GroupMembership(Base):

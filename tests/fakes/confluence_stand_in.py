@@ -35,10 +35,12 @@ Documented behaviour it follows (developer.atlassian.com/cloud/confluence/rest/v
   rest-api-and-cql-always-limits-results-to-50-1032258424.html: body -> 50, other expansions ->
   200, none -> 1000; written for Data Center, the 50 is widely reported for Cloud too); otherwise
   :data:`MAX_LIMIT` (100).
-- ``GET /wiki/rest/api/content/{id}?expand=...&status=...``: ``body.storage``, ``version``,
-  ``ancestors`` (root first, drafts included with ``status: "draft"``), ``space``, ``history``,
-  ``metadata.labels`` (``{"results": [{"prefix": "global", "name", "id", "label"}], "start": 0,
-  "limit": 200, "size": n}``), ``restrictions.read.restrictions.user`` / ``.group``; unexpanded
+- ``GET /wiki/rest/api/content/{id}?expand=...&status=...``: ``body.storage``, ``version``
+  (``by``: the user of the last edit, ``edit_page(by=)``, else the creator), ``history``
+  (``createdBy``: the creator, ``add_page(author=)``), ``ancestors`` (root first, drafts
+  included with ``status: "draft"``), ``space``, ``metadata.labels`` (``{"results":
+  [{"prefix": "global", "name", "id", "label"}], "start": 0, "limit": 200, "size": n}``),
+  ``restrictions.read.restrictions.user`` / ``.group``; unexpanded
   properties are listed in ``_expandable``. ``status`` may repeat (``status=current&status=
   archived``) or be ``any`` (documented). Drafts are found only with ``status=draft``, archived
   pages only with ``status=archived`` (or ``any``); purged content and unknown ids -> 404
@@ -207,10 +209,11 @@ class Page:
     parent_id: str | None = None
     read_users: list[str] = field(default_factory=list)
     read_groups: list[str] = field(default_factory=list)
-    author: str | None = None
+    author: str | None = None  # account id of the creator (history.createdBy)
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     modified: datetime = field(default_factory=lambda: datetime.now(UTC))
     labels: list[str] = field(default_factory=list)  # lower-case label names
+    editor: str | None = None  # account id of the last edit (version.by); None: the creator
 
 
 @dataclass
@@ -495,10 +498,14 @@ class ConfluenceStandIn:
         body_storage: str | None = None,
         title: str | None = None,
         modified: datetime | None = None,
+        *,
+        by: str | None = None,
     ) -> Page:
+        """A new version; ``by``: the account id of whoever made it (default: the last editor)."""
         page = self.pages[page_id]
         page.body = body_storage if body_storage is not None else page.body
         page.title = title or page.title
+        page.editor = by or page.editor
         page.version += 1
         page.modified = modified or datetime.now(UTC)
         return page
@@ -668,7 +675,7 @@ class ConfluenceStandIn:
             expandable["space"] = f"/rest/api/space/{page.space_key}"
         if has("version"):
             out["version"] = {
-                "by": self._user_ref(page.author),
+                "by": self._user_ref(page.editor or page.author),
                 "when": _iso(page.modified),
                 "number": page.version,
                 "minorEdit": False,

@@ -15,6 +15,7 @@ from atlassian import Confluence as _Confluence
 from atlassian.confluence import ConfluenceServer as _ConfluenceServer
 from atlassian.errors import ApiError, ApiNotFoundError
 
+from connectors.confluence.queries import CONTENT_EXPAND
 from tests.fakes.confluence_stand_in import ConfluenceStandIn
 
 EMAIL = "lore-bot@northwind.example"
@@ -618,3 +619,20 @@ def test_demo_runs_in_the_foreground_until_sigterm() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_version_by_is_the_last_editor_with_the_expand_the_connector_sends(wiki: ConfluenceStandIn) -> None:
+    """The connector's search (CONTENT_EXPAND) gets ``version.by`` (the last edit's user) and
+    ``history.createdBy`` (the creator), as Confluence answers."""
+    page = wiki.add_page("ENG", "Deploys", "<p>ship it</p>", author="acc-alice")
+    found = raw(wiki, "rest/api/content/search", cql="type = page", expand=CONTENT_EXPAND).json()
+    [item] = found["results"]
+    assert item["version"]["by"]["displayName"] == "Alice"  # not edited yet: the creator
+    assert item["history"]["createdBy"]["displayName"] == "Alice"
+    wiki.edit_page(page.id, "<p>ship it on Tuesdays</p>", by="acc-bob")
+    wiki.edit_page(page.id, "<p>ship it on Tuesdays only</p>")  # again, by the same editor
+    [item] = raw(wiki, "rest/api/content/search", cql="type = page", expand=CONTENT_EXPAND).json()["results"]
+    assert (item["version"]["number"], item["version"]["by"]["accountId"]) == (3, "acc-bob")
+    assert item["version"]["by"]["displayName"] == "Bob"
+    assert item["history"]["createdBy"]["accountId"] == "acc-alice"
+    assert "by" not in raw(wiki, f"rest/api/content/{page.id}").json().get("version", {})  # only expanded

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from connectors.confluence.connector import ConfluenceConnector
 from connectors.confluence.settings import ConfluenceConnectorConfig
 from connectors.sync import SyncEngine
-from core.db import Database, open_database
+from core.db import Database, DocumentRow, open_database
 from core.memberships import members_of, principals_for
 from retrieval.chunking import Chunker
 from retrieval.embedding import HashEmbedder
@@ -122,6 +123,50 @@ def test_an_edit_is_picked_up_incrementally(wiki: ConfluenceStandIn, engine: Syn
     report = engine.run(connector(wiki), "content")
     assert report.indexed == [page_id(wiki, "Holiday Policy")]
     assert "30 days" in engine.index.lexical_search("holiday", ["group:confluence:wiki:g-hr"], 5)[0].text
+
+
+def owners(db: Database) -> dict[str, str | None]:
+    with db.session() as s:
+        return {r.source_id: r.owner for r in s.execute(select(DocumentRow)).scalars()}
+
+
+def test_a_pages_owner_is_its_last_editors_display_name(wiki: ConfluenceStandIn, engine: SyncEngine) -> None:
+    engine.run(connector(wiki), "content")
+    holiday, onboarding = page_id(wiki, "Holiday Policy"), page_id(wiki, "Onboarding Checklist")
+    [attachment] = [sid for sid in owners(engine.db) if sid.startswith(onboarding + "/")]
+    first = owners(engine.db)
+    assert first[holiday] == "Bob Example"  # never edited: its creator
+    assert first[page_id(wiki, "On-call Runbook")] == "Carol"  # the name, not the hidden email
+    assert first[attachment] == "Bob Example"  # whoever uploaded its current version
+
+    wiki.edit_page(holiday, "<p>Everyone gets 30 days of paid holiday.</p>", by="alice-account")
+    report = engine.run(connector(wiki), "content")
+    assert report.indexed == [holiday] and owners(engine.db)[holiday] == "Alice Example"
+
+    # A new version with the same text by someone else: the row's owner, nothing re-embedded.
+    wiki.edit_page(holiday, by="carol-account")
+    report = engine.run(connector(wiki), "content")
+    assert report.owner_updated == [holiday] and report.chunks_written == 0
+    assert owners(engine.db)[holiday] == "Carol"
+
+
+def test_an_editor_without_a_display_name_leaves_the_creator_as_owner(
+    wiki: ConfluenceStandIn, engine: SyncEngine
+) -> None:
+    wiki.add_user("dan-account", "dan@example.com")  # no display name: Confluence shows the id
+    wiki.add_user("erin-account", "erin@example.com", display_name="erin@example.com")
+    holiday, welcome = page_id(wiki, "Holiday Policy"), page_id(wiki, "Welcome to Northwind")
+    wiki.edit_page(holiday, by="dan-account")
+    wiki.edit_page(welcome, by="erin-account")
+    engine.run(connector(wiki, anonymous_access="org-members"), "content")
+    stored = owners(engine.db)
+    assert stored[holiday] == "Bob Example" and stored[welcome] == "Bob Example"
+    # Nobody with a name at all (a creator whose account is gone): no owner, never an id.
+    wiki.pages[holiday].author = "gone-account"
+    wiki.edit_page(holiday, "<p>Everyone gets 31 days of paid holiday.</p>")
+    engine.run(connector(wiki, anonymous_access="org-members"), "content")
+    assert owners(engine.db)[holiday] is None
+    assert not any(v and ("@" in v or v.endswith("-account")) for v in owners(engine.db).values())
 
 
 def test_a_restriction_added_without_a_new_version_reaches_the_index(

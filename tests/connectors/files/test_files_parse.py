@@ -14,7 +14,7 @@ from connectors.parsers.parsed import ParseError
 from core.models import Section
 
 
-def test_markdown_front_matter_sets_title_and_acl_clause_and_ignores_other_keys() -> None:
+def test_markdown_front_matter_sets_title_acl_clause_and_owner_and_ignores_other_keys() -> None:
     data = (
         b"---\n"
         b"title: Salary bands\n"
@@ -30,6 +30,7 @@ def test_markdown_front_matter_sets_title_and_acl_clause_and_ignores_other_keys(
     parsed = parse_file("hr/bands.md", data)
     assert parsed.title == "Salary bands"  # front matter wins over the first heading
     assert parsed.acl_clause == frozenset({"group:files:people-leads", "user:cfo@example.com"})
+    assert parsed.owner == "people-team"
     assert parsed.sections == (Section(("Bands 2026",), "Band 1: 40k."),)
 
 

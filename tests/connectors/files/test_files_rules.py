@@ -113,7 +113,59 @@ def test_front_matter_title_must_be_text() -> None:
 
 def test_empty_front_matter_is_no_rule() -> None:
     front = parse_front_matter("a.md", "", first_line=2)
-    assert (front.title, front.acl_clause) == (None, None)
+    assert (front.title, front.acl_clause, front.owner) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "owner"),
+    [
+        pytest.param("owner: Priya Raman (People team)\n", "Priya Raman (People team)", id="plain"),
+        pytest.param("owner:   Inês Carvalho  \n", "Inês Carvalho", id="trimmed-non-ascii"),
+        pytest.param("owner: 'Finance: accounts payable'\n", "Finance: accounts payable", id="quoted-colon"),
+        pytest.param('owner: "42"\n', "42", id="quoted-number"),
+        pytest.param("owner: " + "x" * 200 + "\n", "x" * 200, id="at-the-limit"),
+        pytest.param("owner: Shirin Rahimi\u200cpour\n", "Shirin Rahimi\u200cpour", id="zero-width-non-joiner"),
+    ],
+)
+def test_front_matter_owner(text: str, owner: str) -> None:
+    front = parse_front_matter("a.md", "title: T\n" + text + "acl: [org:members]\n", first_line=2)
+    assert (front.title, front.owner, front.acl_clause) == ("T", owner, frozenset({"org:members"}))
+
+
+def test_front_matter_owner_is_optional_and_other_keys_stay_ignored() -> None:
+    front = parse_front_matter("a.md", "Owner: Priya\nowners: [a, b]\nauthor: Jonas\n", first_line=2)
+    assert front.owner is None  # only `owner` is read; the rest are ignored as before
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        pytest.param("owner:\n", 3, "`owner` is empty", id="null"),
+        pytest.param("owner: ''\n", 3, "`owner` is empty", id="empty-string"),
+        pytest.param("owner: [Priya, Jonas]\n", 3, "not a list or a mapping", id="list"),
+        pytest.param("owner:\n  name: Priya\n", 4, "not a list or a mapping", id="mapping"),
+        pytest.param("owner: 42\n", 3, "'42' reads as a number, a date or true/false", id="number"),
+        pytest.param("owner: yes\n", 3, "put it in quotes", id="boolean"),
+        pytest.param("owner: 2026-01-31\n", 3, "put it in quotes", id="date"),
+        pytest.param("owner: |\n  Priya\n  Jonas\n", 3, "must be on one line", id="block-scalar"),
+        pytest.param("owner: >-\n  Priya Raman\n", 3, "must be on one line", id="folded-scalar"),
+        pytest.param("owner: Priya\n  Raman\n", 3, "must be on one line", id="plain-over-two-lines"),
+        pytest.param('owner: "Priya\\nRaman"\n', 3, "must be on one line", id="escaped-newline"),
+        pytest.param("owner: " + "x" * 201 + "\n", 3, "is 201 characters long, more than 200", id="too-long"),
+        pytest.param('owner: "Priya\\tRaman"\n', 3, "control character U+0009", id="tab"),
+        pytest.param('owner: "Priya\\x07"\n', 3, "control character U+0007", id="bell"),
+        pytest.param('owner: "Priya \\u202eRaman"\n', 3, "control character U+202E", id="bidi-override"),
+        pytest.param("owner: A\nowner: B\n", 4, "front matter `owner` appears twice; keep one", id="twice"),
+    ],
+)
+def test_front_matter_owner_errors_name_file_line_and_fix(text: str, line: int, fragment: str) -> None:
+    with pytest.raises(RuleError) as info:
+        parse_front_matter("hr/a.md", "title: T\n" + text, first_line=2)
+    assert info.value.line == line
+    assert str(info.value).startswith(f"hr/a.md line {line}: ")
+    assert fragment in str(info.value)
+    if "twice" not in fragment:
+        assert "e.g. `owner: Priya Raman (People team)`" in str(info.value)
 
 
 def test_groups_file() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from connectors.base import (
@@ -38,6 +39,8 @@ class _Doc:
     acl: list[list[str]]
     seq: int
     broken: bool = False
+    owner: str | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass
@@ -64,11 +67,22 @@ class FakeSource(SyncConnector):
 
     # -- scripting -------------------------------------------------------------------------
 
-    def put(self, source_id: str, text: str, acl: list[list[str]] | None = None, *, broken: bool = False) -> None:
+    def put(
+        self, source_id: str, text: str, acl: list[list[str]] | None = None, *, broken: bool = False,
+        owner: str | None = None,
+    ) -> None:
         self.seq += 1
         current = self.docs.get(source_id)
-        self.docs[source_id] = _Doc(text, acl or (current.acl if current else [["org:members"]]), self.seq, broken)
+        self.docs[source_id] = _Doc(
+            text, acl or (current.acl if current else [["org:members"]]), self.seq, broken, owner
+        )
         self.tombstones.pop(source_id, None)
+
+    def set_owner(self, source_id: str, owner: str | None) -> None:
+        """A new version by another person with the same content (a new sequence number)."""
+        self.seq += 1
+        self.docs[source_id].owner = owner
+        self.docs[source_id].seq = self.seq
 
     def set_acl(self, source_id: str, acl: list[list[str]]) -> None:
         """A permission change that does not touch the content (no new sequence number)."""
@@ -106,6 +120,8 @@ class FakeSource(SyncConnector):
             url=f"https://fake.example/{source_id}",
             sections=(Section((), d.text),),
             acl=Acl.of(d.acl),
+            author=d.owner,
+            updated_at=d.updated_at,
         )
 
     def changes(self, checkpoint: Mapping[str, Any] | None) -> Iterator[Change]:
