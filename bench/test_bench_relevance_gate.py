@@ -37,19 +37,27 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+import yaml
 
 from bench._workload import CpuMonitor, machine, write_result
+from connectors.files import FilesConnector
+from connectors.ingest import IngestEngine
 from core.acl import ORG_MEMBERS
 from core.config import Config
+from core.memberships import principals_for
 from retrieval.chunking import Chunker
 from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.eval import BeirSet, build_index, load_beir, store_key
 from retrieval.index.lance import LanceIndex
 from retrieval.relevance import RelevanceGate, Signals, compute_signals
+from retrieval.runtime import Runtime
 from retrieval.search import SearchDetail, Searcher
 
 EVAL = Path(os.environ.get("LORE_TEST_EVAL_DIR", Path(__file__).resolve().parents[2] / "shared" / "eval"))
-SETS = ["msmarco-5k", "dbpedia-5k"]
+BEIR_SETS = ["msmarco-5k", "dbpedia-5k"]
+SETS = [*BEIR_SETS, "handbook"]
+HANDBOOK = Path(__file__).resolve().parents[1] / "examples" / "handbook"
+HANDBOOK_QUESTIONS = HANDBOOK.parent / "handbook-questions.yaml"
 MAX_QUERIES = 200  # per set; both shared sets have fewer judged queries, so all of them run
 TARGET_ABSTAIN, TARGET_ANSWER = 0.85, 0.95
 GATE_BUDGET_MS = 2.0
@@ -70,8 +78,17 @@ CANDIDATES: dict[str, Score] = {
         f"dense_top, coverage >= {c}": (lambda s, c=c: s.dense_top if s.coverage >= c else NEVER)
         for c in (0.25, 0.34, 0.5)
     },
+    "dense_top + coverage (shipped)": lambda s: s.score,
+    # With the BM25 score (its scale grows with the corpus) or the lists' agreement as well.
+    **{
+        f"dense_top + coverage + {b} * lexical_top": (lambda s, b=b: s.score + b * s.lexical_top)
+        for b in (0.01, 0.02)
+    },
+    **{f"dense_top + coverage + {a} * agreement": (lambda s, a=a: s.score + a * s.agreement) for a in (0.1, 0.2)},
 }
-ROUND_FLOORS = [round(0.40 + 0.05 * i, 2) for i in range(7)]  # dense_top, as a setting would be written
+# As a setting would be written: dense_top alone, and the shipped score (dense_top + coverage).
+ROUND_FLOORS = [round(0.40 + 0.05 * i, 2) for i in range(7)]
+SCORE_FLOORS = [round(0.60 + 0.05 * i, 2) for i in range(7)]
 # Operating points printed per candidate: the highest floor still answering this share of the
 # pooled answerable questions.
 ANSWER_LEVELS = (1.0, 0.975, 0.95, 0.9, 0.8)
@@ -96,6 +113,35 @@ class _Timed:
             runs.append(time.perf_counter() - t)
         self.seconds.append(float(np.median(runs)))
         return signals
+
+
+def _handbook_set(embedder: SentenceTransformerEmbedder, timed: _Timed) -> dict[str, Any]:
+    """The written handbook set (examples/handbook-questions.yaml) against the sample handbook:
+    answerable = its answerable questions whose answering page is among the hits, asked by their
+    asker; unanswerable = the questions no page answers plus those only a page the asker may not
+    read answers (not_permitted)."""
+    questions = yaml.safe_load(HANDBOOK_QUESTIONS.read_text(encoding="utf-8"))
+    rt = Runtime(Config(data_dir=Path(tempfile.mkdtemp(prefix="lore-gate-handbook-"))))
+    rt.embedder = embedder  # the model already loaded for the BEIR sets
+    try:
+        report = IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker).ingest(
+            FilesConnector(HANDBOOK, rt.config.files, instance="handbook")
+        )
+        assert report.status == "succeeded", report
+        out: dict[str, Any] = {"queries": 0, "answerable": [], "unanswerable": [], "unchanged_top_hit": 0}
+        for side in ("answerable", "unanswerable", "not_permitted"):
+            for q in questions[side]:
+                out["queries"] += 1
+                principals = principals_for(rt.db, q["asker"], org_member=True)
+                detail = rt.searcher.search_with_detail(q["question"], principals)
+                if side != "answerable":
+                    out["unanswerable"].append(timed(q["question"], detail))
+                elif q["source_id"] in {h.source_id for h in detail.hits}:
+                    out["answerable"].append(timed(q["question"], detail))
+        return out
+    finally:
+        rt.close()
+        shutil.rmtree(rt.config.data_dir, ignore_errors=True)
 
 
 def _relevant(data: BeirSet, qid: str, min_grade: int = 1) -> set[str]:
@@ -199,7 +245,7 @@ def _fmt(p: dict[str, Any], sets: Sequence[str]) -> str:
 
 @pytest.mark.bench
 def test_relevance_gate_curve() -> None:
-    missing = [n for n in SETS if not (EVAL / n).is_dir()]
+    missing = [n for n in BEIR_SETS if not (EVAL / n).is_dir()]
     if missing:
         pytest.skip(f"evaluation sets {missing} are absent under {EVAL} (expected ../shared/eval/; set LORE_TEST_EVAL_DIR)")
     cfg = Config(data_dir=Path(os.environ.get("LORE_TEST_BENCH_DATA", "data/bench")))
@@ -207,10 +253,12 @@ def test_relevance_gate_curve() -> None:
     shipped = RelevanceGate()
     timed = _Timed(shipped)
     cpu = CpuMonitor()
-    sets = {name: _run_set(name, embedder, cfg, timed) for name in SETS}
+    sets = {name: _run_set(name, embedder, cfg, timed) for name in BEIR_SETS}
+    sets["handbook"] = _handbook_set(embedder, timed)
     load = cpu.stop()
     curves = {label: _curve(score, sets) for label, score in CANDIDATES.items()}
     round_floors = _curve(CANDIDATES["dense_top"], sets, ROUND_FLOORS)
+    score_floors = _curve(CANDIDATES["dense_top + coverage (shipped)"], sets, SCORE_FLOORS)
     best = {label: _best(points, SETS) for label, points in curves.items()}
     gate_us = np.asarray(timed.seconds) * 1e6
     cost = {
@@ -247,6 +295,7 @@ def test_relevance_gate_curve() -> None:
             "default": {"settings": vars(default), "rates": at_default},
             "best_per_candidate": best,
             "dense_top_round_floors": round_floors,
+            "score_round_floors": score_floors,
             "curves": curves,
             "signals": per_question,
         },
@@ -268,9 +317,10 @@ def test_relevance_gate_curve() -> None:
             print(_fmt(p, SETS))
         b = best[label]
         print("best with >= 95% answered on each set: " + (_fmt(b, SETS) if b else "none"))
-    print(f"\ndense_top at round floors\n{header}")
-    for p in round_floors:
-        print(_fmt(p, SETS))
+    for label, points in (("dense_top", round_floors), ("dense_top + coverage", score_floors)):
+        print(f"\n{label} at round floors\n{header}")
+        for p in points:
+            print(_fmt(p, SETS))
     print(f"\nshipped default {vars(default)}: {at_default}")
     print(f"gate cost per question: p50 {cost['p50_us']} us, p95 {cost['p95_us']} us, max {cost['max_us']} us")
     assert cost["p95_us"] < GATE_BUDGET_MS * 1000, "the gate costs more than 2 ms per question"

@@ -12,12 +12,14 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.audience import scope_for
+from bot.citation_dates import DocumentFacts
+from bot.closest import closest_pages
 from bot.metrics import Metrics
 from bot.threads import ThreadMemory
 from bot.turn import (
@@ -26,6 +28,7 @@ from bot.turn import (
     Audience,
     AudienceResolver,
     Citation,
+    ClosestPage,
     Delta,
     Event,
     Finished,
@@ -42,19 +45,23 @@ from core.ratelimit import Decision, RateLimiter
 from retrieval.answer.answerer import Answerer
 from retrieval.answer.base import Done, Exchange
 from retrieval.index.base import Hit
+from retrieval.relevance import RelevanceGate, compute_signals
+from retrieval.search import SearchDetail
 
 log = logging.getLogger("lore.conversation")
 
 MAX_QUESTION_CHARS = 4000
 
-Search = Callable[[str, list[str]], Sequence[Hit]]
+# Question + principals -> the permitted hits, or the search's detail (what the relevance gate
+# reads); only a detail can be gated.
+Search = Callable[[str, list[str]], SearchDetail | Sequence[Hit]]
 
 
 def stale_note(since: datetime, after_days: int) -> str:
     """The sentence under an answer whose sources are all old (one wording for every surface)."""
     return (f"Every page this answer cites was last updated more than {after_days} days ago "
             f"(the newest on {since:%Y-%m-%d}); check that it is still current.")
-DocumentDates = Callable[[list[str]], dict[str, datetime]]  # document ids -> last updated
+DocumentFactsFor = Callable[[list[str]], Mapping[str, DocumentFacts]]  # document ids -> facts
 
 
 class ConversationService:
@@ -70,8 +77,9 @@ class ConversationService:
         metrics: Metrics,
         audiences: AudienceResolver | None = None,
         search_workers: int = 0,
-        document_dates: DocumentDates | None = None,
+        document_facts: DocumentFactsFor | None = None,
         stale_after_days: int = 365,
+        relevance: RelevanceGate | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.search = search
@@ -82,8 +90,9 @@ class ConversationService:
         self.threads = threads
         self.metrics = metrics
         self.audiences = audiences
-        self.document_dates = document_dates
+        self.document_facts = document_facts
         self.stale_after_days = stale_after_days
+        self.relevance = relevance  # None: every permitted hit goes to the answerer
         self.now = now
         # Retrieval (query embedding + index searches) is CPU-bound and slow next to everything
         # else; on its own pool, sized to the cores, it cannot starve the quick lookups that use
@@ -103,7 +112,8 @@ class ConversationService:
                 if isinstance(event, Refused):
                     outcome = f"refused_{event.code}"
                 elif isinstance(event, Finished):
-                    outcome = "answered" if event.answer.found_sources else "not_found"
+                    answer = event.answer
+                    outcome = "answered" if answer.found_sources else f"not_found_{answer.not_found_reason}"
                 yield event
         finally:
             self.metrics.questions.labels(platform=turn.platform, outcome=outcome).inc()
@@ -155,16 +165,22 @@ class ConversationService:
         yield Status("retrieving")
         t = time.perf_counter()
         hits: Sequence[Hit] = []
+        passes = False
         if scope.principals:
             loop = asyncio.get_running_loop()
-            hits = await loop.run_in_executor(self._search_pool, self.search, question, scope.principals)
+            found = await loop.run_in_executor(self._search_pool, self.search, question, scope.principals)
+            detail = found if isinstance(found, SearchDetail) else SearchDetail(list(found))
+            hits = detail.hits
+            passes = bool(hits) and (self.relevance is None or self.relevance.answers(compute_signals(question, detail)))
         retrieval_s = time.perf_counter() - t
         self.metrics.observe("retrieval", retrieval_s)
 
         yield Status("answering")
         t_answer = time.perf_counter()
         first_token: float | None = None
-        async for event in self.answerer.answer(question, hits):
+        # Nothing likely to answer: no provider is asked (answer() with no hits is the honest
+        # sentence); the hits still offer the closest pages.
+        async for event in self.answerer.answer(question, hits if passes else []):
             if isinstance(event, Delta):
                 if first_token is None:
                     first_token = time.perf_counter()
@@ -181,7 +197,12 @@ class ConversationService:
                 self.metrics.observe("answer", now - t_answer)
                 self.metrics.observe("total", now - started)
                 await self.threads.remember(thread_key, question)
-                citations = await self._dated(final.citations)
+                closest_hits = [] if final.found_sources else list(hits)
+                facts = await self._facts([c.document_id for c in final.citations] + [h.document_id for h in closest_hits])
+                citations = tuple(replace(c, updated_at=facts[c.document_id].updated_at) if c.document_id in facts else c
+                                  for c in final.citations)
+                closest: tuple[ClosestPage, ...] = closest_pages(closest_hits, facts)
+                reason = "" if final.found_sources else "none" if not hits else "declined" if passes else "gate"
                 stale_since = self._stale_since(citations)
                 yield Finished(
                     Answer(
@@ -195,6 +216,8 @@ class ConversationService:
                         note=scope.note,
                         stale_since=stale_since,
                         stale_note=stale_note(stale_since, self.stale_after_days) if stale_since else "",
+                        closest=closest,
+                        not_found_reason=reason,
                         timing_ms={
                             "retrieval": round(retrieval_s * 1000, 2),
                             "answer": round(event.timings.total_ms, 2),
@@ -211,16 +234,16 @@ class ConversationService:
         wait = max(1, round(decision.retry_after))
         return Refused(f"You're asking faster than I can answer; try again in {wait} s.", "rate_limited", decision.retry_after)
 
-    async def _dated(self, citations: tuple[Citation, ...]) -> tuple[Citation, ...]:
-        """Citations with each document's last-updated time from the metadata database."""
-        if not citations or self.document_dates is None:
-            return citations
+    async def _facts(self, document_ids: list[str]) -> Mapping[str, DocumentFacts]:
+        """When each document last changed and who owns it, from the metadata database; nothing
+        when the lookup fails (the answer then shows no dates, no stale note and no owners)."""
+        if not document_ids or self.document_facts is None:
+            return {}
         try:
-            dates = await asyncio.to_thread(self.document_dates, [c.document_id for c in citations])
+            return await asyncio.to_thread(self.document_facts, sorted(set(document_ids)))
         except Exception:
-            log.exception("document dates lookup failed")
-            return citations
-        return tuple(replace(c, updated_at=dates.get(c.document_id)) for c in citations)
+            log.exception("document facts lookup failed")
+            return {}
 
     def _stale_since(self, citations: tuple[Citation, ...]) -> datetime | None:
         """When the newest cited page last changed, if every cited page is older than

@@ -4,14 +4,16 @@ the server and ``lore ask``; the caller brings who is asking and the per-process
 
 from __future__ import annotations
 
-from bot.citation_dates import DocumentDatesLookup
+from bot.citation_dates import DocumentFactsLookup
 from bot.conversation import ConversationService
 from bot.identity import PrincipalsLookup
 from bot.metrics import Metrics
 from bot.threads import ThreadMemory
 from bot.turn import AudienceResolver, IdentityResolver
+from core.errors import ConfigError
 from core.ratelimit import RateLimiter
 from retrieval.answer.answerer import Answerer
+from retrieval.relevance import RelevanceGate, RelevanceSettings
 from retrieval.runtime import Runtime
 from retrieval.search import Mode
 
@@ -27,13 +29,18 @@ def conversation_service(
     metrics: Metrics,
     search_workers: int = 0,
 ) -> ConversationService:
+    try:
+        gate = RelevanceGate(RelevanceSettings(min_score=runtime.config.answers.min_relevance))
+    except ValueError as err:
+        raise ConfigError(f"answers.min_relevance: {err}") from None
     return ConversationService(
-        search=lambda q, principals: runtime.searcher.search(q, principals, mode=Mode.HYBRID),
+        search=lambda q, principals: runtime.searcher.search_with_detail(q, principals, mode=Mode.HYBRID),
+        relevance=gate,
         answerer=answerer,
         identities=identities,
         audiences=audiences,
         principals_for=PrincipalsLookup(runtime.db),
-        document_dates=DocumentDatesLookup(runtime.db),
+        document_facts=DocumentFactsLookup(runtime.db),
         stale_after_days=runtime.config.answers.stale_after_days,
         rate_limiter=rate_limiter,
         threads=threads,

@@ -21,13 +21,16 @@ from typing import Any, Protocol
 from retrieval.answer.base import NO_SOURCES_ANSWER, Citation, Delta, Reset
 
 __all__ = [
+    "CLOSEST_LABEL",
     "FELL_BACK_NOTE",
     "NO_SOURCES_ANSWER",
     "STAGE_TEXT",
+    "WHO_TO_ASK_LABEL",
     "Answer",
     "Audience",
     "AudienceResolver",
     "Citation",
+    "ClosestPage",
     "Delta",
     "Event",
     "Finished",
@@ -39,6 +42,7 @@ __all__ = [
     "Reset",
     "Status",
     "Turn",
+    "who_to_ask",
 ]
 
 
@@ -97,6 +101,35 @@ class AudienceResolver(Protocol):
 
 
 @dataclass(frozen=True)
+class ClosestPage:
+    """A page the asker may read that came closest to a question nothing answered: shown under
+    the honest reply, clearly as not answering it. ``owner`` is who the source records as its
+    owner or last editor (None when it records nobody)."""
+
+    title: str
+    url: str
+    source_id: str
+    heading_path: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+    owner: str | None = None
+
+
+# The wording every surface shows over the closest pages and the people to ask (the web chat
+# gets them in the answer's JSON, so there is one copy).
+CLOSEST_LABEL = "These pages you can read come closest, but they may not answer it:"
+WHO_TO_ASK_LABEL = "Who may know:"
+
+
+def who_to_ask(pages: tuple[ClosestPage, ...]) -> list[tuple[str, list[str]]]:
+    """Each owner of the closest pages with the titles of the pages they own, in page order."""
+    owners: dict[str, list[str]] = {}
+    for page in pages:
+        if page.owner:
+            owners.setdefault(page.owner, []).append(page.title)
+    return list(owners.items())
+
+
+@dataclass(frozen=True)
 class Answer:
     text: str
     citations: tuple[Citation, ...]
@@ -111,6 +144,12 @@ class Answer:
     # and the sentence every surface shows under the answer.
     stale_since: datetime | None = None
     stale_note: str = ""
+    # Nothing answered (found_sources is False): the pages that came closest, at most three.
+    closest: tuple[ClosestPage, ...] = ()
+    # Why there is no answer: "gate" (no permitted passage looked likely to answer, so no
+    # provider was asked), "declined" (the provider found no answer in the passages), "none"
+    # (no permitted passage at all); "" when there is an answer.
+    not_found_reason: str = ""
 
     def as_json(self) -> dict[str, Any]:
         """The answer as the web chat's ``final`` event and ``lore ask --json`` print it."""
@@ -131,6 +170,15 @@ class Answer:
             "timing_ms": self.timing_ms,
             "stale_since": self.stale_since.isoformat() if self.stale_since else None,
             "stale_note": self.stale_note,
+            "closest": [
+                {"title": p.title, "url": p.url, "source_id": p.source_id, "heading_path": list(p.heading_path),
+                 "updated_at": p.updated_at.isoformat() if p.updated_at else None, "owner": p.owner}
+                for p in self.closest
+            ],
+            "closest_label": CLOSEST_LABEL if self.closest else "",
+            "who_to_ask": [{"owner": owner, "pages": titles} for owner, titles in who_to_ask(self.closest)],
+            "who_to_ask_label": WHO_TO_ASK_LABEL,
+            "not_found_reason": self.not_found_reason,
         }
 
 

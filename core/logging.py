@@ -25,8 +25,8 @@ from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from core.sections import LogLevel
 from core.secrets.redaction import REDACTED, SENSITIVE_KEY, Redactor
+from core.sections import LogLevel
 
 _request_id: ContextVar[str | None] = ContextVar("lore_request_id", default=None)
 

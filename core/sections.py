@@ -76,6 +76,11 @@ class FilesConfig:
 @dataclass
 class AnswersConfig:
     stale_after_days: int = 365  # all cited pages older: the answer says so, with the date; 0: never
+    # The relevance gate (retrieval/relevance.py): a question whose best permitted passages score
+    # below this (dense similarity + share of the question's words, 0 to 2) gets the honest "couldn't
+    # find" reply and the closest pages, without asking any answer provider. 0: never abstain.
+    # Calibrated for the bundled model (docs/PERFORMANCE.md, "Relevance gate").
+    min_relevance: float = 0.70
 
 
 @dataclass

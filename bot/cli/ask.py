@@ -13,12 +13,23 @@ import argparse
 import asyncio
 import sys
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from bot.cli.output import print_json, terminal_text
 from bot.errors import CliError
 from bot.streaming import AnswerSink, stream_answer
-from bot.turn import FELL_BACK_NOTE, STAGE_TEXT, Answer, Finished, Kind, Refused, Turn
+from bot.turn import (
+    CLOSEST_LABEL,
+    FELL_BACK_NOTE,
+    STAGE_TEXT,
+    WHO_TO_ASK_LABEL,
+    Answer,
+    Finished,
+    Kind,
+    Refused,
+    Turn,
+    who_to_ask,
+)
 from core.config import Config
 
 if TYPE_CHECKING:
@@ -74,10 +85,10 @@ def unknown_person_note(email: str, *, guest: bool) -> str:
 class TerminalSink(AnswerSink):
     """The answer on a terminal: text to stdout as it is written, statuses to stderr."""
 
-    def __init__(self, *, as_json: bool) -> None:
+    def __init__(self, *, as_json: bool, out: TextIO | None = None) -> None:
         self.as_json = as_json
         self.streamed = ""
-        self.out = sys.stdout
+        self.out = out or sys.stdout
 
     async def status(self, stage: str) -> None:
         if not self.as_json:
@@ -113,6 +124,16 @@ class TerminalSink(AnswerSink):
             out.write(f"\n({FELL_BACK_NOTE})\n")
         if answer.stale_note:
             out.write(f"\n{answer.stale_note}\n")
+        if answer.closest:
+            out.write(f"\n{CLOSEST_LABEL}\n")
+            for page in answer.closest:
+                where = " > ".join(page.heading_path)
+                line = f"- {page.title}{' > ' + where if where else ''}: {page.url or page.source_id}"
+                out.write(f"  {terminal_text(line)}\n")
+            owners = who_to_ask(answer.closest)
+            if owners:
+                people = "; ".join(f"{owner} ({', '.join(titles)})" for owner, titles in owners)
+                out.write(f"{WHO_TO_ASK_LABEL} {terminal_text(people)}\n")
         if answer.citations:
             out.write("\nSources:\n")
             for c in answer.citations:

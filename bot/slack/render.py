@@ -18,6 +18,10 @@ Layout of an answer::
     [divider]
     [context]  1. <url|Title> · Heading › Sub · source-id     (one block per source)
     [context]  …and N more sources
+    [divider]  when nothing answered: the closest pages instead of sources
+    [context]  These pages you can read come closest, but they may not answer it:
+    [context]  <url|Title> · Heading › Sub · source-id    (at most three)
+    [context]  Who may know: Name (Title, Title)
     [actions]  Answer privately with my access          (restricted answers only)
     [context_actions]  Helpful · Not helpful           (feedback_buttons)
 """
@@ -31,7 +35,17 @@ from bot.slack.escaping import SECTION_TEXT_MAX, escape, link, link_label, slack
 from bot.slack.link_hosts import disclose_link_hosts
 from bot.slack.mrkdwn import to_mrkdwn
 from bot.slack.sections import split_mrkdwn
-from bot.turn import FELL_BACK_NOTE, NO_SOURCES_ANSWER, STAGE_TEXT, Answer, Citation
+from bot.turn import (
+    CLOSEST_LABEL,
+    FELL_BACK_NOTE,
+    NO_SOURCES_ANSWER,
+    STAGE_TEXT,
+    WHO_TO_ASK_LABEL,
+    Answer,
+    Citation,
+    ClosestPage,
+    who_to_ask,
+)
 
 Block = dict[str, Any]
 
@@ -79,13 +93,14 @@ def answer_blocks(
         notes.append(_context(":hourglass: " + escape(answer.stale_note)))
     actions = _actions(answer, allow_private, feedback_ref, private_ref)
     citations = answer.citations if answer.found_sources else ()
+    closest = [] if answer.found_sources else _closest_blocks(answer.closest)
 
     # Sources are kept to at least a few lines; the answer text gets the rest of the 50.
-    fixed = len(head) + len(notes) + len(actions)
+    fixed = len(head) + len(notes) + len(actions) + len(closest)
     reserve = (1 + min(len(citations), 3) + (1 if len(citations) > 3 else 0)) if citations else 0
     sections = _answer_sections(answer, min(MAX_ANSWER_SECTIONS, MAX_BLOCKS - fixed - reserve))
 
-    blocks = head + [_section(text) for text in sections] + notes
+    blocks = head + [_section(text) for text in sections] + notes + closest
     if citations:
         room = MAX_BLOCKS - len(blocks) - len(actions) - 1  # 1: the divider
         shown = min(len(citations), max(max_sources, 0), room)
@@ -218,21 +233,40 @@ def _question_block(question: str) -> Block:
 
 
 def _source_block(citation: Citation) -> Block:
-    title = citation.title.strip() or citation.source_id or citation.url
-    line = f"*{citation.number}.* " + link(citation.url, link_label(_shorten(title, 200)))
-    if citation.heading_path:
-        path = " › ".join(h.strip() for h in citation.heading_path if h.strip())
+    return _page_block(f"*{citation.number}.* ", citation)
+
+
+def _page_block(prefix: str, page: Citation | ClosestPage) -> Block:
+    """One page: ``prefix`` <url|Title> · Heading › Sub · source-id, and when it was updated."""
+    title = page.title.strip() or page.source_id or page.url
+    line = prefix + link(page.url, link_label(_shorten(title, 200)))
+    if page.heading_path:
+        path = " › ".join(h.strip() for h in page.heading_path if h.strip())
         if path:
             line += " · " + escape(_shorten(" ".join(path.split()), 300))
-    if citation.source_id:
-        line += " · " + escape(_shorten(" ".join(citation.source_id.split()), 200))
-    updated = _updated(citation)
+    if page.source_id:
+        line += " · " + escape(_shorten(" ".join(page.source_id.split()), 200))
+    updated = _updated(page)
     return _context(line, f"Updated {updated.isoformat()}") if updated else _context(line)
 
 
-def _updated(citation: Citation) -> dt.date | None:
-    """When the cited document last changed, when the source told us (never invented)."""
-    return citation.updated_at.date() if citation.updated_at is not None else None
+def _updated(page: Citation | ClosestPage) -> dt.date | None:
+    """When the page last changed, when the source told us (never invented)."""
+    return page.updated_at.date() if page.updated_at is not None else None
+
+
+def _closest_blocks(pages: tuple[ClosestPage, ...]) -> list[Block]:
+    """The closest pages under an honest "couldn't find" reply, and who owns them."""
+    if not pages:
+        return []
+    blocks: list[Block] = [{"type": "divider"}, _context(escape(CLOSEST_LABEL))]
+    blocks.extend(_page_block("• ", page) for page in pages)
+    owners = who_to_ask(pages)
+    if owners:
+        people = "; ".join(f"{_shorten(owner, 100)} ({', '.join(_shorten(t, 100) for t in titles)})"
+                           for owner, titles in owners)
+        blocks.append(_context(f"*{escape(WHO_TO_ASK_LABEL)}* " + escape(people)))
+    return blocks
 
 
 def _actions(

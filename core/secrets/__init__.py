@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from core.coerce import one_of
-from core.sections import SecretsConfig, ServerMode
 from core.secrets.base import (
     InvalidSecretName,
     SecretNotFound,
@@ -25,6 +24,7 @@ from core.secrets.base import (
 )
 from core.secrets.env import EnvSecretStore, open_env_store
 from core.secrets.redaction import REDACTED, Redactor, redact_patterns
+from core.sections import SecretsConfig, ServerMode
 
 __all__ = [
     "PROVIDERS",

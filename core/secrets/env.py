@@ -10,9 +10,9 @@ import logging
 import os
 from collections.abc import Mapping
 
-from core.sections import ServerMode
 from core.secrets.base import SecretStore, SecretStoreError, validate_secret_name
 from core.secrets.redaction import Redactor
+from core.sections import ServerMode
 
 PREFIX = "LORE_SECRET_"
 

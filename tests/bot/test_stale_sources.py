@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.citation_dates import DocumentFacts
 from bot.conversation import ConversationService
 from bot.identity import PrincipalsLookup, StaticIdentityResolver
 from bot.metrics import Metrics
@@ -29,9 +30,9 @@ def service(rt: Runtime, dates: dict[str, datetime | None], *, after_days: int =
     """The service with each document's last change at ``dates[id]`` (else ``dates["*"]``; None:
     unknown)."""
 
-    def document_dates(ids: list[str]) -> dict[str, datetime]:
+    def document_facts(ids: list[str]) -> dict[str, DocumentFacts]:
         found = {i: dates.get(i, dates.get("*")) for i in ids}
-        return {i: d for i, d in found.items() if d is not None}
+        return {i: DocumentFacts(updated_at=d, owner=None) for i, d in found.items() if d is not None}
 
     return ConversationService(
         search=lambda q, p: rt.searcher.search(q, p, mode=Mode.HYBRID),
@@ -41,7 +42,7 @@ def service(rt: Runtime, dates: dict[str, datetime | None], *, after_days: int =
         rate_limiter=InProcessRateLimiter(100),
         threads=InProcessThreadMemory(),
         metrics=Metrics(),
-        document_dates=document_dates,
+        document_facts=document_facts,
         stale_after_days=after_days,
         now=lambda: NOW,
     )

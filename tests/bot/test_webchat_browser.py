@@ -525,6 +525,34 @@ def test_no_sources_answer_is_muted(page: ChatPage) -> None:
     page.assert_clean()
 
 
+def test_closest_pages_and_who_to_ask_are_shown_as_not_answering(page: ChatPage) -> None:
+    from bot.turn import CLOSEST_LABEL, NO_SOURCES_ANSWER, WHO_TO_ASK_LABEL, Answer, ClosestPage
+
+    pages = (
+        ClosestPage("VPN access", "file:///handbook/general/it-vpn-access.md", "general/it-vpn-access.md",
+                    ("VPN access", "How to request"), owner="Rui Almeida (IT)"),
+        ClosestPage("<img src=x onerror=alert(1)>", "javascript:alert(1)", "general/x.md"),
+    )
+    answer = Answer(NO_SOURCES_ANSWER, (), found_sources=False, restricted_to_audience=False,
+                    provider="none", fell_back=False, thread_id="t-scripted", closest=pages,
+                    not_found_reason="gate")
+    page.script({"sse": [sse("final", answer.as_json())]})
+    page.pick(GINA)
+    shown = page.ask("Can I bring my dog to the office?")
+    assert shown.get_attribute("data-found-sources") == "false"
+    assert page.text(shown) == NO_SOURCES_ANSWER
+    block = shown.find_element("css selector", ".closest-block")
+    assert block.find_element("css selector", ".closest-heading").text == CLOSEST_LABEL
+    items = block.find_elements("css selector", ".closest li")
+    assert [i.get_attribute("data-source-id") for i in items] == ["general/it-vpn-access.md", "general/x.md"]
+    assert items[0].find_element("css selector", "a").text == "VPN access"
+    assert not items[1].find_elements("css selector", "a")  # a javascript: link is not a link
+    assert "<img src=x onerror=alert(1)>" in items[1].text  # shown as text
+    assert block.find_element("css selector", ".who-to-ask").text == f"{WHO_TO_ASK_LABEL} Rui Almeida (IT) (VPN access)"
+    assert page.sources(shown) == []  # closest pages are not sources
+    page.assert_clean()
+
+
 def test_untrusted_markup_in_answers_stays_text(page: ChatPage) -> None:
     payload = '<img src=x onerror="window.loreXss=1">'
     hostile = {

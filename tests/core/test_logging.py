@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from core.config import LogLevel
 from core.logging import (
     JsonFormatter,
     bind_request_id,
@@ -21,6 +20,7 @@ from core.logging import (
     reset_request_id,
 )
 from core.secrets import REDACTED, EnvSecretStore, Redactor
+from core.sections import LogLevel
 
 STORE_SECRET = "Zk3!vault-handed-out-Qp9$"  # no well-known shape: only the registry catches it
 SLACK = "xoxb-2222222222-3333333333-NotARealTokenAbCd"

@@ -216,6 +216,8 @@
         this.extras.append(h("p", { className: "note server-note" }, answer.note));
       }
       if (citations.length) this.extras.append(renderSources(citations, this.id));
+      const closest = Array.isArray(answer.closest) ? answer.closest : [];
+      if (answer.found_sources === false && closest.length) this.extras.append(renderClosest(answer, closest, this.id));
       const meta = describeMeta(answer, citations.length);
       if (meta) this.extras.append(h("p", { className: "meta" }, meta));
 
@@ -342,6 +344,45 @@
       );
     }
     return h("div", { className: "sources-block" }, h("h2", { id: headingId, className: "sources-heading" }, "Sources"), list);
+  }
+
+  // Nothing answered: the closest pages the asker may read, clearly not as sources, and who
+  // owns them. The labels come from the server, so every surface says the same.
+  function renderClosest(answer, pages, answerId) {
+    const headingId = `${answerId}-closest`;
+    const list = h("ul", { className: "closest", "aria-labelledby": headingId });
+    for (const p of pages) {
+      const title = String(p.title || p.source_id || "Untitled");
+      const href = safeUrl(p.url);
+      const tip = href && href.startsWith("file:") ? fileTip(href) : p.url;
+      const titleNode = href
+        ? h("a", { href, target: "_blank", rel: "noopener noreferrer", title: tip }, title)
+        : h("span", { className: "title" }, title);
+      const path = Array.isArray(p.heading_path) ? p.heading_path.filter(Boolean).join(" › ") : "";
+      list.append(
+        h(
+          "li",
+          { "data-source-id": p.source_id },
+          titleNode,
+          p.source_id ? h("span", { className: "source-id" }, p.source_id) : null,
+          path ? h("span", { className: "heading-path" }, path) : null,
+        ),
+      );
+    }
+    const block = h(
+      "div",
+      { className: "closest-block" },
+      h("p", { id: headingId, className: "closest-heading" }, String(answer.closest_label || "")),
+      list,
+    );
+    const owners = Array.isArray(answer.who_to_ask) ? answer.who_to_ask : [];
+    if (owners.length) {
+      const people = owners
+        .map((o) => `${String(o.owner)} (${(Array.isArray(o.pages) ? o.pages : []).map(String).join(", ")})`)
+        .join("; ");
+      block.append(h("p", { className: "who-to-ask" }, `${String(answer.who_to_ask_label || "")} ${people}`));
+    }
+    return block;
   }
 
   function fileTip(href) {
