@@ -97,3 +97,20 @@ def redis_url() -> str:
     unique key prefix and delete their keys."""
     require_service("Redis", _redis_available())
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def handbook_model_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The sample handbook indexed once per run with the real embedding model (tests marked
+    ``model``; read-only: a test that writes builds its own)."""
+    from connectors.files import FilesConnector
+    from connectors.ingest import IngestEngine
+    from retrieval.runtime import Runtime
+
+    rt = Runtime(Config(data_dir=tmp_path_factory.mktemp("handbook-model")))
+    report = IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker).ingest(
+        FilesConnector(REPO / "examples" / "handbook", rt.config.files, instance="handbook")
+    )
+    assert report.status == "succeeded" and len(report.indexed) == 27, report
+    yield rt
+    rt.close()

@@ -7,25 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from connectors.files import FilesConnector
-from connectors.ingest import IngestEngine
-from core.config import Config
 from core.memberships import principals_for
 from retrieval.runtime import Runtime
 from retrieval.search import Mode
-from tests.conftest import REPO
 
 pytestmark = pytest.mark.model
 
 
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Runtime:
-    rt = Runtime(Config(data_dir=tmp_path_factory.mktemp("data")))
-    report = IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker).ingest(
-        FilesConnector(REPO / "examples" / "handbook", rt.config.files, instance="handbook")
-    )
-    assert report.status == "succeeded" and len(report.indexed) == 27
-    return rt
+@pytest.fixture
+def runtime(handbook_model_runtime: Runtime) -> Runtime:
+    return handbook_model_runtime
 
 
 @pytest.mark.parametrize(
