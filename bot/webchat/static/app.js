@@ -325,14 +325,8 @@
     const headingId = `${answerId}-sources`;
     const list = h("ol", { className: "sources", "aria-labelledby": headingId });
     for (const c of citations) {
-      const title = String(c.title || c.source_id || "Untitled");
-      const href = safeUrl(c.url);
-      // Browsers refuse to open file: links from a web page; say where the file is instead.
-      const tip = href && href.startsWith("file:") ? fileTip(href) : c.url;
-      const titleNode = href
-        ? h("a", { href, target: "_blank", rel: "noopener noreferrer", title: tip, "data-source-id": c.source_id }, title)
-        : h("span", { className: "title" }, title);
-      const path = Array.isArray(c.heading_path) ? c.heading_path.filter(Boolean).join(" › ") : "";
+      const titleNode = pageTitle(c, { "data-source-id": c.source_id });
+      const path = headingPath(c);
       list.append(
         h(
           "li",
@@ -352,13 +346,8 @@
     const headingId = `${answerId}-closest`;
     const list = h("ul", { className: "closest", "aria-labelledby": headingId });
     for (const p of pages) {
-      const title = String(p.title || p.source_id || "Untitled");
-      const href = safeUrl(p.url);
-      const tip = href && href.startsWith("file:") ? fileTip(href) : p.url;
-      const titleNode = href
-        ? h("a", { href, target: "_blank", rel: "noopener noreferrer", title: tip }, title)
-        : h("span", { className: "title" }, title);
-      const path = Array.isArray(p.heading_path) ? p.heading_path.filter(Boolean).join(" › ") : "";
+      const titleNode = pageTitle(p, {});
+      const path = headingPath(p);
       list.append(
         h(
           "li",
@@ -383,6 +372,21 @@
       block.append(h("p", { className: "who-to-ask" }, `${String(answer.who_to_ask_label || "")} ${people}`));
     }
     return block;
+  }
+
+  // A page's title as a link to it (a span when its URL is not safe to open).
+  function pageTitle(page, attrs) {
+    const title = String(page.title || page.source_id || "Untitled");
+    const href = safeUrl(page.url);
+    // Browsers refuse to open file: links from a web page; say where the file is instead.
+    const tip = href && href.startsWith("file:") ? fileTip(href) : page.url;
+    return href
+      ? h("a", { href, target: "_blank", rel: "noopener noreferrer", title: tip, ...attrs }, title)
+      : h("span", { className: "title" }, title);
+  }
+
+  function headingPath(page) {
+    return Array.isArray(page.heading_path) ? page.heading_path.filter(Boolean).join(" › ") : "";
   }
 
   function fileTip(href) {

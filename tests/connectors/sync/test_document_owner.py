@@ -4,7 +4,6 @@ of owner alone updates the row without re-embedding; on SQLite and PostgreSQL.""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,18 +11,7 @@ from sqlalchemy import select
 from connectors.sync import SyncEngine
 from core.acl import ORG_MEMBERS
 from core.db import Database, DocumentRow, IngestRun, as_utc
-from retrieval.chunking import Chunker
-from retrieval.embedding import HashEmbedder
-from retrieval.index.lance import LanceIndex
 from tests.connectors.sync.fake_source import FakeSource
-
-EMB = HashEmbedder(64)
-
-
-@pytest.fixture
-def engine(database: Database, tmp_path: Path) -> SyncEngine:
-    index = LanceIndex(tmp_path / "index", EMB.dimension)
-    return SyncEngine(database, index, EMB, Chunker(EMB.token_counts, 60, 10), batch_chunks=2)
 
 
 @pytest.fixture

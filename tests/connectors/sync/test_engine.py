@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -17,18 +16,7 @@ from core.acl import ORG_MEMBERS
 from core.db import Database, DocumentRow, IngestRun
 from core.leases import LeaseManager
 from core.memberships import members_of
-from retrieval.chunking import Chunker
-from retrieval.embedding import HashEmbedder
-from retrieval.index.lance import LanceIndex
 from tests.connectors.sync.fake_source import FakeSource
-
-EMB = HashEmbedder(64)
-
-
-@pytest.fixture
-def engine(database: Database, tmp_path: Path) -> SyncEngine:
-    index = LanceIndex(tmp_path / "index", EMB.dimension)
-    return SyncEngine(database, index, EMB, Chunker(EMB.token_counts, 60, 10), batch_chunks=2)
 
 
 @pytest.fixture
