@@ -24,6 +24,9 @@ from dataclasses import dataclass
 
 from retrieval.answer.base import AnswerProvider, Source
 from retrieval.answer.citations import MARKER_RE
+from retrieval.answer.words import STOPWORDS, terms
+
+__all__ = ["STOPWORDS", "ExtractiveProvider", "answer_sentences", "compose", "terms"]
 
 MAX_SENTENCES = 3
 MAX_PER_SOURCE = 2
@@ -33,7 +36,6 @@ TITLE_WEIGHT = 0.3
 QUANTITY_WEIGHT = 0.5
 RELATIVE_CUTOFF = 0.5
 
-_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _LIST_MARK_RE = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 _HEADING_RE = re.compile(r"^\s*(?:#{1,6}\s|={3,}|-{3,}\s*$)")
@@ -49,48 +51,6 @@ _QUANTITY_RE = re.compile(
     r"daily|weekly|monthly|yearly|annually|first|second|third|fourth|fifth)\b",
     re.IGNORECASE,
 )
-
-# fmt: off
-STOPWORDS = frozenset(
-    {
-        "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any",
-        "are", "as", "at", "be", "because", "been", "before", "being", "below", "between",
-        "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during",
-        "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her",
-        "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its",
-        "itself", "just", "me", "more", "most", "my", "no", "nor", "not", "now", "of", "off",
-        "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "same",
-        "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs",
-        "them", "then", "there", "these", "they", "this", "those", "through", "to", "too",
-        "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which",
-        "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "get",
-        "got", "need", "needs", "please", "tell", "know", "want"
-    }
-)
-# fmt: on
-
-
-def terms(text: str) -> list[str]:
-    """Lower-case content words, lightly stemmed so "requests" meets "request"."""
-    return [_stem(w) for w in _WORD_RE.findall(text.lower()) if w not in STOPWORDS]
-
-
-# fmt: off
-_SUFFIXES = (
-    ("ations", ""), ("ation", ""), ("ments", ""), ("ment", ""), ("ing", ""), ("als", ""),
-    ("al", ""), ("ies", "y"), ("ied", "y"), ("ed", ""), ("es", ""), ("ly", ""), ("s", ""),
-)
-# fmt: on
-
-
-def _stem(word: str) -> str:
-    # Crude on purpose: it only has to bring a question's word and a document's to one form
-    # ("carried" / "carry", "approval" / "approves").
-    for suffix, replacement in _SUFFIXES:
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)] + replacement
-    return word
-
 
 @dataclass(frozen=True)
 class _Candidate:
