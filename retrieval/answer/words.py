@@ -4,8 +4,11 @@ stemmed (:func:`terms`), shared by the extractive answer and the relevance gate.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from itertools import pairwise
 
 _WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+_COMPOUND_RE = re.compile(r"\b[^\W_]+(?:-[^\W_]+)+\b")
 
 # fmt: off
 STOPWORDS = frozenset(
@@ -46,3 +49,25 @@ def _stem(word: str) -> str:
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
             return word[: -len(suffix)] + replacement
     return word
+
+
+def matching(text: str) -> list[str]:
+    """:func:`terms` for matching a question to a passage, in order: a final "e" dropped, so
+    that the stem of "closes" ("clos") meets "close"."""
+    return [_without_e(t) for t in terms(text)]
+
+
+def words(text: str) -> list[str]:
+    """:func:`matching`, plus each hyphenated word also written as one ("Wi-Fi" as "wifi",
+    "e-mail" as "email"), so that either spelling meets the other."""
+    joined = [_stem(m.group(0).replace("-", "").lower()) for m in _COMPOUND_RE.finditer(text)]
+    return matching(text) + [_without_e(t) for t in joined]
+
+
+def _without_e(term: str) -> str:
+    return term[:-1] if len(term) > 3 and term.endswith("e") else term
+
+
+def pairs(sequence: Iterable[str]) -> frozenset[tuple[str, str]]:
+    """Adjacent pairs of terms ("api key", "bike room")."""
+    return frozenset(pairwise(sequence))
