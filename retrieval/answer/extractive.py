@@ -1,249 +1,248 @@
-"""An answer without an LLM: the sentences of the permitted sources that best match the
-question, each followed by its source number.
+"""An answer without an LLM: passages of the permitted sources that answer the question, quoted
+with their source numbers.
 
 Used for air-gapped installs and whenever the configured LLM fails. Deterministic: the same
-question and sources always give the same text. It copes with any text (lists, tables, code,
-no punctuation at all) because candidates are cut per line first, then per sentence, and a
-line with no sentence breaks is cut into word windows.
+question and sources always give the same text, in every process. The method, in four steps;
+nothing in it knows any particular question or page:
 
-Scoring: each question term found in a sentence adds its IDF over all candidate sentences
-(rare words such as "VPN" count more than "company"), plus a little for question terms in the
-source's title or heading path, and for a number when the question asks "how many", "how
-long", "when"...; long sentences are damped. The source with the best sentence
-comes first, its sentences in page order; ties go to the better-ranked source, then to the
-earlier sentence.
+1. Read (:mod:`.sentences`): each source becomes pieces, in page order: sentences of a
+   paragraph, list items, table rows (cells named by their column). Headings and lines of
+   links are never pieces. Any text works (lists, tables, code, no punctuation at all).
+2. Score (:mod:`.scoring`): the question's content words in the piece, weighted by IDF (rare
+   words such as "VPN" count more than "company"), more for two of them side by side ("api
+   key"), a little for those in the piece's title, headings or lead-in; a question asking for
+   a time or an amount ("when", "which days", "how many") prefers pieces that hold one. Long
+   pieces are damped, and the score is weighted by the source's rank in the search (1, 0.67,
+   0.5, ...): the retriever judged the whole passage by meaning, and its first source most
+   often holds the answer. A piece with none of the question's words scores nothing.
+3. Choose: the best piece, then the next best while they score at least ``RELATIVE_CUTOFF`` of
+   the best, within the bound of an answer: at most ``MAX_WORDS`` quoted words (citation and
+   list markers aside) in at most ``MAX_QUOTES`` quotes. A piece comes with what it needs to be
+   read: a list item or table row with its lead-in (the sentence ending in ":" before the
+   list), a lead-in with its list, a step of a numbered procedure with the other steps (at most
+   ``MAX_STEPS``, in order, starting as early as the bound allows). The best sentence comes with
+   the rest of its paragraph when the paragraph has at most ``PASSAGE_WORDS`` words: a
+   sentence often leans on the one before it ("If it was stolen, also ...").
+4. Quote: the pieces of one list or table are one quote, and so are adjacent sentences of one
+   paragraph; each quote ends with one citation [n] (its source's number). Quotes are in page
+   order within a document (chunks of one document by their place in it), and documents in the
+   order of their best piece.
+
+When no piece has any of the question's words, the answer says so and quotes the opening of the
+first source ("I found no direct answer; the closest passage is: ...").
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
 from collections.abc import AsyncGenerator, Iterator, Sequence
-from dataclasses import dataclass
 
 from retrieval.answer.base import AnswerProvider, Source
 from retrieval.answer.citations import MARKER_RE
+from retrieval.answer.scoring import Piece, Scorer, pieces
+from retrieval.answer.sentences import MAX_SENTENCE_WORDS, MIN_WORDS, Unit
+from retrieval.answer.words import STOPWORDS, terms
 
-MAX_SENTENCES = 3
-MAX_PER_SOURCE = 2
-MIN_WORDS = 4
-MAX_SENTENCE_WORDS = 60  # longer runs (no punctuation) are cut into windows of this size
-TITLE_WEIGHT = 0.3
-QUANTITY_WEIGHT = 0.5
+__all__ = [
+    "MAX_QUOTES",
+    "MAX_STEPS",
+    "MAX_WORDS",
+    "NO_DIRECT_ANSWER",
+    "STOPWORDS",
+    "ExtractiveProvider",
+    "answer_quotes",
+    "compose",
+    "terms",
+]
+
+MAX_WORDS = 80  # the bound of an answer: quoted words, markers aside
+MAX_QUOTES = 3
+MAX_STEPS = 8
+PASSAGE_WORDS = 60
 RELATIVE_CUTOFF = 0.5
+NO_DIRECT_ANSWER = "I found no direct answer; the closest passage is: "
+assert MAX_SENTENCE_WORDS <= MAX_WORDS  # the best piece always fits
 
-_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
-_LIST_MARK_RE = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
-_HEADING_RE = re.compile(r"^\s*(?:#{1,6}\s|={3,}|-{3,}\s*$)")
-_TABLE_RULE_RE = re.compile(r"^[\s|:+-]*$")
-_FENCE_RE = re.compile(r"^\s*(?:```|~~~)")
-# Questions that want a number or a date, and sentences that have one.
-_QUANTITY_QUESTION_RE = re.compile(
-    r"\bhow (?:many|much|long|often|old|soon|far)\b|\bwhen\b|\bwhat time\b|\bdeadline\b",
-    re.IGNORECASE,
-)
-_QUANTITY_RE = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twice|once|"
-    r"daily|weekly|monthly|yearly|annually|first|second|third|fourth|fifth)\b",
-    re.IGNORECASE,
-)
-
-# fmt: off
-STOPWORDS = frozenset(
-    {
-        "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any",
-        "are", "as", "at", "be", "because", "been", "before", "being", "below", "between",
-        "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during",
-        "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her",
-        "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its",
-        "itself", "just", "me", "more", "most", "my", "no", "nor", "not", "now", "of", "off",
-        "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "same",
-        "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs",
-        "them", "then", "there", "these", "they", "this", "those", "through", "to", "too",
-        "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which",
-        "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "get",
-        "got", "need", "needs", "please", "tell", "know", "want"
-    }
-)
-# fmt: on
+Key = tuple[int, int]
 
 
-def terms(text: str) -> list[str]:
-    """Lower-case content words, lightly stemmed so "requests" meets "request"."""
-    return [_stem(w) for w in _WORD_RE.findall(text.lower()) if w not in STOPWORDS]
+class _Choice:
+    """The pieces an answer quotes, each with what it needs to be read, within the bound."""
+
+    def __init__(self, candidates: Sequence[Piece]) -> None:
+        self._by_key = {p.key: p for p in candidates}
+        self._followers: dict[Key, list[Piece]] = {}  # lead-in -> its list or table
+        self._blocks: dict[Key, list[Piece]] = {}  # (rank, block) -> its pieces
+        for p in candidates:
+            if p.unit.lead_in is not None:
+                self._followers.setdefault((p.rank, p.unit.lead_in), []).append(p)
+            self._blocks.setdefault((p.rank, p.unit.block), []).append(p)
+        self.chosen: dict[Key, Piece] = {}
+        self.order: list[Key] = []  # in the order they were chosen
+        self.words = 0
+
+    def selectable(self, p: Piece) -> bool:
+        # A short lead-in ("A change request:") is quoted only with its list.
+        return p.unit.words >= MIN_WORDS or p.key in self._followers
+
+    def group(self, p: Piece) -> list[Piece]:
+        """``p`` with what it needs: its lead-in, the rest of its procedure, or its list."""
+        lead = []
+        if p.unit.lead_in is not None:
+            lead_in = self._by_key[(p.rank, p.unit.lead_in)]
+            if lead_in.unit.words + p.unit.words <= MAX_WORDS:
+                lead = [lead_in]
+        budget = MAX_WORDS - sum(q.unit.words for q in lead)
+        if p.unit.kind == "step":
+            return lead + _window(p, self._blocks[(p.rank, p.unit.block)], budget)
+        if p.key in self._followers:
+            followers = self._followers[p.key]
+            return [p, *_window(followers[0], followers, budget - p.unit.words)]
+        return [*lead, p]
+
+    def paragraph(self, p: Piece) -> list[Piece]:
+        """The whole paragraph of a sentence, when it is short enough to read at once."""
+        if p.unit.kind != "sentence":
+            return [p]
+        block = [q for q in self._blocks[(p.rank, p.unit.block)] if q.unit.kind == "sentence"]
+        return block if sum(q.unit.words for q in block) <= PASSAGE_WORDS else [p]
+
+    def add(self, group: list[Piece]) -> bool:
+        """Takes the group if it fits the bound."""
+        new = [q for q in group if q.key not in self.chosen]
+        cost = sum(q.unit.words for q in new)
+        if not new or self.words + cost > MAX_WORDS:
+            return False
+        trial = {**self.chosen, **{q.key: q for q in new}}
+        if self.chosen and len(_quotes(trial, self.order + [q.key for q in new])) > MAX_QUOTES:
+            return False
+        self.chosen = trial
+        self.order += [q.key for q in new]
+        self.words += cost
+        return True
 
 
-# fmt: off
-_SUFFIXES = (
-    ("ations", ""), ("ation", ""), ("ments", ""), ("ment", ""), ("ing", ""), ("als", ""),
-    ("al", ""), ("ies", "y"), ("ied", "y"), ("ed", ""), ("es", ""), ("ly", ""), ("s", ""),
-)
-# fmt: on
+def _window(p: Piece, run: list[Piece], budget: int) -> list[Piece]:
+    """At most MAX_STEPS pieces of ``run`` and ``budget`` words, holding ``p`` and starting as
+    early as they can: a procedure is read from its first step."""
+    same = [q for q in run if q.unit.kind == p.unit.kind]
+    at = same.index(p)
+    start = max(0, at - MAX_STEPS + 1)
+    window = same[start : start + MAX_STEPS]
+    while len(window) > 1 and sum(q.unit.words for q in window) > budget:
+        window.pop(-1 if window[-1] is not p else 0)
+    return window
 
 
-def _stem(word: str) -> str:
-    # Crude on purpose: it only has to bring a question's word and a document's to one form
-    # ("carried" / "carry", "approval" / "approves").
-    for suffix, replacement in _SUFFIXES:
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)] + replacement
-    return word
+def _chunk_order(source: Source) -> tuple[int, int]:
+    """Where the source's chunk sits in its document (chunk ids are ``<document id>:<n>``);
+    sources of unknown place keep their search order, after the known ones."""
+    hit = source.hit
+    tail = hit.chunk_id.removeprefix(f"{hit.document_id}:")
+    return (int(tail), source.number) if tail.isdigit() else (1 << 30, source.number)
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    source: Source
-    position: int
-    text: str
-    terms: frozenset[str]
-    length: int
-
-
-def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
-
-
-def _lines(text: str) -> Iterator[str]:
-    header: list[str] = []  # the current table's column names
-    for line in text.splitlines():
-        if _FENCE_RE.match(line) or _HEADING_RE.match(line):
-            continue
-        if _TABLE_RULE_RE.match(line):
-            continue
-        if line.strip().startswith("|"):
-            cells = _cells(line)
-            if not header:
-                header = cells
-                continue
-            # A row alone ("| L5 | 90k |") says little: name each cell by its column.
-            line = "; ".join(
-                f"{name}: {cell}" if name else cell
-                for name, cell in zip(header + [""] * len(cells), cells, strict=False)
-                if cell
-            )
+def _quotes(chosen: dict[Key, Piece], order: list[Key]) -> list[list[Piece]]:
+    """The chosen pieces as quotes: the pieces of one list or table (its lead-in first) are one
+    quote, and so are adjacent sentences of one paragraph. Documents come in the order of their
+    first chosen piece; chunks of a document, and pieces of a chunk, in page order."""
+    first: dict[str, int] = {}
+    for i, key in enumerate(order):
+        first.setdefault(chosen[key].source.hit.document_id, i)
+    ordered = sorted(
+        chosen.values(),
+        key=lambda p: (first[p.source.hit.document_id], _chunk_order(p.source), p.unit.position),
+    )
+    runs: list[list[Piece]] = []
+    for p in ordered:
+        last = runs[-1][-1] if runs else None
+        if last is not None and last.rank == p.rank and _joins(last.unit, p.unit):
+            runs[-1].append(p)
         else:
-            header = []
-            line = _LIST_MARK_RE.sub("", line)
-        line = " ".join(line.split())
-        if line:
-            yield line
+            runs.append([p])
+    return runs
 
 
-def _pieces(line: str) -> Iterator[str]:
-    for sentence in _SENTENCE_END_RE.split(line):
-        words = sentence.split()
-        for start in range(0, len(words), MAX_SENTENCE_WORDS):
-            yield " ".join(words[start : start + MAX_SENTENCE_WORDS])
+def _joins(before: Unit, after: Unit) -> bool:
+    if after.lead_in is not None and after.lead_in == before.position:
+        return True  # a lead-in and the first chosen piece of its list
+    if after.block != before.block:
+        return False
+    return after.kind != "sentence" or after.position == before.position + 1
 
 
-def _candidates(sources: Sequence[Source]) -> list[_Candidate]:
-    found = []
-    for source in sources:
-        position = 0
-        for line in _lines(source.text):
-            for piece in _pieces(line):
-                words = piece.split()
-                if len(words) < MIN_WORDS:  # headings, labels, stray fragments
-                    continue
-                found.append(
-                    _Candidate(source, position, piece, frozenset(terms(piece)), len(words))
-                )
-                position += 1
-    return found
+def _neutral(text: str) -> str:
+    # A document's own "[3]" (a footnote) must not read as a citation of source 3.
+    return MARKER_RE.sub(lambda m: f"({m.group(0)[1:-1].strip()})", text).rstrip()
 
 
 def _with_marker(text: str, number: int) -> str:
-    # A document's own "[3]" (a footnote) must not read as a citation of source 3.
-    text = MARKER_RE.sub(lambda m: f"({m.group(0)[1:-1].strip()})", text.rstrip())
+    text = _neutral(text)
     if text and text[-1] in ".!?":
         return f"{text[:-1]} [{number}]{text[-1]}"
     return f"{text} [{number}]"
 
 
-def compose(question: str, sources: Sequence[Source]) -> str:
-    """The extractive answer as one text, citing sources as [n] (their own numbers)."""
-    return "".join(_joined(answer_sentences(question, sources)))
+def _render(run: list[Piece]) -> str:
+    """One quote: the sentences of a paragraph on one line, each item or row on its own line
+    (with its list's marker), and one citation at the end."""
+    lines: list[str] = []
+    for i, p in enumerate(run):
+        last = i == len(run) - 1
+        text = _with_marker(p.unit.text, p.source.number) if last else _neutral(p.unit.text)
+        if p.unit.kind == "sentence" and i and run[i - 1].unit.kind == "sentence":
+            lines[-1] += " " + text
+        else:
+            lines.append(p.unit.marker + text)
+    return "\n".join(lines)
 
 
-def _joined(sentences: list[str]) -> Iterator[str]:
-    # Prose reads as a paragraph; list items, table rows and code lines (no full stop) are
-    # easier to read one per line.
-    prose = all(re.search(r"[.!?]$", s) for s in sentences)
-    for i, sentence in enumerate(sentences):
-        yield sentence if i == 0 else (" " if prose else "\n") + sentence
-
-
-def answer_sentences(question: str, sources: Sequence[Source]) -> list[str]:
-    """The answer's sentences, each ending with its source marker."""
-    wanted = set(terms(question))
-    candidates = _candidates(sources)
+def answer_quotes(question: str, sources: Sequence[Source]) -> list[tuple[str, bool]]:
+    """The answer's quotes, each ending with its citation, and whether it is prose (sentences
+    of a paragraph, not list items or rows)."""
+    candidates = pieces(sources)
     if not candidates:
         return []
-    df: Counter[str] = Counter()
-    for c in candidates:
-        df.update(c.terms & wanted)
-    n = len(candidates)
-    idf = {t: math.log(1.0 + (n + 1) / (df[t] + 0.5)) for t in wanted}
-
-    wants_quantity = bool(_QUANTITY_QUESTION_RE.search(question))
-    # A number in a sentence counts like half of the best question word that occurs at all.
-    quantity = QUANTITY_WEIGHT * max((idf[t] for t in wanted if df[t]), default=0.0)
-
-    def evidence(c: _Candidate) -> float:
-        matched = sum(idf[t] for t in wanted & c.terms)
-        if matched == 0.0:
-            return 0.0  # a number or a heading match alone does not make an answer
-        if wants_quantity and _QUANTITY_RE.search(c.text):
-            matched += quantity
-        return matched
-
-    def score(c: _Candidate) -> float:
-        found = evidence(c)
-        if found == 0.0:
-            return 0.0
-        label = set(terms(" ".join([c.source.title, *c.source.hit.heading_path])))
-        found += TITLE_WEIGHT * sum(idf[t] for t in wanted & label)
-        return found / (1.0 + math.log(1.0 + c.length / 25.0))
-
+    scorer = Scorer(question, candidates)
+    choice = _Choice(candidates)
     ranked = sorted(
-        ((score(c), c) for c in candidates),
-        key=lambda sc: (-sc[0], sc[1].source.number, sc[1].position),
+        ((scorer.score(p), p) for p in candidates if choice.selectable(p)),
+        key=lambda sp: (-sp[0], sp[1].rank, sp[1].unit.position),
     )
-    chosen: list[_Candidate] = []
-    per_source: Counter[int] = Counter()
-    # Noise cut on a sentence's own evidence (not its page's title): one with less than half
-    # the evidence of the best is not part of the answer.
-    floor = RELATIVE_CUTOFF * max(evidence(c) for c in candidates)
-    for value, c in ranked:
-        if value <= 0.0 or len(chosen) == MAX_SENTENCES:
-            break
-        if evidence(c) < floor:
-            continue
-        if per_source[c.source.number] == MAX_PER_SOURCE:
-            continue
-        chosen.append(c)
-        per_source[c.source.number] += 1
-    if not chosen:
+    if not ranked or ranked[0][0] <= 0.0:
         # Retrieval found these sources (perhaps by meaning, not by words): show the opening of
         # the best one, and say that it is only the closest match.
-        first = candidates[0]
-        return [
-            "I found no direct answer; the closest passage is: "
-            + _with_marker(first.text, first.source.number)
-        ]
-    # Sources in the order of their best sentence; within a source, page order (steps of a
-    # procedure stay in sequence).
-    lead = {c.source.number: i for i, c in reversed(list(enumerate(chosen)))}
-    chosen.sort(key=lambda c: (lead[c.source.number], c.position))
-    return [_with_marker(c.text, c.source.number) for c in chosen]
+        first = next((p for p in candidates if choice.selectable(p)), candidates[0])
+        return [(NO_DIRECT_ANSWER + _with_marker(first.unit.text, first.source.number), True)]
+    best, anchor = ranked[0]
+    if not choice.add(choice.group(anchor)):
+        choice.add([anchor])  # a piece alone always fits (MAX_SENTENCE_WORDS <= MAX_WORDS)
+    choice.add(choice.paragraph(anchor))
+    for value, p in ranked[1:]:
+        if value < RELATIVE_CUTOFF * best:
+            break
+        choice.add(choice.group(p))
+    return [
+        (_render(run), all(p.unit.kind == "sentence" and p.unit.ends_sentence for p in run))
+        for run in _quotes(choice.chosen, choice.order)
+    ]
+
+
+def _joined(quotes: list[tuple[str, bool]]) -> Iterator[str]:
+    # Quotes of prose read as one paragraph; a quote of list items or rows stands apart.
+    prose = all(is_prose for _, is_prose in quotes)
+    for i, (quote, _) in enumerate(quotes):
+        yield quote if i == 0 else (" " if prose else "\n\n") + quote
+
+
+def compose(question: str, sources: Sequence[Source]) -> str:
+    """The extractive answer as one text, citing sources as [n] (their own numbers)."""
+    return "".join(_joined(answer_quotes(question, sources)))
 
 
 class ExtractiveProvider(AnswerProvider):
     name = "extractive"
 
     async def stream(self, question: str, sources: Sequence[Source]) -> AsyncGenerator[str, None]:
-        # A few deltas, one per sentence, so the client's streaming path is the same as an LLM's.
-        for piece in _joined(answer_sentences(question, sources)):
+        # One delta per quote, so the client's streaming path is the same as an LLM's.
+        for piece in _joined(answer_quotes(question, sources)):
             yield piece

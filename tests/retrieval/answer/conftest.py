@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from retrieval.answer.citations import MARKER_RE
 from retrieval.index.base import Hit
 from tests.fakes.llm_stand_in import LlmStandIn
 
@@ -33,6 +35,13 @@ def _hit(
         text=text,
         score=score,
     )
+
+
+def quoted_words(text: str) -> int:
+    """The words a reader sees quoted in an extractive answer: citation markers, list markers
+    and the punctuation a removed marker leaves alone aside."""
+    text = re.sub(r"^\s*(?:-|\d+[.)])\s+", "", MARKER_RE.sub("", text), flags=re.MULTILINE)
+    return sum(1 for word in text.split() if re.search(r"\w", word))
 
 
 @pytest.fixture

@@ -11,8 +11,15 @@ from hypothesis import strategies as st
 
 from retrieval.answer.base import Source
 from retrieval.answer.citations import check_citations
-from retrieval.answer.extractive import MAX_PER_SOURCE, MAX_SENTENCES, ExtractiveProvider, compose
+from retrieval.answer.extractive import (
+    MAX_QUOTES,
+    MAX_WORDS,
+    NO_DIRECT_ANSWER,
+    ExtractiveProvider,
+    compose,
+)
 from retrieval.index.base import Hit
+from tests.retrieval.answer.conftest import quoted_words
 
 MakeHit = Callable[..., Hit]
 
@@ -106,16 +113,16 @@ def test_picks_the_sentence_with_the_answer(
     number: int,
 ) -> None:
     text = compose(question, _sources(make_hit, pages))
-    first = text.split("\n")[0]
-    assert answer in first, text  # the best sentence comes first
+    first = text.split("\n\n")[0]
+    assert answer in first, text  # the quote with the best piece comes first
     assert re.search(rf"{re.escape(answer)}[^\[]*\[{number}\]", text), text
 
 
-def test_limits_sentences_and_skips_headings(make_hit: MakeHit) -> None:
+def test_limits_quotes_and_words_and_skips_headings(make_hit: MakeHit) -> None:
     text = compose("leave days annual sick doctor travel meals", _sources(make_hit, HR))
     markers = re.findall(r"\[(\d+)\]", text)
-    assert 1 <= len(markers) <= MAX_SENTENCES
-    assert all(markers.count(n) <= MAX_PER_SOURCE for n in set(markers))
+    assert 1 <= len(markers) <= MAX_QUOTES
+    assert quoted_words(text) <= MAX_WORDS
     assert "#" not in text
 
 
@@ -132,7 +139,7 @@ async def test_streams_in_a_few_deltas_that_add_up(make_hit: MakeHit) -> None:
     sources = _sources(make_hit, HR)
     question = "How many days of annual leave do I get?"
     deltas = [d async for d in ExtractiveProvider().stream(question, sources)]
-    assert 1 < len(deltas) <= MAX_SENTENCES
+    assert 1 <= len(deltas) <= MAX_QUOTES
     assert "".join(deltas) == compose(question, sources)
 
 
@@ -165,6 +172,8 @@ def test_any_text_never_cites_a_non_source(question: str, texts: list[str]) -> N
     checked = check_citations(text, sources, provider="extractive")
     assert checked.removed_citations == ()
     assert bool(text) == bool(checked.citations)
+    assert len(raw) <= MAX_QUOTES
+    assert quoted_words(text.removeprefix(NO_DIRECT_ANSWER)) <= MAX_WORDS
 
 
 def test_a_documents_own_bracketed_numbers_are_not_citations(make_hit: MakeHit) -> None:
