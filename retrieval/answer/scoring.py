@@ -107,6 +107,14 @@ class Scorer:
         self.idf = {t: math.log(1.0 + (n + 1) / (df[t] + 0.5)) for t in self.wanted}
         self.cue = CUE_WEIGHT * max((self.idf[t] for t in self.wanted if df[t]), default=0.0)
 
+    def coverage(self, p: Piece) -> float:
+        """The share of the question's word weight (IDF, so a word no candidate holds weighs
+        most) that the piece holds in its text, title, headings or lead-in: 0 to 1."""
+        total = sum(self.idf[t] for t in sorted(self.wanted))
+        if total == 0.0:
+            return 0.0
+        return sum(self.idf[t] for t in sorted(self.wanted & (p.terms | p.context))) / total
+
     def score(self, p: Piece) -> float:
         # Sums in sorted order: a float sum in set order could differ between processes.
         found = sum(self.idf[t] for t in sorted(self.wanted & p.terms))

@@ -60,3 +60,33 @@ def test_the_issue_example_of_a_question_the_asker_may_not_read_the_answer_to(ha
     assert not RelevanceGate().answers(compute_signals(question, erin))
     carol = rt.searcher.search_with_detail(question, principals_for(rt.db, "carol@northwind.example", org_member=True))
     assert RelevanceGate().answers(compute_signals(question, carol))
+
+
+def test_the_no_llm_answer_path_on_the_handbook_questions(handbook_model_runtime: Runtime) -> None:
+    """What an asker gets without an LLM: the gate, then the extractive answer, which declines
+    when no piece holds enough of the question. Answered = the reply contains the answering
+    sentence; abstained = the honest reply (no quote)."""
+    from retrieval.answer.answerer import number_sources
+    from retrieval.answer.extractive import compose
+    from tests.retrieval.answer.test_extractive_handbook import normalised
+
+    rt = handbook_model_runtime
+    data = yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))
+    gate = RelevanceGate()
+
+    def reply(q: dict[str, Any]) -> str:
+        principals = principals_for(rt.db, q["asker"], org_member=True)
+        detail = rt.searcher.search_with_detail(q["question"], principals)
+        if not gate.answers(compute_signals(q["question"], detail)):
+            return ""
+        return compose(q["question"], number_sources(detail.hits))
+
+    answered = [normalised(q["answer"]) in normalised(reply(q)) for q in data["answerable"]]
+    unanswerable = data["unanswerable"] + data["not_permitted"]
+    quoted = [q["question"] for q in unanswerable if reply(q)]
+    answer_rate = sum(answered) / len(answered)
+    abstain_rate = 1 - len(quoted) / len(unanswerable)
+    print(f"handbook, no LLM: {answer_rate:.1%} of {len(answered)} answers hold the answering sentence; "
+          f"{abstain_rate:.1%} of {len(unanswerable)} unanswerable questions get the honest reply")
+    assert answer_rate >= 0.80  # issue 11's target for the extractive answer (measured 85.4%)
+    assert abstain_rate >= 0.60, quoted  # measured 65.0% (26 of 40)

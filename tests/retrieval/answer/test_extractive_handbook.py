@@ -2,7 +2,9 @@
 question of examples/handbook-questions.yaml contains the sentence that answers it.
 
 Issue 11's target is 80% of the answerable questions. Measured on 2026-12-04: 74% (61 of 82)
-before issue 11's rework of the extractive provider, 90% (74 of 82) after it (docs/PERFORMANCE.md).
+before issue 11's rework of the extractive provider, 90% (74 of 82) after it, 87% (71 of 82) once
+it declines when the best piece holds under a fifth of the question's word weight
+(docs/PERFORMANCE.md).
 FLOOR guards the measured level so that it cannot silently get worse; the rate is printed and
 the questions missed are listed on failure.
 """
@@ -15,9 +17,6 @@ from typing import Any
 import pytest
 import yaml
 
-from connectors.files import FilesConnector
-from connectors.ingest import IngestEngine
-from core.config import Config
 from core.memberships import principals_for
 from retrieval.answer.answerer import number_sources
 from retrieval.answer.citations import MARKER_RE
@@ -29,7 +28,7 @@ pytestmark = pytest.mark.model
 
 QUESTIONS = REPO / "examples" / "handbook-questions.yaml"
 TARGET = 0.80  # issue 11
-FLOOR = 0.89  # measured 0.90 (74 of 82); 72 of 82 would fail
+FLOOR = 0.86  # measured 0.87 (71 of 82); 70 of 82 would fail
 
 
 def normalised(text: str) -> str:
@@ -44,14 +43,9 @@ def answerable() -> list[dict[str, Any]]:
     return list(data["answerable"])
 
 
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Runtime:
-    rt = Runtime(Config(data_dir=tmp_path_factory.mktemp("data")))
-    report = IngestEngine(rt.db, rt.index, rt.embedder, rt.chunker).ingest(
-        FilesConnector(REPO / "examples" / "handbook", rt.config.files, instance="handbook")
-    )
-    assert report.status == "succeeded"
-    return rt
+@pytest.fixture
+def runtime(handbook_model_runtime: Runtime) -> Runtime:
+    return handbook_model_runtime
 
 
 def test_the_extractive_answer_contains_the_answering_sentence(runtime: Runtime) -> None:
