@@ -174,3 +174,17 @@ async def test_every_surface_shows_the_same_labels_pages_and_people(runtime: Run
     text = out.getvalue()
     assert CLOSEST_LABEL in text and WHO_TO_ASK_LABEL in text and "Rui Almeida (IT)" in text
     assert all(t in text for t in titles) and "Sources:" not in text
+
+
+def test_owner_and_title_text_cannot_ping_or_format_in_slack() -> None:
+    from bot.turn import Answer, ClosestPage
+
+    hostile = ClosestPage("<!channel> *Urgent*", "https://wiki.example/p", "p.md", owner="<!here> <@U123> _x_")
+    answer = Answer(NO_SOURCES_ANSWER, (), found_sources=False, restricted_to_audience=False,
+                    provider="none", fell_back=False, thread_id="t", closest=(hostile,))
+    texts = [e["text"] for b in render.answer_blocks(answer) if b["type"] == "context" for e in b["elements"]]
+    joined = " ".join(texts)
+    assert "<!channel>" not in joined and "<!here>" not in joined and "<@U123>" not in joined
+    assert "&lt;!here&gt;" in joined and "&lt;!channel&gt;" in joined
+    assert all(e.get("verbatim") is True for b in render.answer_blocks(answer) if b["type"] == "context"
+               for e in b["elements"])
