@@ -16,6 +16,11 @@ from core.acl import PrincipalError
 from core.db import Database
 from core.memberships import principals_for
 
+# The only group principals a chat platform's directory may add to a person's (Teams: Microsoft
+# Entra groups). A platform can never vouch for a source's groups (``group:files:...``) or for
+# ``org:members``: those come from the membership store and the platform's member/guest flag.
+DIRECTORY_GROUP_PREFIX = "group:aad:"
+
 
 class PrincipalsLookup:
     """Identity -> principals through the membership store."""
@@ -25,9 +30,11 @@ class PrincipalsLookup:
 
     def __call__(self, identity: Identity) -> list[str]:
         try:
-            return principals_for(self.db, identity.email, org_member=identity.org_member)
+            stored = principals_for(self.db, identity.email, org_member=identity.org_member)
         except PrincipalError:
             return []  # an email we cannot turn into a principal reads nothing
+        vouched = [g for g in identity.groups if g.startswith(DIRECTORY_GROUP_PREFIX)]
+        return sorted(set(stored) | set(vouched))
 
 
 @dataclass(frozen=True)

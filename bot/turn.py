@@ -71,6 +71,9 @@ class Identity:
     email: str
     org_member: bool  # full member of the company (not a guest, not from another organisation)
     display_name: str = ""
+    # Group principals the chat platform's directory vouches for at question time (Teams: the
+    # user's Microsoft Entra groups, ``group:aad:<object id>``), added to the membership store's.
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ from core.sections import (
     ServerConfig,
     SlackConfig,
     SyncConfig,
+    TeamsConfig,
     WebChatConfig,
 )
 
@@ -72,6 +73,7 @@ __all__ = [
     "ServerConfig",
     "SlackConfig",
     "SyncConfig",
+    "TeamsConfig",
     "WebChatConfig",
     "load_config",
 ]
@@ -138,6 +140,7 @@ class Config:
     ratelimit: RateLimitConfig = field(default_factory=RateLimitConfig)
     webchat: WebChatConfig = field(default_factory=WebChatConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
+    teams: TeamsConfig = field(default_factory=TeamsConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     # [connectors.<name>] tables; configured in the file only (no environment overrides)

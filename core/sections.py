@@ -167,3 +167,22 @@ class SyncConfig:
     scheduler: bool = True
     lease_seconds: float = 120.0  # renewed every third of it; a dead replica's lease expires
     tick_seconds: float = 30.0  # how often the scheduler looks for due jobs
+
+
+@dataclass
+class TeamsConfig:
+    enabled: bool = False
+    # The bot's Microsoft Entra app registration: its application (client) id, and the tenants
+    # whose users Lore serves (activities from any other tenant are refused).
+    app_id: str = ""
+    tenant_ids: list[str] = field(default_factory=list)
+    # Secret names (values from the secret store): the client secret, or a PEM certificate with
+    # its private key (used instead of the secret when set).
+    app_password_secret: str = "teams-app-password"
+    certificate_secret: str = ""
+    identity_cache_seconds: float = 600.0  # a user's email and groups from Graph
+    # Endpoint overrides (a proxy or test stand-ins); empty: Microsoft's public cloud.
+    openid_metadata_url: str = ""  # Bot Framework's OpenID configuration (inbound tokens)
+    authority_url: str = ""  # Microsoft Entra login (outbound tokens), https://login.microsoftonline.com
+    graph_url: str = ""  # Microsoft Graph, https://graph.microsoft.com/v1.0
+
