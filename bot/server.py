@@ -83,7 +83,7 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
     secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=redactor)
     runtime = Runtime(cfg)
     metrics = Metrics()
-    answerer = make_answerer(cfg.llm, secrets.get)
+    answerer = make_answerer(cfg.llm, secrets.get, secrets.where)
     redis = None
     if cfg.redis.url:
         import redis.asyncio as aioredis

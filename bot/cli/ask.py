@@ -57,7 +57,7 @@ def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
     except PrincipalError as exc:
         raise CliError(f"--as: {exc}") from None
     secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=Redactor())
-    answerer = make_answerer(cfg.llm, secrets.get)  # before the index opens: a bad llm setting leaks nothing
+    answerer = make_answerer(cfg.llm, secrets.get, secrets.where)  # before the index opens: a bad llm setting leaks nothing
     rt = Runtime(cfg)
     service = conversation_service(
         rt, answerer,

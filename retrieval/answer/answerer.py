@@ -225,9 +225,17 @@ def _clean_rewrite(text: str) -> str:
     return line if len(line) <= MAX_REWRITE_CHARS else ""
 
 
-def make_answerer(config: LlmConfig, secret_lookup: Callable[[str], str | None]) -> Answerer:
+def make_answerer(
+    config: LlmConfig,
+    secret_lookup: Callable[[str], str | None],
+    where: Callable[[str], str] | None = None,
+) -> Answerer:
     """The answerer for ``llm.provider``. Secrets are looked up by name; errors name the
-    secret, never a value."""
+    secret and, with ``where`` (the secret store's), where to set it; never a value."""
+
+    def set_it(name: str) -> str:
+        return f"; set {where(name)}" if where is not None else ""
+
     if config.timeout_seconds <= 0 or config.connect_timeout_seconds <= 0:
         raise ConfigError("llm.timeout_seconds and llm.connect_timeout_seconds must be positive")
     if config.max_retries < 0:
@@ -246,7 +254,7 @@ def make_answerer(config: LlmConfig, secret_lookup: Callable[[str], str | None])
                 return Answerer(ExtractiveProvider())
             raise ConfigError(
                 f"llm.provider is 'groq' but the secret {secret!r} (llm.groq_api_key_secret) "
-                "is not set in the secret store"
+                f"is not set in the secret store{set_it(secret)}"
             )
         from retrieval.answer.groq import GroqProvider
 
@@ -263,7 +271,7 @@ def make_answerer(config: LlmConfig, secret_lookup: Callable[[str], str | None])
             if not key:
                 raise ConfigError(
                     f"llm.api_key_secret names the secret {config.api_key_secret!r}, "
-                    "which is not set in the secret store"
+                    f"which is not set in the secret store{set_it(config.api_key_secret)}"
                 )
         from retrieval.answer.openai_compat import OpenAICompatProvider
 

@@ -384,3 +384,12 @@ def test_make_answerer_errors_name_the_secret_never_a_value() -> None:
         )
     with pytest.raises(ConfigError, match="timeout"):
         make_answerer(LlmConfig(provider="extractive", timeout_seconds=0), {}.get)
+
+
+def test_a_missing_key_says_where_to_set_it() -> None:
+    from core.secrets import EnvSecretStore
+
+    store = EnvSecretStore({})
+    with pytest.raises(ConfigError) as caught:
+        make_answerer(LlmConfig(provider="groq"), store.get, store.where)
+    assert "LORE_SECRET_GROQ_API_KEY" in str(caught.value)
