@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.cli.output import print_json, print_repairs, ticker
+from bot.cli.output import print_json, print_repairs, terminal_text, ticker
 from bot.errors import CliError
 from core.config import Config
 
@@ -67,13 +67,13 @@ def cmd_ingest(cfg: Config, args: argparse.Namespace) -> int:
         c = report.counts()
         print(f"{report.summary()} ({c['chunks_written']} chunks written in {elapsed:.1f}s)")
         for sid, why in report.skipped:
-            print(f"  skipped {sid}: {why}")
+            print(terminal_text(f"  skipped {sid}: {why}"))
         for sid, why in report.failed:
-            print(f"  FAILED  {sid}: {why}")
+            print(terminal_text(f"  FAILED  {sid}: {why}"))
         for sid in report.deleted:
-            print(f"  deleted {sid}")
+            print(terminal_text(f"  deleted {sid}"))
         for err in report.errors:
-            print(f"  ERROR   {err}")
+            print(terminal_text(f"  ERROR   {err}"))
         print_repairs(report)
     # Any file that could not be indexed makes the exit status 1, so scripts notice; skipped
     # files (unsupported, too large, excluded by rules) do not.

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from bot.cli.output import print_json, print_repairs, ticker
+from bot.cli.output import print_json, print_repairs, terminal_text, ticker
 from bot.errors import CliError
 from core.config import Config
 
@@ -79,9 +79,9 @@ def _print_sync_report(name: str, report: Any, as_json: bool) -> None:
         return
     print(f"{name} {report.kind}: {report.summary()}")
     for sid, why in report.failed:
-        print(f"  failed  {sid}: {why}")
+        print(terminal_text(f"  failed  {sid}: {why}"))
     for error in report.errors:
-        print(f"  error   {error}")
+        print(terminal_text(f"  error   {error}"))
     print_repairs(report)
 
 

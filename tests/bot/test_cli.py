@@ -163,3 +163,16 @@ def test_an_unexpected_error_keeps_its_traceback(env: Path, monkeypatch: pytest.
     monkeypatch.setattr(cli, "cmd_status", fail)
     with pytest.raises(KeyError, match="a bug"):
         main(["status"])
+
+
+def test_ingest_output_cannot_drive_the_terminal(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file name with terminal escapes (retitle the window, OSC 52 clipboard) is printed inert."""
+    tree = env / "tree"
+    tree.mkdir()
+    (tree / "_acl.yaml").write_text("allow: [org:members]\n", encoding="utf-8")
+    hostile = "\x1b]0;pwned\x07\x1b]52;c;ZWNobyBoaQ==\x07.md"
+    (tree / hostile).write_bytes(b"\xff\xfe not utf-8")  # fails to parse: its name is printed
+    code, out, _ = run(capsys, "ingest", str(tree))
+    assert code == 1  # a failed file fails the command
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\ufffd]0;pwned" in out
