@@ -276,3 +276,50 @@ def test_without_npm_the_schema_tests_skip_outside_ci_and_fail_in_ci(
 def test_zip_bytes_open_as_a_zip() -> None:
     with zipfile.ZipFile(io.BytesIO(build_package(TEAMS, APP_ID).data)) as archive:
         assert all(info.compress_type == zipfile.ZIP_DEFLATED for info in archive.infolist())
+
+
+# -- README "Connect Teams" as written -------------------------------------------------------------
+
+
+def _connect_teams() -> str:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    return readme.split("## Connect Teams", 1)[1].split("\n## ", 1)[0]
+
+
+def test_connect_teams_builds_the_package_as_written(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    section = _connect_teams()
+    assert "`lore teams-package --output lore-teams.zip`" in section
+    code, _out, err = run(capsys, "teams-package", "--output", "lore-teams.zip")
+    assert code == 0, err
+    assert zipfile.is_zipfile(env / "lore-teams.zip")
+
+
+def test_connect_teams_names_what_the_code_uses() -> None:
+    import dataclasses
+
+    from bot.teams import manifest as rules
+    from bot.teams.package import PLACEHOLDERS
+    from core.sections import TeamsConfig
+
+    section = " ".join(_connect_teams().split())
+    for setting in ("enabled", "app_id", "tenant_ids", "app_password_secret", "certificate_secret",
+                    "identity_cache_seconds"):
+        assert f"teams.{setting}" in section
+        assert setting in {f.name for f in dataclasses.fields(TeamsConfig)}
+    assert "`teams-app-password`" in section and TeamsConfig().app_password_secret == "teams-app-password"
+    for permission in ("`User.Read.All`", "`GroupMember.Read.All`"):
+        assert permission in section
+    assert "`https://<your server>/api/messages`" in section
+    for path, placeholder in PLACEHOLDERS.items():
+        assert f"`{path}`" in section
+        assert placeholder.replace("https://", "").split("/")[0] in section
+    assert f"schema **{SCHEMA_VERSION}**" in section
+    limits = {"short at most 30": rules.MAX_LENGTHS["name.short"] == 30,
+              "full 100": rules.MAX_LENGTHS["name.full"] == 100,
+              "(short 80, full 4,000)": (rules.MAX_LENGTHS["description.short"], rules.MAX_LENGTHS["description.full"]) == (80, 4000),
+              "developer name (32)": rules.MAX_LENGTHS["developer.name"] == 32,
+              "at most 3 command lists of 1 to 12": (rules.MAX_COMMAND_LISTS, rules.MAX_COMMANDS) == (3, 12),
+              "title at most 128 characters, description 4,000": (rules.MAX_COMMAND_TITLE, rules.MAX_COMMAND_DESCRIPTION) == (128, 4000),
+              "at most 100 host names": rules.MAX_VALID_DOMAINS == 100}
+    for phrase, matches in limits.items():
+        assert phrase in section and matches, phrase
