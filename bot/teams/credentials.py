@@ -147,9 +147,14 @@ class AppCredentials:
         try:
             value = require_secret(self._secrets, name)
         except SecretNotFound:
+            setting = (
+                "teams.certificate_secret"
+                if self._config.certificate_secret
+                else "teams.app_password_secret"
+            )
             raise TeamsAuthError(
-                f"no Teams credential for tenant {tenant}: {self._secrets.where(name)} "
-                f"({'teams.certificate_secret' if self._config.certificate_secret else 'teams.app_password_secret'})"
+                f"secret {name!r} ({setting}) is not set, so Lore has no Teams credential for "
+                f"tenant {tenant}: set {self._secrets.where(name)}"
             ) from None
         if not self._config.certificate_secret:
             return value
