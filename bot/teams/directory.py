@@ -69,6 +69,7 @@ class TeamsDirectory:
         self._concurrency = concurrency
         self._clock = clock
         self._cache: OrderedDict[tuple[str, str], tuple[float, Identity]] = OrderedDict()
+        self._pending: dict[tuple[str, str], asyncio.Future[Identity | None]] = {}
 
     @classmethod
     def build(cls, config: TeamsConfig, secrets: SecretStore) -> TeamsDirectory:
@@ -95,37 +96,49 @@ class TeamsDirectory:
             return None
         differs = home_tenant_id is not None and home_tenant_id.strip().lower() != tenant
         key = (tenant, aad_object_id.lower())
-        cached = self._cached(key)
-        if cached is not None:
-            return _demoted(cached) if differs else cached
+        found = self._cached(key)
+        if found is None:
+            # One lookup per person at a time: concurrent turns (Teams redelivers, a busy
+            # channel) share it instead of each asking Graph.
+            pending = self._pending.get(key)
+            if pending is None:
+                pending = asyncio.ensure_future(self._lookup(key))
+                self._pending[key] = pending
+                pending.add_done_callback(lambda _: self._pending.pop(key, None))
+            found = await asyncio.shield(pending)
+        if found is None:
+            return None
+        return _demoted(found) if differs else found
+
+    async def _lookup(self, key: tuple[str, str]) -> Identity | None:
+        tenant, object_id = key
         try:
             user, groups = await asyncio.gather(
-                self._graph.user(tenant, aad_object_id),
-                self._graph.group_ids(tenant, aad_object_id),
+                self._graph.user(tenant, object_id), self._graph.group_ids(tenant, object_id)
             )
         except (TeamsAuthError, GraphError) as exc:
             log.warning(
                 "Teams identity lookup failed: no identity (%s)",
                 exc,
-                extra={"tenant": tenant, "user": key[1], "error": type(exc).__name__},
+                extra={"tenant": tenant, "user": object_id, "error": type(exc).__name__},
             )
             return None
         except Exception as exc:  # noqa: BLE001 - anything else fails closed too
             log.warning(
                 "Teams identity lookup failed: no identity (%s)",
                 type(exc).__name__,
-                extra={"tenant": tenant, "user": key[1], "error": type(exc).__name__},
+                extra={"tenant": tenant, "user": object_id, "error": type(exc).__name__},
             )
             return None
-        if user.id.lower() != key[1]:
+        if user.id.lower() != object_id:
             log.warning(
                 "Graph answered for another user: no identity",
-                extra={"tenant": tenant, "user": key[1]},
+                extra={"tenant": tenant, "user": object_id},
             )
             return None
         found = identity_from(user, groups, home_tenant_differs=False)
         self._store(key, found)
-        return _demoted(found) if differs else found
+        return found
 
     async def identities(
         self, tenant_id: str, members: Sequence[TeamsMember]

@@ -3,6 +3,7 @@ stand-ins: who a Teams user is, and that every failure fails closed without leak
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -330,4 +331,23 @@ async def test_identities_of_a_roster(entra: EntraStandIn, people: GraphStandIn)
         is None
     )
     assert len(people.requests) == requests + 2  # only the unknown user was looked up
+    await directory.close()
+
+
+async def test_concurrent_turns_of_one_user_share_one_lookup(
+    entra: EntraStandIn, people: GraphStandIn
+) -> None:
+    directory = _directory(entra, people)
+    found = await asyncio.gather(*(directory.identity(TENANT, ALICE) for _ in range(20)))
+    assert len({f.email for f in found if f is not None}) == 1 and None not in found
+    assert len(people.requests) == 2  # one users/{id}, one transitiveMemberOf page
+    await directory.close()
+
+
+async def test_build_from_settings(entra: EntraStandIn, people: GraphStandIn) -> None:
+    store = MemorySecretStore()
+    store.put("teams-app-password", SECRET)
+    directory = TeamsDirectory.build(_config(entra, people), store)
+    identity = await directory.identity(TENANT, ALICE)
+    assert identity is not None and identity.org_member
     await directory.close()
