@@ -3,6 +3,7 @@ answers that must not be believed."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -169,4 +170,34 @@ async def test_user_fields_are_checked(graph_app: Callable[[Handler], str]) -> N
     graph_app(odd_mail)
     with pytest.raises(GraphError, match="not text"):
         await client.user(TENANT, "u")
+    await client.close()
+
+
+async def test_a_slow_graph_times_out(graph_app: Callable[[Handler], str]) -> None:
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({})
+
+    client = _client(graph_app(slow))  # timeout=1
+    with pytest.raises(GraphError, match="timed out"):
+        await client.user(TENANT, "u")
+    await client.close()
+
+
+async def test_retry_after_on_503_is_honoured_and_bounded(graph_app: Callable[[Handler], str]) -> None:
+    calls = {"n": 0}
+    waits: list[float] = []
+
+    async def busy(request: web.Request) -> web.Response:
+        calls["n"] += 1
+        return web.json_response({"error": {"code": "serviceNotAvailable", "message": "busy"}},
+                                 status=503, headers={"Retry-After": "2"})
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    client = GraphClient(_token, graph_app(busy), attempts=3, sleep=record)
+    with pytest.raises(GraphError, match="503 serviceNotAvailable"):
+        await client.user(TENANT, "u")
+    assert calls["n"] == 3 and len(waits) == 2 and min(waits) >= 2
     await client.close()
