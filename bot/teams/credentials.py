@@ -21,6 +21,8 @@ import threading
 from typing import Any
 
 import msal
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from bot.errors import BotError
 from core.secrets.base import SecretNotFound, SecretStore, require_secret
@@ -106,6 +108,10 @@ class AppCredentials:
         token = result.get("access_token") if isinstance(result, dict) else None
         if isinstance(token, str) and token:
             return token
+        if isinstance(result, dict) and result.get("error") == "invalid_client":
+            # The credential was refused: the next call reads the secret again (it may have
+            # been rotated in the store since this app was built).
+            self._apps.pop(tenant, None)
         raise TeamsAuthError(
             f"Microsoft Entra refused a token for {scope} in tenant {tenant} with "
             f"{self._what()}: {_refusal(result)}"
@@ -167,6 +173,14 @@ class AppCredentials:
                 f"key and its certificate; found {len(keys)} key(s) and {len(certs)} "
                 f"certificate(s)"
             )
+        try:
+            serialization.load_pem_private_key(keys[0].encode("ascii"), password=None)
+            x509.load_pem_x509_certificate(certs[0].encode("ascii"))
+        except (ValueError, TypeError, UnicodeEncodeError):
+            raise TeamsAuthError(
+                f"secret {name!r} (teams.certificate_secret): its private key or certificate "
+                f"cannot be read (a key protected by a passphrase is not supported)"
+            ) from None
         return {"private_key": keys[0], "public_certificate": certs[0]}
 
     def _what(self) -> str:

@@ -201,3 +201,36 @@ async def test_retry_after_on_503_is_honoured_and_bounded(graph_app: Callable[[H
         await client.user(TENANT, "u")
     assert calls["n"] == 3 and len(waits) == 2 and min(waits) >= 2
     await client.close()
+
+
+async def test_an_unreadable_or_encrypted_key_is_named(entra: EntraStandIn) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    key, cert = make_certificate()
+    loaded = serialization.load_pem_private_key(key.encode(), password=None)
+    encrypted = loaded.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"passphrase"),
+    ).decode()
+    store = MemorySecretStore()
+    lines = key.splitlines()
+    garbled = "\n".join([lines[0], "bm90IGEga2V5", lines[-1]])  # base64 of "not a key"
+    for value in (cert + encrypted, cert + garbled):
+        store.put("teams-cert", value)
+        with pytest.raises(TeamsAuthError, match="'teams-cert'.*cannot be read"):
+            await _credentials(entra, store, certificate_secret="teams-cert").token(TENANT, BOT_SCOPE)
+    assert entra.metadata_requests == 0
+
+
+async def test_a_rotated_secret_is_read_again_after_a_refusal(entra: EntraStandIn) -> None:
+    entra.register_app(TENANT, APP, secret="old-secret-value")
+    store = MemorySecretStore()
+    store.put("teams-app-password", "old-secret-value")
+    credentials = _credentials(entra, store)
+    await credentials.token(TENANT, GRAPH_SCOPE)
+    entra.register_app(TENANT, APP, secret="new-secret-value")  # rotated in Entra ...
+    store.put("teams-app-password", "new-secret-value")  # ... and in the secret store
+    with pytest.raises(TeamsAuthError, match="AADSTS7000215"):
+        await credentials.token(TENANT, BOT_SCOPE)  # the old app still sends the old secret
+    token = await credentials.token(TENANT, BOT_SCOPE)
+    assert entra.verify_access_token(token, BOT_FRAMEWORK_RESOURCE)["tid"] == TENANT
