@@ -7,7 +7,7 @@
 tenants in ``teams.tenant_ids`` are looked up; every other tenant, and every failure (Graph
 down, 403, 404, a token refused, an unreadable answer), gives None: the conversation service
 then answers from nothing (fail closed). Failures are logged by kind and message (messages of
-TeamsAuthError and GraphError hold no token or secret), never retried from the cache.
+TeamsAuthError and GraphError hold no token or secret) and not cached.
 
 Identities are cached per (tenant, object id) for ``teams.identity_cache_seconds``, at most
 ``max_entries``: one person's entry never serves another.
@@ -145,7 +145,8 @@ class TeamsDirectory:
     ) -> list[Identity] | None:
         """Every roster member's identity, in roster order; None when any cannot be named (a
         member of another tenant, anonymous, no object id, a failed lookup) or the roster is
-        larger than ``max_members``."""
+        larger than ``max_members``. A member the roster calls a guest is never a full member,
+        whatever Graph says."""
         if len(members) > self._max_members:
             log.info("Teams roster too large to resolve", extra={"members": len(members)})
             return None
@@ -158,7 +159,10 @@ class TeamsDirectory:
 
         async def one(member: TeamsMember) -> Identity | None:
             async with limit:
-                return await self.identity(tenant, member.aad_object_id or "")
+                found = await self.identity(tenant, member.aad_object_id or "")
+            if found is not None and member.is_outsider(tenant):
+                return _demoted(found)
+            return found
 
         found = await asyncio.gather(*(one(m) for m in members))
         if any(i is None for i in found):

@@ -331,6 +331,9 @@ async def test_identities_of_a_roster(entra: EntraStandIn, people: GraphStandIn)
         is None
     )
     assert len(people.requests) == requests + 2  # only the unknown user was looked up
+    # the roster calling Alice a guest wins over Graph calling her a member
+    demoted = await directory.identities(TENANT, [_member(ALICE, role="guest")])
+    assert demoted is not None and demoted[0].org_member is False
     await directory.close()
 
 
