@@ -28,9 +28,19 @@ from bot.errors import BotError
 from core.secrets.base import SecretNotFound, SecretStore, require_secret
 from core.sections import TeamsConfig
 
-__all__ = ["DEFAULT_AUTHORITY", "AppCredentials", "TeamsAuthError"]
+__all__ = [
+    "BOT_FRAMEWORK_SCOPE",
+    "BOT_FRAMEWORK_TENANT",
+    "DEFAULT_AUTHORITY",
+    "AppCredentials",
+    "TeamsAuthError",
+]
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
+BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
+# A multi-tenant bot registration gets its Bot Connector tokens here (a single-tenant one in
+# its own tenant); this tenant serves no users, so it is allowed for that scope only.
+BOT_FRAMEWORK_TENANT = "botframework.com"
 
 _PEM = re.compile(r"-----BEGIN ([A-Z ]+)-----\s.*?-----END \1-----", re.DOTALL)
 
@@ -74,10 +84,13 @@ class AppCredentials:
         return tenant_id.strip().lower() in self._tenants
 
     async def token(self, tenant_id: str, scope: str) -> str:
-        """An access token for ``scope`` (``https://graph.microsoft.com/.default``) in
-        ``tenant_id``, from msal's cache while it is valid."""
+        """An access token for ``scope`` (``https://graph.microsoft.com/.default``,
+        ``https://api.botframework.com/.default``) in ``tenant_id`` (one of
+        ``teams.tenant_ids``, or ``botframework.com`` for a multi-tenant bot's Bot Connector
+        token), from msal's cache while it is valid."""
         tenant = tenant_id.strip().lower()
-        if tenant not in self._tenants:
+        connector = tenant == BOT_FRAMEWORK_TENANT and scope == BOT_FRAMEWORK_SCOPE
+        if tenant not in self._tenants and not connector:
             raise TeamsAuthError(
                 f"tenant {tenant_id!r} is not one of teams.tenant_ids: Lore does not serve it"
             )

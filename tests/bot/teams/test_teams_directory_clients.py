@@ -234,3 +234,16 @@ async def test_a_rotated_secret_is_read_again_after_a_refusal(entra: EntraStandI
         await credentials.token(TENANT, BOT_SCOPE)  # the old app still sends the old secret
     token = await credentials.token(TENANT, BOT_SCOPE)
     assert entra.verify_access_token(token, BOT_FRAMEWORK_RESOURCE)["tid"] == TENANT
+
+
+async def test_a_multi_tenant_bot_gets_its_connector_token_from_botframework_com(
+    entra: EntraStandIn,
+) -> None:
+    entra.register_app("botframework.com", APP, secret="bot-secret-value")
+    store = MemorySecretStore()
+    store.put("teams-app-password", "bot-secret-value")
+    credentials = _credentials(entra, store)
+    token = await credentials.token("botframework.com", BOT_SCOPE)
+    assert entra.verify_access_token(token, BOT_FRAMEWORK_RESOURCE)["tid"] == "botframework.com"
+    with pytest.raises(TeamsAuthError, match="not one of teams.tenant_ids"):
+        await credentials.token("botframework.com", GRAPH_SCOPE)  # no users there to look up
