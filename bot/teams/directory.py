@@ -22,10 +22,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from bot.teams.audience import TeamsMember
+from bot.teams.audience import TeamsMember, audience_of
 from bot.teams.credentials import AppCredentials, TeamsAuthError
 from bot.teams.graph import GraphClient, GraphError, GraphUser
-from bot.turn import Identity
+from bot.turn import Audience, Identity
 from core.secrets.base import SecretStore
 from core.sections import TeamsConfig
 
@@ -168,6 +168,12 @@ class TeamsDirectory:
         if any(i is None for i in found):
             return None
         return [i for i in found if i is not None]
+
+    async def audience(self, tenant_id: str, members: Sequence[TeamsMember]) -> Audience:
+        """``audience_of`` the roster with its members' identities (an empty roster, or one
+        with anyone unresolvable, searches nothing)."""
+        identities = await self.identities(tenant_id, members) if members else None
+        return audience_of(members, tenant_id, identities)
 
     def _cached(self, key: tuple[str, str]) -> Identity | None:
         entry = self._cache.get(key)

@@ -354,3 +354,26 @@ async def test_build_from_settings(entra: EntraStandIn, people: GraphStandIn) ->
     identity = await directory.identity(TENANT, ALICE)
     assert identity is not None and identity.org_member
     await directory.close()
+
+
+async def test_audience_of_a_roster(entra: EntraStandIn, people: GraphStandIn) -> None:
+    directory = _directory(entra, people)
+    internal = await directory.audience(TENANT, [_member(ALICE), _member(NOMAIL)])
+    assert internal.includes_outsiders is False and internal.members is None
+    with_guest = await directory.audience(TENANT, [_member(ALICE), _member(GUEST, role="guest")])
+    assert with_guest.includes_outsiders is True
+    assert with_guest.members is not None and [m.email for m in with_guest.members] == [
+        "alice.smith@contoso.com", "bob@fabrikam.com"]
+    # Graph calls the B2B member a guest though the roster says "user"
+    b2b = await directory.audience(TENANT, [_member(ALICE), _member(B2B_MEMBER)])
+    assert b2b.includes_outsiders is True and b2b.members is not None
+    visitor = await directory.audience(TENANT, [_member(ALICE), _member(ALICE, OTHER_TENANT)])
+    assert visitor.includes_outsiders is True and visitor.members is None
+    empty = await directory.audience(TENANT, [])
+    assert empty.includes_outsiders is True and empty.members is None
+    await directory.close()
+    people.fail(503, count=20)
+    directory = _directory(entra, people)  # a cold cache
+    down = await directory.audience(TENANT, [_member(ALICE)])
+    assert down.includes_outsiders is True and down.members is None
+    await directory.close()
