@@ -183,16 +183,14 @@ class GraphClient:
             async with self._session.get(
                 url, headers=headers, timeout=self._timeout, allow_redirects=False
             ) as response:
-                raw = await response.content.read(MAX_BODY + 1)
                 status, ctype = response.status, response.content_type
                 retry_after = response.headers.get("Retry-After")
+                raw = await _read_bounded(response, shown)
         except TimeoutError:
             # Not retried: a turn waiting on the directory cannot wait several timeouts.
             raise GraphError(f"Graph GET {shown}: timed out") from None
         except aiohttp.ClientError as exc:
             raise GraphError(f"Graph GET {shown}: {type(exc).__name__}") from None
-        if len(raw) > MAX_BODY:
-            raise GraphError(f"Graph GET {shown}: the answer is larger than {MAX_BODY} bytes")
         body = _json(raw) if ctype == "application/json" else None
         if status != 200:
             wait = parse_retry_after(retry_after) if retry_after else None
@@ -202,6 +200,17 @@ class GraphClient:
         if not isinstance(body, dict):
             raise GraphError(f"Graph GET {shown}: the answer is not a JSON object ({ctype})")
         return body
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, shown: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise GraphError(f"Graph GET {shown}: the answer is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _json(raw: bytes) -> object:

@@ -247,3 +247,27 @@ async def test_a_multi_tenant_bot_gets_its_connector_token_from_botframework_com
     assert entra.verify_access_token(token, BOT_FRAMEWORK_RESOURCE)["tid"] == "botframework.com"
     with pytest.raises(TeamsAuthError, match="not one of teams.tenant_ids"):
         await credentials.token("botframework.com", GRAPH_SCOPE)  # no users there to look up
+
+
+async def test_a_large_page_is_read_whole_and_an_endless_one_refused(
+    graph_app: Callable[[Handler], str],
+) -> None:
+    groups = [{"@odata.type": "#microsoft.graph.group", "id": f"{i:036d}"} for i in range(999)]
+
+    async def full_page(request: web.Request) -> web.Response:
+        return web.json_response({"value": groups})  # ~70 kB: several chunks
+
+    client = _client(graph_app(full_page))
+    assert len(await client.group_ids(TENANT, "u")) == 999
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        for _ in range(80):
+            await response.write(b" " * 65536)
+        return response
+
+    graph_app(huge)
+    with pytest.raises(GraphError, match="larger than"):
+        await client.group_ids(TENANT, "u")
+    await client.close()
