@@ -146,3 +146,39 @@ def test_failures_and_hangs_on_demand(entra: EntraStandIn) -> None:
         requests.post(
             entra.token_endpoint(TENANT), data={"grant_type": "client_credentials"}, timeout=0.3
         )
+
+
+def _assertion(key_pem: str, cert_pem: str, **claims: Any) -> str:
+    import base64
+    import time
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    thumb = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA256())).rstrip(b"=").decode()
+    now = int(time.time())
+    payload: dict[str, Any] = {"iss": APP, "sub": APP, "jti": "1", "nbf": now, "exp": now + 600}
+    payload.update(claims)
+    return jwt.encode(payload, key_pem, algorithm="PS256", headers={"x5t#S256": thumb})
+
+
+@pytest.mark.parametrize(("claims", "code"), [
+    ({"exp": 1_000_000_000}, 700024),
+    ({"aud": "https://login.microsoftonline.com/elsewhere/oauth2/v2.0/token"}, 50027),
+    ({"iss": "someone-else"}, 50027),
+    ({"sub": "someone-else"}, 700023),
+], ids=["expired", "wrong audience", "wrong issuer", "wrong subject"])
+def test_assertion_claims_are_checked(entra: EntraStandIn, claims: dict[str, Any], code: int) -> None:
+    key, cert = make_certificate()
+    entra.register_app(TENANT, APP, certificate_pem=cert)
+    claims.setdefault("aud", entra.token_endpoint(TENANT))
+    form = {
+        "grant_type": "client_credentials", "client_id": APP, "scope": GRAPH,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": _assertion(key, cert, **claims),
+    }
+    raw = requests.post(entra.token_endpoint(TENANT), data=form, timeout=5)
+    assert (raw.status_code, raw.json()["error"], raw.json()["error_codes"]) == (401, "invalid_client", [code])
+    form["client_assertion"] = _assertion(key, cert, aud=entra.token_endpoint(TENANT))
+    assert requests.post(entra.token_endpoint(TENANT), data=form, timeout=5).status_code == 200
