@@ -73,7 +73,7 @@ def test_readme_documents_every_connector_setting() -> None:
 
 PRODUCT = ["core", "retrieval", "connectors", "bot"]
 MAX_MODULE_LINES = 400
-CHAT_ADAPTERS = ["bot/slack", "bot/webchat"]  # later: bot/teams
+CHAT_ADAPTERS = ["bot/slack", "bot/webchat", "bot/teams"]
 
 
 def _module_name(path: Path) -> str:
