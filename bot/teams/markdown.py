@@ -8,8 +8,10 @@ it: a mention's text; ``<a href>``; ``<b>``...). So:
 
 * ``&``, ``<`` and ``>`` become HTML entities: no tag, no ``<at>`` mention, no ``<a>`` link can
   come from text (and a mention needs a ``mention`` entity too, which Lore never sends);
-* every other Markdown character (``\\ ` * _ ~ [ ] ( ) # + - . ! |``) is backslash-escaped,
-  except the ``[n]`` citation markers Teams matches to the citation entities;
+* the inline Markdown characters (``\\ ` * _ ~ [ ]``) are backslash-escaped wherever they are,
+  except the ``[n]`` citation markers Teams matches to the citation entities, and a line's
+  leading block marker (``#``, ``-``, ``+``, ``1.``, ``1)``) is escaped so text cannot start a
+  heading or a list (``>`` is already an entity; ``(`` needs a ``]`` before it to link);
 * ``[label](url)`` is a link only for ``http(s)`` and ``mailto`` URLs, with the label escaped and
   the URL's ``(``, ``)``, spaces and ``<>`` percent-encoded; others keep only their text. A bare
   URL stays text showing the URL itself (Teams may link it, to where it says).
@@ -38,7 +40,8 @@ from bot.markdown import (
 )
 
 RULE_LINE = "──────────"
-_SPECIAL = re.compile(r"([\\`*_~\[\]()#+\-.!|{}])")
+_SPECIAL = re.compile(r"([\\`*_~\[\]])")
+_LINE_START = re.compile(r"(^|\n)([ \t]*)(#|-|\+|\d{1,9}(?=[.)]))", re.MULTILINE)
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 _LINKABLE = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
 
@@ -57,7 +60,15 @@ def escape(text: str) -> str:
 
 def _escape_plain(text: str) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _SPECIAL.sub(r"\\\1", text)
+    text = _SPECIAL.sub(r"\\\1", text)
+    return _LINE_START.sub(_escape_marker, text)
+
+
+def _escape_marker(m: re.Match[str]) -> str:
+    marker = m.group(3)
+    if marker[0].isdigit():  # "1." -> "1\." : the digits stay, the list marker goes
+        return m.group(1) + m.group(2) + marker + "\\"
+    return m.group(1) + m.group(2) + "\\" + marker
 
 
 def safe_url(url: str) -> str | None:

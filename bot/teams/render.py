@@ -73,10 +73,15 @@ def answer_text(answer: Answer) -> str:
 
 
 def claim(citation: Citation) -> dict[str, Any]:
+    """The citation as Teams shows it under ``[n]``: the title, and as its abstract where in the
+    page it is, which source holds it and when that changed (what Slack shows on its line)."""
+    where = [" › ".join(h.strip() for h in citation.heading_path if h.strip()), citation.source_id.strip()]
+    if citation.updated_at is not None:
+        where.append(f"updated {citation.updated_at.date().isoformat()}")
     appearance: dict[str, Any] = {
         "@type": "DigitalDocument",
-        "name": _shorten(citation.title or citation.url, NAME_MAX),
-        "abstract": _shorten(" › ".join(citation.heading_path) or citation.title or citation.url, ABSTRACT_MAX),
+        "name": _shorten(citation.title or citation.source_id or citation.url, NAME_MAX),
+        "abstract": _shorten(" · ".join(w for w in where if w) or citation.title, ABSTRACT_MAX),
     }
     if citation.url:
         appearance["url"] = citation.url

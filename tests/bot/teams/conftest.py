@@ -77,14 +77,15 @@ def activity(service_url: str, conversation_type: str, text: str, *, user: str =
              conversation: str | None = None, mention: bool = True, tenant: str = TENANT,
              activity_id: str | None = None, **extra: Any) -> dict[str, Any]:
     """A message activity as Teams sends it (personal, groupChat or channel)."""
-    conv_id = conversation or {"personal": PERSONAL, "groupChat": GROUP, "channel": CHANNEL}[conversation_type]
+    activity_id = activity_id or str(next(_ids))
+    conv_id = conversation or {"personal": PERSONAL, "groupChat": GROUP, "channel": f"{CHANNEL};messageid={activity_id}"}[conversation_type]
     user_id = PEOPLE[user][0] if user in PEOPLE else f"29:{user}"
     entities: list[dict[str, Any]] = []
     if mention and conversation_type != "personal":
         text = f"<at>Lore</at> {text}"
         entities.append({"type": "mention", "text": "<at>Lore</at>", "mentioned": dict(BOT)})
     body: dict[str, Any] = {
-        "type": "message", "id": activity_id or str(next(_ids)), "timestamp": "2026-12-04T10:00:00.000Z",
+        "type": "message", "id": activity_id, "timestamp": "2026-12-04T10:00:00.000Z",
         "serviceUrl": service_url, "channelId": "msteams",
         "from": {"id": user_id, "name": user, "aadObjectId": user},
         "conversation": {"id": conv_id, "conversationType": conversation_type, "tenantId": tenant,
