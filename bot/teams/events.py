@@ -25,12 +25,13 @@ from aiohttp import web
 
 from bot.conversation import ConversationService
 from bot.feedback import FeedbackRecorder
-from bot.streaming import stream_answer
+from bot.streaming import AnswerSink, stream_answer
 from bot.teams import messages, render
 from bot.teams.activities import Inbound, parse
 from bot.teams.auth import InboundAuth, InboundRefused, SigningKeysUnavailable
 from bot.teams.connector import BotConnector, ConnectorError
 from bot.teams.replies import ThreadReply
+from bot.teams.streaming import MIN_GAP_SECONDS, StreamedReply
 from bot.turn import Kind
 from core.dedupe import DeduplicationError, EventDeduplicator
 
@@ -127,8 +128,11 @@ class TeamsEvents:
         turn = inbound.turn()
         assert turn is not None
         async with self.track():
+            # 1:1 chats stream (Teams streams nowhere else); group chats and channels get one message.
+            sink: AnswerSink = (StreamedReply(self.connector, inbound) if turn.kind is Kind.DIRECT
+                                else ThreadReply(self.connector, inbound, offer_private=offer_private))
             try:
-                await stream_answer(self.conversation.ask(turn), ThreadReply(self.connector, inbound, offer_private=offer_private))
+                await stream_answer(self.conversation.ask(turn), sink, interval=MIN_GAP_SECONDS)
             except ConnectorError as exc:
                 log.error("Teams answer not delivered", extra={"status": exc.status, "code": exc.code})
 

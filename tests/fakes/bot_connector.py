@@ -165,7 +165,7 @@ class BotConnectorStandIn:
             if activity["type"] != "message" or "streamSequence" in info:
                 return self._fail(request, 400, "BadArgument", "The final message carries no streamSequence.")
             stream.ended = True
-            conv.activities.append({**activity, "id": stream.id, "_conversation": conv.id})
+            conv.activities.append({**activity, "id": stream.id, "_conversation": conv.id, "_at": self.clock()})
             self.changed.set()
             return web.json_response({"id": stream.id}, status=201)
         if activity["type"] != "typing" or kind not in ("informative", "streaming"):
@@ -177,7 +177,8 @@ class BotConnectorStandIn:
         stream.sequence += 1
         if kind == "streaming":
             stream.text = text
-        conv.activities.append({**activity, "id": f"{stream.id}#{stream.sequence}", "_conversation": conv.id})
+        conv.activities.append({**activity, "id": f"{stream.id}#{stream.sequence}", "_conversation": conv.id,
+                                "_at": self.clock()})
         return web.json_response({"id": stream.id}, status=201)
 
     async def _put_activity(self, request: web.Request) -> web.Response:
