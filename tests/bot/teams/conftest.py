@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,12 +137,20 @@ def teams_config(handbook_data: Path, tmp_path: Path, metadata_url: str, monkeyp
 
 
 @pytest.fixture
-async def teams(handbook_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Teams]:
+def teams_tweak() -> Callable[[Config], None]:
+    """Overridden by a test module that needs other settings (a higher rate limit, say)."""
+    return lambda cfg: None
+
+
+@pytest.fixture
+async def teams(handbook_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                teams_tweak: Callable[[Config], None]) -> AsyncIterator[Teams]:
     async with BotTokenIssuer.running(APP_ID) as issuer, BotConnectorStandIn.running({APP_TOKEN}) as connector:
         connector.add_conversation(PERSONAL, "personal", [member("aad-carol")])
         connector.add_conversation(CHANNEL, "channel", [member("aad-carol"), member("aad-erin")])
         connector.add_conversation(GROUP, "groupChat", [member("aad-carol"), member("aad-gina", role="guest")])
         cfg = teams_config(handbook_data, tmp_path, issuer.metadata_url, monkeypatch)
+        teams_tweak(cfg)
         state = build_state(cfg)
         surface = state.surfaces.by_platform["teams"]
         assert isinstance(surface, TeamsSurface)
