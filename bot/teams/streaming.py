@@ -11,8 +11,10 @@ anything the Bot Connector refuses during it turns the rest into a single ordina
 * updates at least :data:`MIN_GAP_SECONDS` apart (the Bot Connector throttles streams at about
   one request a second; the text in between is coalesced into the next chunk);
 * a stream must end within 2 minutes: past :data:`UPDATES_UNTIL_SECONDS` no more chunks are sent;
-* streaming only in 1:1 chats; 403 ``ContentStreamNotAllowed`` (streaming off, or the stream
-  ended) and 429 mean: stop streaming, deliver one final message.
+* streaming only in 1:1 chats; 403 ``ContentStreamNotAllowed`` (the user stopped it, it ran
+  out of time, or a chunk did not contain the text streamed before), 400 "Streaming API is not
+  enabled" and 429 mean: stop streaming, deliver one final message (the errors the Agents SDK's
+  ``StreamingResponse._handle_send_error`` recognises).
 
 Why not the Agents SDK's ``StreamingResponse`` (hosting-core 1.9): it needs the SDK's
 ``TurnContext`` and adapter (and so its own token validation and connector client, whose
@@ -40,6 +42,11 @@ MIN_GAP_SECONDS = 1.5
 INFORMATIVE_MAX = 1000
 UPDATES_UNTIL_SECONDS = 100.0  # of the 2 minutes a stream may last, leaving time for the final
 FALLBACK_STATUSES = {403, 429}
+
+
+def stops_streaming(exc: ConnectorError) -> bool:
+    return exc.status in FALLBACK_STATUSES or (
+        exc.status == 400 and "streaming api is not enabled" in str(exc).lower())
 
 
 def streaminfo(kind: str, stream_id: str | None, sequence: int | None) -> dict[str, Any]:
@@ -82,7 +89,7 @@ class StreamedReply(AnswerSink):
         try:
             returned = await self._post(activity)
         except ConnectorError as exc:
-            if exc.status not in FALLBACK_STATUSES:
+            if not stops_streaming(exc):
                 raise
             log.info("Teams stream stopped; the answer comes as one message",
                      extra={"status": exc.status, "code": exc.code})
@@ -116,7 +123,7 @@ class StreamedReply(AnswerSink):
                 await self._post(streamed)
                 return
             except ConnectorError as exc:
-                if exc.status not in FALLBACK_STATUSES:
+                if not stops_streaming(exc):
                     raise
                 log.info("Teams stream not finished; the answer comes as one message",
                          extra={"status": exc.status, "code": exc.code})

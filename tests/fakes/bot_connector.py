@@ -14,12 +14,15 @@ platform/bots/streaming-ux):
   (``members``, ``continuationToken`` while more remain; ``pageSize`` at most 500);
 - ``POST /v3/conversations`` with ``bot``, ``members`` (one user) and the tenant creates (or
   finds) the 1:1 chat and answers ``{"id": ...}``;
-- streaming, only in 1:1 chats (elsewhere 403 ``ContentStreamNotAllowed``): ``typing`` activities
-  with a ``streaminfo`` entity (``streamType`` ``informative``/``streaming``, ``streamSequence``
-  starting at 1 and increasing by one); the first answers the ``streamId`` every later one
-  carries; informative text at most 1,000 characters; a ``message`` with ``streamType: final``
-  ends it; a stream older than 2 minutes, or ended, accepts nothing more (403
-  ``ContentStreamNotAllowed``); a ``streaming`` chunk's text must start with the previous one's;
+- streaming, only in 1:1 chats (elsewhere 403 ``ContentStreamNotAllowed``; with streaming turned
+  off, :attr:`streaming_enabled`, 400 ``BadArgument`` "Streaming API is not enabled"):
+  ``typing`` activities with a ``streaminfo`` entity (``streamType`` ``informative``/
+  ``streaming``, ``streamSequence`` starting at 1 and increasing by one); the first answers the
+  ``streamId`` every later one carries; informative text at most 1,000 characters; a ``message``
+  with ``streamType: final`` ends it; a stream older than 2 minutes ("Content stream finished
+  due to exceeded streaming time."), ended, or stopped by the user (:meth:`cancel`) accepts
+  nothing more, and a ``streaming`` chunk must contain the previously streamed content: all 403
+  ``ContentStreamNotAllowed`` (the messages as the Agents SDK's ``StreamingResponse`` reads them);
 - throttling: :meth:`throttle` makes the next calls answer 429 with ``Retry-After``;
 - errors have the body ``{"error": {"code": ..., "message": ...}}``.
 """
@@ -58,6 +61,7 @@ class Stream:
     sequence: int = 0
     text: str = ""
     ended: bool = False
+    cancelled: bool = False
 
 
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -77,11 +81,16 @@ class BotConnectorStandIn:
         self.base_url = ""
         self.changed = asyncio.Event()
         self.clock = time.monotonic
+        self.streaming_enabled = True
 
     def add_conversation(self, conversation_id: str, type_: str, members: list[dict[str, Any]]) -> Conversation:
         conv = Conversation(conversation_id, type_, list(members))
         self.conversations[conversation_id] = conv
         return conv
+
+    def cancel(self, stream_id: str) -> None:
+        """The user pressed stop on a stream."""
+        self.streams[stream_id].cancelled = True
 
     def throttle(self, calls: int, retry_after: int = 1) -> None:
         self.throttled, self.retry_after = calls, retry_after
@@ -142,6 +151,8 @@ class BotConnectorStandIn:
 
     def _stream(self, request: web.Request, conv: Conversation, activity: dict[str, Any],
                 info: dict[str, Any]) -> web.Response:
+        if not self.streaming_enabled:
+            return self._fail(request, 400, "BadArgument", "Streaming API is not enabled for this conversation.")
         if conv.type != "personal":
             return self._fail(request, 403, "ContentStreamNotAllowed", "Streaming is only allowed in personal chats.")
         kind = info.get("streamType")
@@ -157,8 +168,12 @@ class BotConnectorStandIn:
             if found is None or found.conversation != conv.id:
                 return self._fail(request, 404, "ContentStreamNotFound", "Unknown streamId.")
             stream = found
-            if stream.ended or self.clock() - stream.started > STREAM_MAX_SECONDS:
-                return self._fail(request, 403, "ContentStreamNotAllowed", "The stream has ended.")
+            if self.clock() - stream.started > STREAM_MAX_SECONDS:
+                return self._fail(request, 403, "ContentStreamNotAllowed",
+                                  "Content stream finished due to exceeded streaming time.")
+            if stream.ended or stream.cancelled:
+                return self._fail(request, 403, "ContentStreamNotAllowed",
+                                  "Content stream was cancelled by user." if stream.cancelled else "The stream has ended.")
         if kind == "informative" and len(text) > INFORMATIVE_MAX:
             return self._fail(request, 400, "BadArgument", "Informative text is at most 1,000 characters.")
         if kind == "final":
@@ -173,7 +188,8 @@ class BotConnectorStandIn:
         if info.get("streamSequence") != stream.sequence + 1:
             return self._fail(request, 400, "BadArgument", "streamSequence must increase by one.")
         if kind == "streaming" and not text.startswith(stream.text):
-            return self._fail(request, 400, "BadArgument", "A streaming chunk extends the previous text.")
+            return self._fail(request, 403, "ContentStreamNotAllowed",
+                              "Request streamed content should contain the previously streamed content.")
         stream.sequence += 1
         if kind == "streaming":
             stream.text = text

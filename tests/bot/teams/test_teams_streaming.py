@@ -135,3 +135,29 @@ async def test_one_to_one_answer_streams_end_to_end(teams: Teams) -> None:
     assert stream_of(sent[0])["streamType"] == "informative"  # type: ignore[index]
     assert stream_of(final)["streamType"] == "final" and stream_of(final)["streamId"] == sent[0]["id"].split("#")[0]  # type: ignore[index]
     assert not teams.connector.refused
+
+
+async def test_streaming_turned_off_falls_back_to_one_message(connector: BotConnectorStandIn) -> None:
+    connector.streaming_enabled = False
+    sent = await run(connector, [(0, Status("retrieving")), (2, Delta("VPN")), (2, Finished(ANSWER))])
+    assert [(a["type"], stream_of(a)) for a in sent] == [("message", None)]
+
+
+async def test_a_stream_the_user_stopped_ends_with_one_message(connector: BotConnectorStandIn) -> None:
+    clock = Clock()
+    script: list[tuple[float, Event]] = [(0, Status("retrieving")), (2, Delta("VPN ")), (2, Delta("needs")), (2, Finished(ANSWER))]
+
+    async def stopped() -> AsyncIterator[Event]:
+        async for event in timed(clock, script):
+            if isinstance(event, Delta) and connector.streams:
+                connector.cancel(next(iter(connector.streams)))
+            yield event
+
+    inbound = parse(activity(connector.base_url, "personal", "q"))
+    assert inbound is not None
+    connector.clock = clock
+    client = BotConnector(AppTokens())
+    await stream_answer(stopped(), StreamedReply(client, inbound, clock=clock), interval=MIN_GAP_SECONDS, clock=clock)
+    await client.close()
+    sent = connector.conversations[PERSONAL].activities
+    assert [stream_of(a)["streamType"] if stream_of(a) else a["type"] for a in sent] == ["informative", "message"]  # type: ignore[index]
