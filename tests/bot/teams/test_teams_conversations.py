@@ -137,3 +137,20 @@ async def test_the_bot_connector_refuses_a_reply_without_the_app_token(teams: Te
     await asyncio.sleep(1.0)
     assert not teams.connector.messages(PERSONAL)
     assert {s for _, s, _ in teams.connector.refused} == {401}
+
+
+async def test_the_request_is_acknowledged_before_the_answer_is_written(teams: Teams) -> None:
+    gate = asyncio.Event()
+    original = teams.tokens.token
+
+    async def slow(tenant_id: str, scope: str) -> str:
+        await gate.wait()  # the Bot Connector token (and so every reply) waits
+        return await original(tenant_id, scope)
+
+    teams.tokens.token = slow  # type: ignore[method-assign]
+    started = asyncio.get_running_loop().time()
+    assert await teams.post(activity(teams.service_url, "personal", VPN)) == 200
+    assert asyncio.get_running_loop().time() - started < 2.0
+    assert not teams.connector.messages(PERSONAL)
+    gate.set()
+    assert len(await teams.replies(PERSONAL)) == 1

@@ -24,10 +24,13 @@ def no_token_in(caplog: pytest.LogCaptureFixture, *tokens: str) -> None:
             assert piece not in text
 
 
-async def test_a_valid_token_is_accepted_and_answered(teams: Teams) -> None:
+async def test_a_valid_token_is_accepted_and_answered_and_not_logged(teams: Teams, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     body = activity(teams.service_url, "personal", "how do I get VPN access?")
-    assert await teams.post(body) == 200
+    token = teams.issuer.token(body["serviceUrl"])
+    assert await teams.post(body, token=token) == 200
     await wait_for_reply(teams)
+    no_token_in(caplog, token)
 
 
 @pytest.mark.parametrize("case", ["expired", "not_yet_valid", "wrong_audience", "wrong_issuer", "bad_signature",
