@@ -30,6 +30,9 @@ from bot.errors import BotError
 log = logging.getLogger("lore.teams.connector")
 
 BOT_CONNECTOR_SCOPE = "https://api.botframework.com/.default"
+# Where a multi-tenant bot registration gets its Bot Connector tokens (a single-tenant one: in
+# the tenant it serves), per "Authentication with the Bot Connector API" (Bot Framework docs).
+BOT_FRAMEWORK_TENANT = "botframework.com"
 MAX_RETRY_AFTER_SECONDS = 30.0
 RETRIES_ON_429 = 3
 TIMEOUT_SECONDS = 15.0
@@ -62,9 +65,11 @@ def _retry_after(headers: Mapping[str, str]) -> float:
 class BotConnector:
     """Calls on one shared HTTP session; each call asks the provider for a token (it caches)."""
 
-    def __init__(self, tokens: TokenProvider, *, session: aiohttp.ClientSession | None = None,
+    def __init__(self, tokens: TokenProvider, *, multi_tenant: bool = False,
+                 session: aiohttp.ClientSession | None = None,
                  max_retry_after: float = MAX_RETRY_AFTER_SECONDS) -> None:
         self.tokens = tokens
+        self.multi_tenant = multi_tenant
         self._session = session
         self.max_retry_after = max_retry_after
 
@@ -82,7 +87,8 @@ class BotConnector:
                     retry_429: bool = True) -> Any:
         url = service_url.rstrip("/") + path
         for attempt in range(RETRIES_ON_429 + 1):
-            token = await self.tokens.token(tenant_id, BOT_CONNECTOR_SCOPE)
+            token = await self.tokens.token(BOT_FRAMEWORK_TENANT if self.multi_tenant else tenant_id,
+                                            BOT_CONNECTOR_SCOPE)
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             async with self._http().request(method, url, json=body, params=params, headers=headers) as response:
                 text = await response.text()

@@ -47,6 +47,10 @@ class IdentityLookup(Protocol):
         """The person, or None when the directory cannot vouch for them (fail closed)."""
         ...
 
+    async def close(self) -> None:
+        """Release its HTTP clients (when the server stops)."""
+        return
+
 
 class AudiencePolicy(Protocol):
     async def audience(self, tenant_id: str, members: list[dict[str, Any]]) -> Audience:
@@ -55,7 +59,7 @@ class AudiencePolicy(Protocol):
         ...
 
 
-class NoDirectory:
+class NoDirectory(IdentityLookup):
     async def identity(self, tenant_id: str, aad_object_id: str) -> Identity | None:
         return None
 
@@ -95,7 +99,7 @@ class TeamsSurface(Surface):
         self.shutdown_timeout = ctx.config.server.shutdown_timeout_seconds
         self.directory: IdentityLookup = directory or NoDirectory()
         self.audience_policy: AudiencePolicy = audience_policy or UnknownAudience()
-        self.connector = BotConnector(tokens or NoCredentials())
+        self.connector = BotConnector(tokens or NoCredentials(), multi_tenant=cfg.app_type == "multi-tenant")
         dedupe: EventDeduplicator = DatabaseDeduplicator(ctx.db)
         if ctx.redis is not None:
             dedupe = FallbackDeduplicator(
@@ -147,6 +151,7 @@ class TeamsSurface(Surface):
         if self.events.tasks:
             await asyncio.wait(set(self.events.tasks), timeout=self.shutdown_timeout)
         await self.connector.close()
+        await self.directory.close()
 
 
 def build(ctx: SurfaceContext) -> TeamsSurface | None:

@@ -50,6 +50,9 @@ class AppTokens:
 
 
 class Directory:
+    async def close(self) -> None:
+        return None
+
     async def identity(self, tenant_id: str, aad_object_id: str) -> Identity | None:
         person = PEOPLE.get(aad_object_id)
         if tenant_id != TENANT or person is None:

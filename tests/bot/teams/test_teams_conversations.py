@@ -154,3 +154,10 @@ async def test_the_request_is_acknowledged_before_the_answer_is_written(teams: T
     assert not teams.connector.messages(PERSONAL)
     gate.set()
     assert len(await teams.replies(PERSONAL)) == 1
+
+
+async def test_a_multi_tenant_bot_gets_its_connector_tokens_from_botframework_com(teams: Teams) -> None:
+    teams.surface.connector.multi_tenant = True
+    assert await teams.post(activity(teams.service_url, "personal", VPN)) == 200
+    await teams.replies(PERSONAL)
+    assert {t for t, _ in teams.tokens.asked} == {"botframework.com"}

@@ -40,3 +40,11 @@ def test_configuration_errors_are_one_line(handbook_data: Path, tmp_path: Path, 
     with pytest.raises(ConfigError) as raised:
         build_state(cfg)
     assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_app_type_is_checked_when_loaded() -> None:
+    from tests.builders import load_config
+
+    assert load_config(env={"LORE_TEAMS_APP_TYPE": "multi-tenant"}).teams.app_type == "multi-tenant"
+    with pytest.raises(ConfigError, match="LORE_TEAMS_APP_TYPE: expected one of single-tenant, multi-tenant"):
+        load_config(env={"LORE_TEAMS_APP_TYPE": "both"})
