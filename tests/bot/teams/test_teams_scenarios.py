@@ -89,3 +89,36 @@ async def test_a_hundred_concurrent_activities_each_answered_once_with_redeliver
         assert len(finals) == 1 and finals[0]["replyToId"] == body["id"]
         assert "general/it-vpn-access.md" in json.dumps(finals[0])
     assert not teams.connector.refused
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def test_twenty_concurrent_askers_see_the_stream_start_within_two_seconds(teams: Teams) -> None:
+    """The issue's measure: time to the first streamed update and to the final message in 1:1
+    chats, 20 askers at once, through the stand-ins (hash embedder, extractive answers)."""
+    loop = asyncio.get_running_loop()
+    teams.connector.clock = loop.time
+    bodies = []
+    for n in range(20):
+        conversation = f"a:personal-measure-{n}"
+        teams.connector.add_conversation(conversation, "personal", [member("aad-carol")])
+        bodies.append(activity(teams.service_url, "personal", "how do I get VPN access?", conversation=conversation))
+    posted: dict[str, float] = {}
+
+    async def post(body: dict[str, Any]) -> int:
+        posted[body["id"]] = loop.time()
+        return await teams.post(body)
+
+    assert set(await asyncio.gather(*(post(b) for b in bodies))) == {200}
+    first, final = [], []
+    for body in bodies:
+        await teams.replies(body["conversation"]["id"], timeout=60)
+        sent = teams.connector.conversations[body["conversation"]["id"]].activities
+        first.append(sent[0]["_at"] - posted[body["id"]])
+        final.append(sent[-1]["_at"] - posted[body["id"]])
+    print(f"first update p50 {_percentile(first, 50):.3f} s p95 {_percentile(first, 95):.3f} s; "
+          f"final p50 {_percentile(final, 50):.3f} s p95 {_percentile(final, 95):.3f} s")
+    assert _percentile(first, 95) < 2.0
