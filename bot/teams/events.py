@@ -19,6 +19,7 @@ import json
 import logging
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -32,7 +33,7 @@ from bot.teams.auth import InboundAuth, InboundRefused, SigningKeysUnavailable
 from bot.teams.connector import BotConnector, ConnectorError
 from bot.teams.replies import ThreadReply
 from bot.teams.streaming import MIN_GAP_SECONDS, StreamedReply
-from bot.turn import Kind
+from bot.turn import Kind, Turn
 from core.dedupe import DeduplicationError, EventDeduplicator
 
 log = logging.getLogger("lore.teams")
@@ -122,11 +123,10 @@ class TeamsEvents:
             log.warning("Teams message without a Microsoft Entra sender ignored")
             return
         self.remember(inbound)
-        self._background(self._answer(inbound, turn.kind is not Kind.DIRECT))
+        self._background(self._answer(inbound, turn))
 
-    async def _answer(self, inbound: Inbound, offer_private: bool) -> None:
-        turn = inbound.turn()
-        assert turn is not None
+    async def _answer(self, inbound: Inbound, turn: Turn) -> None:
+        offer_private = turn.kind is not Kind.DIRECT
         async with self.track():
             # 1:1 chats stream (Teams streams nowhere else); group chats and channels get one message.
             sink: AnswerSink = (StreamedReply(self.connector, inbound) if turn.kind is Kind.DIRECT
@@ -153,8 +153,9 @@ class TeamsEvents:
                 log.warning("private chat not created", extra={"status": exc.status, "code": exc.code})
                 await self._say(inbound, messages.PRIVATE_ANSWER_FAILED)
                 return
-            direct = Inbound(**{**inbound.__dict__, "id": "", "conversation_id": chat, "conversation_type": "personal"})
-            private = turn.__class__(**{**turn.__dict__, "thread_id": f"private:{chat}"})
+            # The question joins the 1:1 chat's thread, so a follow-up asked there continues it.
+            direct = replace(inbound, id="", conversation_id=chat, conversation_type="personal")
+            private = replace(turn, kind=Kind.DIRECT, conversation_id=chat, thread_id=chat)
             try:
                 await stream_answer(self.conversation.ask(private), ThreadReply(self.connector, direct, offer_private=False))
             except ConnectorError as exc:
@@ -162,7 +163,7 @@ class TeamsEvents:
 
     async def _say(self, inbound: Inbound, text: str) -> None:
         try:
-            await ThreadReply(self.connector, inbound, offer_private=False)._post(render.text_activity(text))
+            await ThreadReply(self.connector, inbound, offer_private=False).post(render.text_activity(text))
         except ConnectorError as exc:
             log.info("Teams notice not delivered", extra={"status": exc.status})
 

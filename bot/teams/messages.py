@@ -4,5 +4,4 @@ from __future__ import annotations
 
 RESTRICTED_NOTE = "This answer only uses documents everyone in this conversation can read."
 PRIVATE_ANSWER_BUTTON = "Answer privately with my access"
-PRIVATE_ANSWER_SENT = "I sent you the answer over your own access in a private chat."
 PRIVATE_ANSWER_FAILED = "I could not open a private chat with you; please ask me directly in a 1:1 chat."

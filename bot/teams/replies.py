@@ -38,7 +38,7 @@ class ThreadReply(AnswerSink):
         self.inbound = inbound
         self.offer_private = offer_private
 
-    async def _post(self, activity: dict[str, Any]) -> str:
+    async def post(self, activity: dict[str, Any]) -> str:
         i = self.inbound
         body = addressed(i, activity)
         if i.id:
@@ -47,7 +47,7 @@ class ThreadReply(AnswerSink):
 
     async def _typing(self) -> None:
         try:
-            await self._post(render.typing_activity())
+            await self.post(render.typing_activity())
         except ConnectorError as exc:  # the answer matters, the indicator does not
             log.info("typing indicator refused", extra={"status": exc.status, "code": exc.code})
 
@@ -59,8 +59,8 @@ class ThreadReply(AnswerSink):
             await self._typing()
 
     async def finish(self, answer: Answer) -> None:
-        await self._post(render.answer_activity(answer, offer_private=self.offer_private,
+        await self.post(render.answer_activity(answer, offer_private=self.offer_private,
                                                 question=self.inbound.text))
 
     async def refuse(self, refusal: Refused) -> None:
-        await self._post(render.text_activity(refusal.reason))
+        await self.post(render.text_activity(refusal.reason))

@@ -102,6 +102,10 @@ async def test_private_answer_goes_to_a_new_one_to_one_chat_with_the_askers_acce
     assert "hr/confidential/salary-bands.md" in dumped(private)
     assert "replyToId" not in private
     assert not teams.connector.messages(CHANNEL)
+    # The question is the 1:1 chat's thread now: a follow-up asked there continues it.
+    chat = "a:personal-29:carol"
+    threads = teams.surface.events.conversation.threads
+    assert await threads.questions(f"teams:{TENANT}:{chat}:{chat}:aad-carol") == [SALARY]
 
 
 async def test_feedback_invoke_is_recorded(teams: Teams) -> None:
