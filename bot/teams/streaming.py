@@ -33,6 +33,7 @@ from bot.streaming import AnswerSink
 from bot.teams import render
 from bot.teams.activities import Inbound
 from bot.teams.connector import BotConnector, ConnectorError
+from bot.teams.markdown import escape
 from bot.teams.replies import addressed
 from bot.turn import STAGE_TEXT, Answer, Refused
 
@@ -109,8 +110,13 @@ class StreamedReply(AnswerSink):
             await self._update("informative", STAGE_TEXT[stage][:INFORMATIVE_MAX])
 
     async def partial(self, appended: str, text: str) -> None:
-        if not self.frozen:
-            await self._update("streaming", text)
+        """The text so far as a preview: escaped (it is model output and document text, so no
+        mention, link or formatting comes from it) and cut after its last whitespace, so that no
+        half-written ``[n]`` marker is escaped now and kept later: each chunk then starts with
+        the one before, as Teams requires. The final message shows the rendered answer."""
+        cut = max(text.rfind(" "), text.rfind("\n"))
+        if not self.frozen and cut > 0 and text[:cut].strip():
+            await self._update("streaming", escape(text[: cut + 1]))
 
     async def reset(self) -> None:
         self.frozen = True

@@ -3,6 +3,7 @@ enforces the documented sequence rules), and end to end through the server."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterable
 from itertools import pairwise
 from typing import Any
@@ -71,7 +72,8 @@ async def test_informative_then_growing_chunks_then_final(connector: BotConnecto
     assert [i.get("streamSequence") for i in infos if i] == [1, 2, 3, None]
     stream_id = sent[0]["id"].split("#")[0]
     assert all(i and i["streamId"] == stream_id for i in infos[1:])
-    assert [a["text"] for a in sent[1:3]] == ["VPN needs ", "VPN needs MFA and a ticket."]  # coalesced
+    # Coalesced, and cut after the last whitespace (the final message has the whole text).
+    assert [a["text"] for a in sent[1:3]] == ["VPN needs ", "VPN needs MFA and a "]
     gaps = [b["_at"] - a["_at"] for a, b in pairwise(sent[:-1])]  # the updates
     assert all(g >= MIN_GAP_SECONDS for g in gaps)
     final = sent[-1]
@@ -112,7 +114,7 @@ async def test_throttled_stream_falls_back_to_one_message(connector: BotConnecto
 
 
 async def test_a_stream_ends_within_two_minutes(connector: BotConnectorStandIn) -> None:
-    script: list[tuple[float, Event]] = [(0, Status("retrieving")), (2, Delta("a")), (99, Delta("b")), (2, Delta("c")),
+    script: list[tuple[float, Event]] = [(0, Status("retrieving")), (2, Delta("a ")), (99, Delta("b ")), (2, Delta("c ")),
                                          (30, Finished(ANSWER))]
     sent = await run(connector, script)
     # No chunk after 100 s; the final at 133 s is refused (the stream expired) -> one plain message.
@@ -121,7 +123,7 @@ async def test_a_stream_ends_within_two_minutes(connector: BotConnectorStandIn) 
 
 
 async def test_a_reset_stops_the_chunks_and_the_final_replaces_them(connector: BotConnectorStandIn) -> None:
-    script: list[tuple[float, Event]] = [(0, Status("retrieving")), (2, Delta("wrong")), (0, Reset("x")), (2, Delta("VPN")),
+    script: list[tuple[float, Event]] = [(0, Status("retrieving")), (2, Delta("wrong ")), (0, Reset("x")), (2, Delta("VPN ")),
                                          (2, Finished(ANSWER))]
     sent = await run(connector, script)
     assert [stream_of(a)["streamType"] for a in sent] == ["informative", "streaming", "final"]  # type: ignore[index]
@@ -161,3 +163,14 @@ async def test_a_stream_the_user_stopped_ends_with_one_message(connector: BotCon
     await client.close()
     sent = connector.conversations[PERSONAL].activities
     assert [stream_of(a)["streamType"] if stream_of(a) else a["type"] for a in sent] == ["informative", "message"]  # type: ignore[index]
+
+
+async def test_streamed_text_cannot_mention_link_or_format_and_each_chunk_extends_the_last(connector: BotConnectorStandIn) -> None:
+    pieces = ["Ask <at>Every", "one</at> or see [the ", "portal](https://evil.example) ", "**now** [1", "2] and [3]. ", "1. done "]
+    script: list[tuple[float, Event]] = [(0, Status("retrieving"))] + [(2, Delta(p)) for p in pieces] + [(2, Finished(ANSWER))]
+    sent = await run(connector, script)
+    chunks = [a["text"] for a in sent if (stream_of(a) or {}).get("streamType") == "streaming"]
+    assert len(chunks) >= 4 and not [r for r in connector.refused]
+    for chunk in chunks:
+        assert "<" not in chunk and not re.search(r"(?<!\\)\]\(", chunk) and "**" not in chunk
+    assert "[12]" in chunks[-1] and "[3]" in chunks[-1]  # citation markers stay for Teams
