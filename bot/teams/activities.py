@@ -80,7 +80,8 @@ def _object(value: Any) -> dict[str, Any]:
 
 def tenant_of(body: dict[str, Any]) -> str:
     tenant = _object(_object(body.get("channelData")).get("tenant"))
-    return str(tenant.get("id") or _object(body.get("conversation")).get("tenantId") or "")
+    # Tenant ids are GUIDs, compared without case (Entra writes them either way).
+    return str(tenant.get("id") or _object(body.get("conversation")).get("tenantId") or "").strip().lower()
 
 
 def question_text(activity: Activity) -> str:

@@ -109,7 +109,7 @@ class TeamsSurface(Surface):
         self.service_urls: OrderedDict[str, str] = OrderedDict()  # conversation -> serviceUrl
         self.events = TeamsEvents(
             auth=InboundAuth(cfg.app_id.strip(), cfg.openid_metadata_url), dedupe=dedupe,
-            tenants=frozenset(t.strip() for t in cfg.tenant_ids if t.strip()),
+            tenants=frozenset(t.strip().lower() for t in cfg.tenant_ids if t.strip()),
             conversation=ctx.conversation, connector=self.connector,
             feedback=FeedbackRecorder(ctx.db, ctx.metrics), track=ctx.track, remember=self._remember,
             on_dedupe_error=ctx.metrics.dedupe_errors.inc,

@@ -52,3 +52,4 @@ def test_tenant_from_channel_data_else_the_conversation() -> None:
     assert tenant_of({"channelData": {"tenant": {"id": "t1"}}, "conversation": {"tenantId": "t2"}}) == "t1"
     assert tenant_of({"conversation": {"tenantId": "t2"}}) == "t2"
     assert tenant_of({"channelData": "x", "conversation": []}) == ""
+    assert tenant_of({"channelData": {"tenant": {"id": " ABCDEF01-aa "}}}) == "abcdef01-aa"  # GUIDs, any case

@@ -112,3 +112,4 @@ async def test_unreachable_signing_keys_are_503_not_500(teams: Teams) -> None:
     teams.surface.events.auth.metadata_url = "http://127.0.0.1:9/v1/.well-known/openidconfiguration"
     body = activity(teams.service_url, "personal", "hello")
     assert await teams.post(body) == 503
+

@@ -48,3 +48,10 @@ def test_app_type_is_checked_when_loaded() -> None:
     assert load_config(env={"LORE_TEAMS_APP_TYPE": "multi-tenant"}).teams.app_type == "multi-tenant"
     with pytest.raises(ConfigError, match="LORE_TEAMS_APP_TYPE: expected one of single-tenant, multi-tenant"):
         load_config(env={"LORE_TEAMS_APP_TYPE": "both"})
+
+
+def test_configured_tenants_compare_without_case(handbook_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = teams_config(handbook_data, tmp_path, "http://127.0.0.1:9/", monkeypatch)
+    cfg.teams.tenant_ids = [" ABCDEF01-0000-0000-0000-00000000000A "]
+    surface = build_state(cfg).surfaces.by_platform["teams"]
+    assert surface.events.tenants == frozenset({"abcdef01-0000-0000-0000-00000000000a"})  # type: ignore[attr-defined]
