@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from bot.slack import surface as slack
 from bot.surface import SurfaceFactory
+from bot.teams import surface as teams
 from bot.webchat import surface as webchat
 
 SURFACES: dict[str, SurfaceFactory] = {
     "webchat": webchat.build,
     "slack": slack.build,
+    "teams": teams.build,
 }

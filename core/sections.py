@@ -11,6 +11,7 @@ EmbeddingProvider = Literal["sentence-transformers", "hash"]
 Fusion = Literal["convex", "rrf"]
 LlmProvider = Literal["auto", "groq", "openai", "extractive"]
 ServerMode = Literal["production", "development"]
+TeamsAppType = Literal["single-tenant", "multi-tenant"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 @dataclass
@@ -176,6 +177,9 @@ class TeamsConfig:
     # whose users Lore serves (activities from any other tenant are refused).
     app_id: str = ""
     tenant_ids: list[str] = field(default_factory=list)
+    # How the app registration is set up: a single-tenant bot gets its Bot Connector tokens in
+    # the tenant it serves, a multi-tenant one from Bot Framework's own tenant (botframework.com).
+    app_type: TeamsAppType = "single-tenant"
     # Secret names (values from the secret store): the client secret, or a PEM certificate with
     # its private key (used instead of the secret when set).
     app_password_secret: str = "teams-app-password"

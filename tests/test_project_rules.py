@@ -73,7 +73,7 @@ def test_readme_documents_every_connector_setting() -> None:
 
 PRODUCT = ["core", "retrieval", "connectors", "bot"]
 MAX_MODULE_LINES = 400
-CHAT_ADAPTERS = ["bot/slack", "bot/webchat"]  # later: bot/teams
+CHAT_ADAPTERS = ["bot/slack", "bot/webchat", "bot/teams"]
 
 
 def _module_name(path: Path) -> str:
@@ -199,3 +199,14 @@ def test_the_server_names_no_chat_surface() -> None:
     surfaces = [m for m in _edges("bot.server", modules["bot.server"], modules)
                 if m.startswith(("bot.slack", "bot.webchat", "bot.teams"))]
     assert not surfaces, f"bot/server.py builds surfaces from bot/surfaces.py only: {surfaces}"
+
+
+def test_only_bot_teams_imports_the_microsoft_agents_sdk() -> None:
+    offenders = sorted(
+        str(p.relative_to(REPO))
+        for layer in PRODUCT
+        for p in (REPO / layer).rglob("*.py")
+        if not str(p.relative_to(REPO)).startswith("bot/teams/")
+        and _imports(p) & {"microsoft_agents", "botbuilder"}
+    )
+    assert not offenders, f"only bot/teams/ may import the Microsoft 365 Agents SDK: {offenders}"
