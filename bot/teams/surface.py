@@ -23,8 +23,11 @@ from aiohttp import web
 from bot.feedback import FeedbackRecorder
 from bot.surface import Surface, SurfaceContext
 from bot.teams.activities import Inbound
+from bot.teams.audience import BadRosterMember, TeamsMember, audience_of
 from bot.teams.auth import InboundAuth
 from bot.teams.connector import BotConnector, ConnectorError, TokenProvider
+from bot.teams.credentials import AppCredentials
+from bot.teams.directory import TeamsDirectory
 from bot.teams.events import TeamsEvents
 from bot.turn import UNKNOWN_AUDIENCE, Audience, Identity, Kind, Turn
 from core.config import ConfigError
@@ -154,5 +157,26 @@ class TeamsSurface(Surface):
         await self.directory.close()
 
 
+class RosterAudience:
+    """A conversation's roster -> who reads a reply there, through the Teams directory. A roster
+    entry that cannot be read makes the audience unknown (nothing is shared)."""
+
+    def __init__(self, directory: TeamsDirectory) -> None:
+        self.directory = directory
+
+    async def audience(self, tenant_id: str, members: list[dict[str, Any]]) -> Audience:
+        try:
+            roster = [TeamsMember.from_json(m) for m in members]
+        except BadRosterMember:
+            log.warning("Teams roster entry unreadable; nothing is shared here")
+            return UNKNOWN_AUDIENCE
+        return audience_of(roster, tenant_id, await self.directory.identities(tenant_id, roster))
+
+
 def build(ctx: SurfaceContext) -> TeamsSurface | None:
-    return TeamsSurface(ctx) if ctx.config.teams.enabled else None
+    if not ctx.config.teams.enabled:
+        return None
+    check_config(ctx)
+    directory = TeamsDirectory.build(ctx.config.teams, ctx.secrets)
+    return TeamsSurface(ctx, tokens=AppCredentials(ctx.config.teams, ctx.secrets), directory=directory,
+                        audience_policy=RosterAudience(directory))
