@@ -52,7 +52,7 @@ class Metrics:
 
     def sync_finished(self, connector: str, kind: str, status: str, counts: dict[str, int], when: float) -> None:
         self.sync_runs.labels(connector=connector, kind=kind, status=status).inc()
-        for outcome in ("indexed", "acl_updated", "deleted", "skipped", "failed"):
+        for outcome in ("indexed", "acl_updated", "owner_updated", "deleted", "skipped", "failed"):
             if counts.get(outcome):
                 self.sync_documents.labels(connector=connector, outcome=outcome).inc(counts[outcome])
         if status in ("succeeded", "partial"):

@@ -12,13 +12,15 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from bot.errors import BotError
+
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOUR_TYPES = {0: "greyscale", 2: "RGB", 3: "palette", 4: "greyscale+alpha", 6: "RGBA"}
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 MAX_PIXELS = 4096 * 4096  # an icon; anything larger is refused before inflating it
 
 
-class PngError(ValueError):
+class PngError(BotError, ValueError):
     """Not a PNG this module can read; the message says why."""
 
 

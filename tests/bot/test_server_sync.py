@@ -39,8 +39,14 @@ async def test_the_server_syncs_configured_connectors(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.1)
         assert runs() == [("full", "succeeded"), ("permissions", "succeeded"), ("content", "succeeded")]
-        metrics = await (await client.get("/metrics")).text()
-        assert 'lore_sync_runs_total{connector="handbook",kind="full",status="succeeded"} 1.0' in metrics
+        # The run's row is final a moment before its report reaches the metrics: wait for both.
+        full_runs = 'lore_sync_runs_total{connector="handbook",kind="full",status="succeeded"} 1.0'
+        for _ in range(100):
+            metrics = await (await client.get("/metrics")).text()
+            if full_runs in metrics and 'kind="content",status="succeeded"' in metrics:
+                break
+            await asyncio.sleep(0.05)
+        assert full_runs in metrics
         assert 'lore_sync_documents_total{connector="handbook",outcome="indexed"} 27.0' in metrics
         answer = await ask(client, "carol@northwind.example", "What are the salary bands?")
         assert "hr/confidential/salary-bands.md" in cited(answer)
