@@ -163,3 +163,35 @@ async def teams(handbook_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
         surface.audience_policy = RosterPolicy()
         async with TestClient(TestServer(create_app(cfg, state))) as client:
             yield Teams(client, issuer, connector, surface, tokens)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def stream_latencies(teams: Teams, askers: int) -> tuple[list[float], list[float]]:
+    """``askers`` people ask at once in their 1:1 chats: seconds from each post to the first
+    streamed update and to the final message, as the Bot Connector stand-in received them."""
+    loop = asyncio.get_running_loop()
+    teams.connector.clock = loop.time
+    bodies = []
+    for n in range(askers):
+        conversation = f"a:personal-measure-{n}"
+        teams.connector.add_conversation(conversation, "personal", [member("aad-carol")])
+        bodies.append(activity(teams.service_url, "personal", "how do I get VPN access?", conversation=conversation))
+    posted: dict[str, float] = {}
+
+    async def post(body: dict[str, Any]) -> int:
+        posted[body["id"]] = loop.time()
+        return await teams.post(body)
+
+    assert set(await asyncio.gather(*(post(b) for b in bodies))) == {200}
+    first, final = [], []
+    for body in bodies:
+        await teams.replies(body["conversation"]["id"], timeout=60)
+        sent = teams.connector.conversations[body["conversation"]["id"]].activities
+        first.append(sent[0]["_at"] - posted[body["id"]])
+        final.append(sent[-1]["_at"] - posted[body["id"]])
+    return first, final
+

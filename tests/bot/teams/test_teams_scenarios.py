@@ -16,7 +16,15 @@ from bot.turn import Identity
 from core.acl import Acl
 from core.config import Config
 from core.db.tables import DocumentRow
-from tests.bot.teams.conftest import CHANNEL, PEOPLE, Teams, activity, member
+from tests.bot.teams.conftest import (
+    CHANNEL,
+    PEOPLE,
+    Teams,
+    activity,
+    member,
+    percentile,
+    stream_latencies,
+)
 
 CHANNEL_QUESTIONS = [
     "what is the salary band for L5?",
@@ -91,34 +99,10 @@ async def test_a_hundred_concurrent_activities_each_answered_once_with_redeliver
     assert not teams.connector.refused
 
 
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
 async def test_twenty_concurrent_askers_see_the_stream_start_within_two_seconds(teams: Teams) -> None:
-    """The issue's measure: time to the first streamed update and to the final message in 1:1
-    chats, 20 askers at once, through the stand-ins (hash embedder, extractive answers)."""
-    loop = asyncio.get_running_loop()
-    teams.connector.clock = loop.time
-    bodies = []
-    for n in range(20):
-        conversation = f"a:personal-measure-{n}"
-        teams.connector.add_conversation(conversation, "personal", [member("aad-carol")])
-        bodies.append(activity(teams.service_url, "personal", "how do I get VPN access?", conversation=conversation))
-    posted: dict[str, float] = {}
-
-    async def post(body: dict[str, Any]) -> int:
-        posted[body["id"]] = loop.time()
-        return await teams.post(body)
-
-    assert set(await asyncio.gather(*(post(b) for b in bodies))) == {200}
-    first, final = [], []
-    for body in bodies:
-        await teams.replies(body["conversation"]["id"], timeout=60)
-        sent = teams.connector.conversations[body["conversation"]["id"]].activities
-        first.append(sent[0]["_at"] - posted[body["id"]])
-        final.append(sent[-1]["_at"] - posted[body["id"]])
-    print(f"first update p50 {_percentile(first, 50):.3f} s p95 {_percentile(first, 95):.3f} s; "
-          f"final p50 {_percentile(final, 50):.3f} s p95 {_percentile(final, 95):.3f} s")
-    assert _percentile(first, 95) < 2.0
+    """The issue's measure (hash embedder, extractive answers; bench/test_bench_teams_latency.py
+    runs it with the real model): the stream must start within 2 s p95."""
+    first, final = await stream_latencies(teams, 20)
+    print(f"first update p50 {percentile(first, 50):.3f} s p95 {percentile(first, 95):.3f} s; "
+          f"final p50 {percentile(final, 50):.3f} s p95 {percentile(final, 95):.3f} s")
+    assert percentile(first, 95) < 2.0
