@@ -38,6 +38,11 @@ RETRIES_ON_429 = 3
 TIMEOUT_SECONDS = 15.0
 
 
+# Past this many members a roster is not read further: the directory resolves at most 2,000
+# (bot/teams/directory.py) and answers such a conversation from nothing anyway.
+MAX_ROSTER = 2_000
+
+
 class TokenProvider(Protocol):
     async def token(self, tenant_id: str, scope: str) -> str:
         """An app access token for ``scope`` (client credentials), from the tenant's authority."""
@@ -122,8 +127,9 @@ class BotConnector:
         await self._call("PUT", service_url, path, tenant_id, body=activity)
 
     async def members(self, service_url: str, tenant_id: str, conversation_id: str,
-                      page_size: int = 100) -> list[dict[str, Any]]:
-        """Every member of the conversation, page by page (``continuationToken``)."""
+                      page_size: int = 100, limit: int = MAX_ROSTER) -> list[dict[str, Any]]:
+        """Every member of the conversation, page by page (``continuationToken``); reading stops
+        past ``limit`` (the caller then knows the roster is too large to vouch for)."""
         path = f"/v3/conversations/{quote(conversation_id, safe='')}/pagedmembers"
         members: list[dict[str, Any]] = []
         token: str | None = None
@@ -134,7 +140,7 @@ class BotConnector:
             page = await self._call("GET", service_url, path, tenant_id, params=params)
             members.extend(m for m in page.get("members") or [] if isinstance(m, dict))
             token = page.get("continuationToken")
-            if not token:
+            if not token or len(members) > limit:
                 return members
 
     async def create_conversation(self, service_url: str, tenant_id: str, parameters: Mapping[str, Any]) -> str:

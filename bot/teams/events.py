@@ -36,6 +36,8 @@ from bot.teams.streaming import MIN_GAP_SECONDS, StreamedReply
 from bot.turn import Kind, Turn
 from core.dedupe import DeduplicationError, EventDeduplicator
 
+TEAMS_CHANNEL = "msteams"
+
 log = logging.getLogger("lore.teams")
 
 DEDUPE_TTL = 3600  # the Bot Connector retries within minutes; an hour is ample
@@ -75,9 +77,18 @@ class TeamsEvents:
         except SigningKeysUnavailable as exc:
             log.error("Teams request not verified", extra={"error": str(exc)})
             return web.json_response({"error": "signing keys unavailable"}, status=503)
-        inbound = parse(body)
+        try:
+            inbound = parse(body)
+        except (TypeError, ValueError, AttributeError, KeyError):  # the SDK's model on odd shapes
+            inbound = None
         if inbound is None:
             return web.json_response({"error": "not an activity"}, status=400)
+        if inbound.channel_id != TEAMS_CHANNEL:
+            # Only Teams writes the sender's Entra id, the tenant and the conversation type; a
+            # Web Chat or Direct Line client of the same bot writes them itself.
+            log.warning("activity from a channel other than Teams refused",
+                        extra={"channel": inbound.channel_id[:32], "status": 403})
+            return web.json_response({"error": "only Microsoft Teams is served here"}, status=403)
         if inbound.tenant_id not in self.tenants:
             log.warning("Teams activity from a tenant Lore does not serve refused",
                         extra={"tenant": inbound.tenant_id[:64], "status": 403})
@@ -98,7 +109,9 @@ class TeamsEvents:
         if not inbound.id:
             return True
         try:
-            return await self.dedupe.first_time(f"teams:activity:{inbound.tenant_id}:{inbound.id}", DEDUPE_TTL)
+            # Message ids are unique within a conversation only (they are timestamps).
+            key = f"teams:activity:{inbound.tenant_id}:{inbound.base_conversation_id}:{inbound.id}"
+            return await self.dedupe.first_time(key, DEDUPE_TTL)
         except DeduplicationError as exc:
             # No store answered: answering a redelivery twice beats dropping the question unseen.
             log.error("activity handled without a de-duplication check", extra={"error": str(exc)})
@@ -174,8 +187,13 @@ class TeamsEvents:
         if read is None:
             return web.json_response({}, status=200)
         helpful, _comment = read
+        if inbound.kind is None or not (inbound.aad_object_id or "").strip():
+            return web.json_response({}, status=200)  # not from a Teams user in a known conversation
         # The answer is the activity the feedback is about (replyToId), in its conversation.
         ref = f"{inbound.conversation_id}:{inbound.raw.get('replyToId') or ''}"
-        await self.feedback.record(platform="teams", workspace=inbound.tenant_id, user_id=inbound.aad_object_id,
-                                   answer_ref=ref, helpful=helpful)
+        try:
+            await self.feedback.record(platform="teams", workspace=inbound.tenant_id, user_id=inbound.aad_object_id,
+                                       answer_ref=ref, helpful=helpful)
+        except Exception:
+            log.exception("Teams feedback not recorded")  # the button still answers: nothing to retry
         return web.json_response({}, status=200)

@@ -13,8 +13,10 @@ it: a mention's text; ``<a href>``; ``<b>``...). So:
   leading block marker (``#``, ``-``, ``+``, ``1.``, ``1)``) is escaped so text cannot start a
   heading or a list (``>`` is already an entity; ``(`` needs a ``]`` before it to link);
 * ``[label](url)`` is a link only for ``http(s)`` and ``mailto`` URLs, with the label escaped and
-  the URL's ``(``, ``)``, spaces and ``<>`` percent-encoded; others keep only their text. A bare
-  URL stays text showing the URL itself (Teams may link it, to where it says).
+  the URL's ``(``, ``)``, spaces and ``<>`` percent-encoded; others keep only their text. A link
+  to none of the answer's cited sources shows its real host after its label (bot/link_hosts.py:
+  ``[Sign in](https://evil.example)`` -> "Sign in (evil.example)"), unless the label shows it. A
+  bare URL stays text showing the URL itself (Teams may link it, to where it says).
 * Code (inline and fenced) is written as code; a backtick inside inline code and a fence inside a
   code block are broken (``ˋ``) so they cannot close it early.
 """
@@ -22,8 +24,9 @@ it: a mention's text; ``<a href>``; ``<b>``...). So:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
+from bot.link_hosts import label_shows, real_host
 from bot.markdown import (
     Block,
     Break,
@@ -42,7 +45,8 @@ from bot.markdown import (
 RULE_LINE = "──────────"
 _SPECIAL = re.compile(r"([\\`*_~\[\]])")
 _LINE_START = re.compile(r"(^|\n)([ \t]*)(#|-|\+|\d{1,9}(?=[.)]))", re.MULTILINE)
-_CITATION = re.compile(r"\[(\d{1,3})\]")
+# A citation marker is kept only where it cannot become a link ("[1](url)", "[1][x]", "[1]: url").
+_CITATION = re.compile(r"\[(\d{1,3})\](?![(\[:])")
 _LINKABLE = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
 
 
@@ -87,19 +91,30 @@ def link(url: str, label: str) -> str:
     return f"[{label}]({target})" if target and label else label
 
 
-def to_teams_markdown(markdown: str) -> str:
-    return render_blocks(parse(markdown))
+def to_teams_markdown(markdown: str, cited_urls: Collection[str] = ()) -> str:
+    return render_blocks(parse(markdown), cited_urls)
 
 
-def render_blocks(blocks: Sequence[Block]) -> str:
-    return re.sub(r"\n{3,}", "\n\n", _join(blocks, 0)).strip("\n")
+def render_blocks(blocks: Sequence[Block], cited_urls: Collection[str] = ()) -> str:
+    return re.sub(r"\n{3,}", "\n\n", _join(blocks, 0, frozenset(cited_urls))).strip("\n")
 
 
-def render_inlines(nodes: Sequence[Inline], *, links: bool = True) -> str:
-    return "".join(_inline(node, links) for node in nodes)
+def render_inlines(nodes: Sequence[Inline], *, links: bool = True, cited: frozenset[str] = frozenset()) -> str:
+    return "".join(_inline(node, links, cited) for node in nodes)
 
 
-def _inline(node: Inline, links: bool) -> str:
+def _disclosed(url: str, label: str, plain: str, cited: frozenset[str]) -> str:
+    """``label`` with the link's real host after it, for a link to none of the cited sources."""
+    found = None if url in cited else real_host(url.strip())
+    if found is None:
+        return label
+    shown, userinfo = found
+    if not userinfo and (plain == url or label_shows(plain, shown)):
+        return label
+    return f"{label} ({escape(shown)})"
+
+
+def _inline(node: Inline, links: bool, cited: frozenset[str] = frozenset()) -> str:
     if isinstance(node, Text):
         return escape(node.text)
     if isinstance(node, Code):
@@ -107,36 +122,54 @@ def _inline(node: Inline, links: bool) -> str:
     if isinstance(node, Break):
         return "\n"
     if isinstance(node, Styled):
-        inner = "".join(_inline(child, links) for child in node.children)
+        inner = "".join(_inline(child, links, cited) for child in node.children)
         mark = {"strong": "**", "emphasis": "_", "strike": "~~"}[node.style]
         return f"{mark}{inner}{mark}" if inner.strip() else inner
     if node.kind in ("autolink", "bare"):
         return escape(node.url)
     label = render_inlines(node.children, links=False)
-    return link(node.url, label) if links else label
+    if not links:
+        return label
+    if not label:
+        return ""
+    return link(node.url, _disclosed(node.url, label, _plain(node.children), cited))
 
 
-def _join(blocks: Sequence[Block], level: int) -> str:
+def _plain(nodes: Sequence[Inline]) -> str:
+    out: list[str] = []
+    for node in nodes:
+        if isinstance(node, Text):
+            out.append(node.text)
+        elif isinstance(node, Code):
+            out.append(node.code)
+        elif isinstance(node, Styled):
+            out.append(_plain(node.children))
+        elif not isinstance(node, Break):
+            out.append(_plain(node.children) if node.kind not in ("autolink", "bare") else node.url)
+    return "".join(out)
+
+
+def _join(blocks: Sequence[Block], level: int, cited: frozenset[str] = frozenset()) -> str:
     out: list[str] = []
     for k, block in enumerate(blocks):
         if k:
             out.append("\n\n" if block.blank_before else "\n")
-        out.append(_block(block, level))
+        out.append(_block(block, level, cited))
     return "".join(out)
 
 
-def _block(block: Block, level: int) -> str:
+def _block(block: Block, level: int, cited: frozenset[str] = frozenset()) -> str:
     if isinstance(block, Paragraph):
-        return render_inlines(block.inlines)
+        return render_inlines(block.inlines, cited=cited)
     if isinstance(block, Heading):
-        title = render_inlines(block.inlines).strip()
+        title = render_inlines(block.inlines, cited=cited).strip()
         return f"**{title}**" if title else ""
     if isinstance(block, CodeBlock):
         return "```\n" + block.code.replace("```", "ˋˋˋ") + "\n```"
     if isinstance(block, Rule):
         return RULE_LINE
     if isinstance(block, Quote):
-        inner = _join(block.blocks, level)
+        inner = _join(block.blocks, level, cited)
         return "\n".join(f"> {line}" if line else ">" for line in inner.split("\n"))
     out: list[str] = []
     indent = "  " * min(level, 5)
@@ -146,6 +179,6 @@ def _block(block: Block, level: int) -> str:
         marker = f"{item.number}." if item.number is not None else "-"
         if item.checked is not None:
             marker += " ☑" if item.checked else " ☐"
-        body = _join(item.blocks, level + 1)
+        body = _join(item.blocks, level + 1, cited)
         out.append(indent + marker + (" " + body if body else ""))
     return "".join(out)

@@ -55,7 +55,8 @@ def _page_line(title: str, url: str, heading_path: tuple[str, ...]) -> str:
 
 
 def answer_text(answer: Answer) -> str:
-    parts = [to_teams_markdown(answer.text) or escape(NO_SOURCES_ANSWER)]
+    cited = [c.url for c in answer.citations] if answer.found_sources else []
+    parts = [to_teams_markdown(answer.text, cited) or escape(NO_SOURCES_ANSWER)]
     if answer.restricted_to_audience:
         parts.append("🔒 " + escape(" ".join((answer.note or messages.RESTRICTED_NOTE).split())))
     if answer.fell_back:

@@ -84,7 +84,9 @@ def test_document_text_cannot_mention_link_or_format() -> None:
 
 
 def test_markdown_links_only_for_http_and_mailto_with_encoded_targets() -> None:
-    assert to_teams_markdown("[portal](<https://wiki.example/a b(c)>)") == "[portal](https://wiki.example/a%20b%28c%29)"
+    cited = ["https://wiki.example/a b(c)"]
+    assert to_teams_markdown("[portal](<https://wiki.example/a b(c)>)", cited) == "[portal](https://wiki.example/a%20b%28c%29)"
+    assert to_teams_markdown("[portal](<https://wiki.example/a b(c)>)") == "[portal (wiki.example)](https://wiki.example/a%20b%28c%29)"
     assert to_teams_markdown("[click](javascript:alert(1))") == "click"
     assert to_teams_markdown("**bold** and _it_ and `co`de`") .startswith("**bold** and _it_ and `co`")
     assert to_teams_markdown("```\nx```y\n```") == "```\nxˋˋˋy\n```"
