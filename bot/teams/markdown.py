@@ -40,6 +40,7 @@ from bot.markdown import (
     Styled,
     Text,
     parse,
+    plain_text,
 )
 
 RULE_LINE = "──────────"
@@ -132,21 +133,7 @@ def _inline(node: Inline, links: bool, cited: frozenset[str] = frozenset()) -> s
         return label
     if not label:
         return ""
-    return link(node.url, _disclosed(node.url, label, _plain(node.children), cited))
-
-
-def _plain(nodes: Sequence[Inline]) -> str:
-    out: list[str] = []
-    for node in nodes:
-        if isinstance(node, Text):
-            out.append(node.text)
-        elif isinstance(node, Code):
-            out.append(node.code)
-        elif isinstance(node, Styled):
-            out.append(_plain(node.children))
-        elif not isinstance(node, Break):
-            out.append(_plain(node.children) if node.kind not in ("autolink", "bare") else node.url)
-    return "".join(out)
+    return link(node.url, _disclosed(node.url, label, plain_text(node.children), cited))
 
 
 def _join(blocks: Sequence[Block], level: int, cited: frozenset[str] = frozenset()) -> str:
