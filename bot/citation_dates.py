@@ -11,20 +11,6 @@ from sqlalchemy import select
 from core.db import Database, DocumentRow, as_utc
 
 
-class DocumentDatesLookup:
-    """Document ids -> when each last changed at its source (the metadata database)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def __call__(self, document_ids: list[str]) -> dict[str, datetime]:
-        with self.db.session() as s:
-            rows = s.execute(
-                select(DocumentRow.id, DocumentRow.updated_at).where(DocumentRow.id.in_(document_ids))
-            ).all()
-        return {doc_id: updated for doc_id, updated in rows if updated is not None}
-
-
 @dataclass(frozen=True)
 class DocumentFacts:
     """What a reply may say about one document besides its text."""

@@ -52,9 +52,9 @@ log = logging.getLogger("lore.conversation")
 
 MAX_QUESTION_CHARS = 4000
 
-# Question + principals -> the permitted hits, or the search's detail (what the relevance gate
-# reads); only a detail can be gated.
-Search = Callable[[str, list[str]], SearchDetail | Sequence[Hit]]
+# Question + principals -> the permitted hits and the lists they were fused from (the relevance
+# gate reads those).
+Search = Callable[[str, list[str]], SearchDetail]
 
 
 def stale_note(since: datetime, after_days: int) -> str:
@@ -168,8 +168,7 @@ class ConversationService:
         passes = False
         if scope.principals:
             loop = asyncio.get_running_loop()
-            found = await loop.run_in_executor(self._search_pool, self.search, question, scope.principals)
-            detail = found if isinstance(found, SearchDetail) else SearchDetail(list(found))
+            detail = await loop.run_in_executor(self._search_pool, self.search, question, scope.principals)
             hits = detail.hits
             passes = bool(hits) and (self.relevance is None or self.relevance.answers(compute_signals(question, detail)))
         retrieval_s = time.perf_counter() - t

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import event
 
-from bot.citation_dates import DocumentDatesLookup, DocumentFacts, DocumentFactsLookup
-from core.db import Database, DocumentRow, as_utc
+from bot.citation_dates import DocumentFacts, DocumentFactsLookup
+from core.db import Database, DocumentRow
 
 CHANGED = datetime(2025, 3, 14, 8, 26, 53, tzinfo=UTC)  # rows hold UTC (the sync writer's rule)
 
@@ -59,10 +59,3 @@ def test_no_ids_ask_nothing(database: Database) -> None:
     with statements(database) as seen:
         assert DocumentFactsLookup(database)([]) == {}
     assert seen == []
-
-
-def test_the_dates_lookup_still_answers(database: Database) -> None:
-    add(database, "d1", updated_at=CHANGED, owner="Priya Raman")
-    add(database, "d2", updated_at=None, owner="Jonas Keller")
-    dates = DocumentDatesLookup(database)(["d1", "d2"])
-    assert list(dates) == ["d1"] and as_utc(dates["d1"]) == CHANGED

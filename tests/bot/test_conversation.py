@@ -59,7 +59,7 @@ def runtime(handbook_data: Path, tmp_path: Path) -> AsyncIterator[Runtime]:
 
 def service(rt: Runtime, audiences: FixedAudience | None = None, identities: object = None) -> ConversationService:
     return ConversationService(
-        search=lambda q, p: rt.searcher.search(q, p, mode=Mode.HYBRID),
+        search=lambda q, p: rt.searcher.search_with_detail(q, p, mode=Mode.HYBRID),
         answerer=Answerer(ExtractiveProvider()),
         identities=identities or StaticIdentityResolver({i.email: i for i in (CAROL, ERIN, GINA)}),  # type: ignore[arg-type]
         principals_for=PrincipalsLookup(rt.db),

@@ -35,7 +35,7 @@ def service(rt: Runtime, dates: dict[str, datetime | None], *, after_days: int =
         return {i: DocumentFacts(updated_at=d, owner=None) for i, d in found.items() if d is not None}
 
     return ConversationService(
-        search=lambda q, p: rt.searcher.search(q, p, mode=Mode.HYBRID),
+        search=lambda q, p: rt.searcher.search_with_detail(q, p, mode=Mode.HYBRID),
         answerer=Answerer(ExtractiveProvider()),
         identities=StaticIdentityResolver({CAROL.email: CAROL}),
         principals_for=PrincipalsLookup(rt.db),

@@ -35,7 +35,7 @@ class Accounts(Surface):
 async def test_one_person_with_two_accounts_shares_one_quota(runtime: Runtime) -> None:
     # Carol's Slack account U1 in one workspace, U2 in another, and the web chat: one person.
     svc = ConversationService(
-        search=lambda q, p: runtime.searcher.search(q, p, mode=Mode.HYBRID),
+        search=lambda q, p: runtime.searcher.search_with_detail(q, p, mode=Mode.HYBRID),
         answerer=Answerer(ExtractiveProvider()),
         identities=Surfaces({"slack": Accounts("slack", {"u1": CAROL, "u2": CAROL}),
                              "webchat": Accounts("webchat", {CAROL.email: CAROL})}),
