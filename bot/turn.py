@@ -43,6 +43,7 @@ __all__ = [
     "Status",
     "Turn",
     "who_to_ask",
+    "who_to_ask_text",
 ]
 
 
@@ -130,6 +131,13 @@ def who_to_ask(pages: tuple[ClosestPage, ...]) -> list[tuple[str, list[str]]]:
         if page.owner:
             owners.setdefault(page.owner, []).append(page.title)
     return list(owners.items())
+
+
+def who_to_ask_text(pages: tuple[ClosestPage, ...], shorten: Callable[[str], str] = str) -> str:
+    """The people to ask as one line, "Name (Title, Title); Name (Title)", each name and title
+    passed through ``shorten`` (a surface's length limit); "" when the pages record no owner."""
+    return "; ".join(f"{shorten(owner)} ({', '.join(shorten(t) for t in titles)})"
+                     for owner, titles in who_to_ask(pages))
 
 
 @dataclass(frozen=True)

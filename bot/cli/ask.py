@@ -28,7 +28,7 @@ from bot.turn import (
     Kind,
     Refused,
     Turn,
-    who_to_ask,
+    who_to_ask_text,
 )
 from core.config import Config
 
@@ -130,9 +130,8 @@ class TerminalSink(AnswerSink):
                 where = " > ".join(page.heading_path)
                 line = f"- {page.title}{' > ' + where if where else ''}: {page.url or page.source_id}"
                 out.write(f"  {terminal_text(line)}\n")
-            owners = who_to_ask(answer.closest)
-            if owners:
-                people = "; ".join(f"{owner} ({', '.join(titles)})" for owner, titles in owners)
+            people = who_to_ask_text(answer.closest)
+            if people:
                 out.write(f"{WHO_TO_ASK_LABEL} {terminal_text(people)}\n")
         if answer.citations:
             out.write("\nSources:\n")

@@ -44,7 +44,7 @@ from bot.turn import (
     Answer,
     Citation,
     ClosestPage,
-    who_to_ask,
+    who_to_ask_text,
 )
 
 Block = dict[str, Any]
@@ -261,10 +261,8 @@ def _closest_blocks(pages: tuple[ClosestPage, ...]) -> list[Block]:
         return []
     blocks: list[Block] = [{"type": "divider"}, _context(escape(CLOSEST_LABEL))]
     blocks.extend(_page_block("• ", page) for page in pages)
-    owners = who_to_ask(pages)
-    if owners:
-        people = "; ".join(f"{_shorten(owner, 100)} ({', '.join(_shorten(t, 100) for t in titles)})"
-                           for owner, titles in owners)
+    people = who_to_ask_text(pages, lambda text: _shorten(text, 100))
+    if people:
         blocks.append(_context(f"*{escape(WHO_TO_ASK_LABEL)}* " + escape(people)))
     return blocks
 

@@ -30,7 +30,7 @@ from bot.turn import (
     WHO_TO_ASK_LABEL,
     Answer,
     Citation,
-    who_to_ask,
+    who_to_ask_text,
 )
 
 Activity = dict[str, Any]
@@ -65,9 +65,8 @@ def answer_text(answer: Answer) -> str:
         parts.append("⏳ " + escape(answer.stale_note))
     if not answer.found_sources and answer.closest:
         lines = [escape(CLOSEST_LABEL)] + ["- " + _page_line(p.title, p.url, p.heading_path) for p in answer.closest]
-        owners = who_to_ask(answer.closest)
-        if owners:
-            people = "; ".join(f"{_shorten(o, 100)} ({', '.join(_shorten(t, 100) for t in titles)})" for o, titles in owners)
+        people = who_to_ask_text(answer.closest, lambda text: _shorten(text, 100))
+        if people:
             lines.append(f"**{escape(WHO_TO_ASK_LABEL)}** {escape(people)}")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
