@@ -19,8 +19,6 @@ from collections.abc import Iterable
 from bot.link_hosts import label_shows, real_host
 from bot.slack.escaping import link_label, safe_url, unescape
 
-__all__ = ["disclose_link_hosts", "label_shows", "real_host"]
-
 _LINK = re.compile(r"<([^<>|]*)\|([^<>]*)>")
 
 

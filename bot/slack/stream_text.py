@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from bot.link_hosts import label_shows, real_host
 from bot.markdown import (
     Block,
     Break,
@@ -41,7 +42,6 @@ from bot.markdown import (
     plain_text,
 )
 from bot.slack.escaping import WORD_JOINER
-from bot.slack.link_hosts import label_shows, real_host
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>#|~&!])")
