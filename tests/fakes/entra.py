@@ -70,6 +70,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -92,12 +93,14 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def make_certificate(common_name: str = "lore-test-app") -> tuple[str, str]:
-    """A new RSA key and self-signed certificate: (private key PEM, certificate PEM)."""
+def _self_signed(
+    common_name: str, extensions: Sequence[tuple[x509.ExtensionType, bool]] = ()
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A new RSA key and a self-signed certificate for it, valid from 5 minutes ago for 2 days."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -105,8 +108,15 @@ def make_certificate(common_name: str = "lore-test-app") -> tuple[str, str]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=2))
-        .sign(key, hashes.SHA256())
     )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return key, builder.sign(key, hashes.SHA256())
+
+
+def make_certificate(common_name: str = "lore-test-app") -> tuple[str, str]:
+    """A new RSA key and self-signed certificate: (private key PEM, certificate PEM)."""
+    key, cert = _self_signed(common_name)
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -116,24 +126,10 @@ def make_certificate(common_name: str = "lore-test-app") -> tuple[str, str]:
 
 
 def _tls_certificate() -> tuple[bytes, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
     san = x509.SubjectAlternativeName(
         [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
     )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(san, critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    key, cert = _self_signed("127.0.0.1", [(san, False), (x509.BasicConstraints(ca=True, path_length=None), True)])
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,
