@@ -36,7 +36,9 @@ from typing import Any
 from core.coerce import apply_values, one_of, set_value, setting_names
 from core.errors import ConfigError
 from core.sections import (
+    AdminsConfig,
     AnswersConfig,
+    AuditConfig,
     ChunkingConfig,
     DatabaseConfig,
     EmbeddingConfig,
@@ -55,7 +57,9 @@ from core.sections import (
 )
 
 __all__ = [
+    "AdminsConfig",
     "AnswersConfig",
+    "AuditConfig",
     "ChunkingConfig",
     "Config",
     "ConfigError",
@@ -136,6 +140,8 @@ class Config:
     llm: LlmConfig = field(default_factory=LlmConfig)
     answers: AnswersConfig = field(default_factory=AnswersConfig)
     secrets: SecretsConfig = field(default_factory=SecretsConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    admins: AdminsConfig = field(default_factory=AdminsConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
     ratelimit: RateLimitConfig = field(default_factory=RateLimitConfig)
     webchat: WebChatConfig = field(default_factory=WebChatConfig)

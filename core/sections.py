@@ -103,8 +103,13 @@ class LlmConfig:
 @dataclass
 class SecretsConfig:
     # One of the secret providers table (core.secrets.PROVIDERS). env: LORE_SECRET_<NAME>
-    # environment variables (development only; warned about otherwise)
+    # environment variables (development only: `lore serve` refuses it in production mode).
+    # Each vault's own settings are the table [secrets.<provider>].
     provider: str = "env"
+    # A value read from the vault is used for this long, then read again (a rotated secret is
+    # picked up without a restart). While the vault is unreachable the cached value keeps
+    # serving until this age, then reads fail closed (and /readyz says 503).
+    cache_seconds: float = 300.0
 
 
 @dataclass
@@ -134,6 +139,9 @@ class SlackConfig:
     # workspaces: client id + secret for the OAuth install at /slack/install, tokens per workspace
     # kept by Lore (in the secret store, or encrypted with the key named by token_key_secret).
     signing_secret_secret: str = "slack-signing-secret"
+    # After the signing secret changes in the secret store, requests signed with the previous
+    # one keep verifying for this long (a rotation: Slack's retries, replicas still caching it).
+    signing_secret_grace_seconds: float = 3600.0
     bot_token_secret: str = "slack-bot-token"
     client_id: str = ""  # set it to use the multi-workspace OAuth install instead of one token
     client_secret_secret: str = "slack-client-secret"
@@ -150,6 +158,29 @@ class SlackConfig:
     # their email (never as org:members). Empty: people from another organisation (Slack
     # Connect) get no principals, since that organisation's admins choose their emails.
     trusted_teams: list[str] = field(default_factory=list)
+
+
+QuestionText = Literal["text", "hash"]
+
+
+@dataclass
+class AuditConfig:
+    # "text": the question as asked (redacted of credential shapes); "hash": only its keyed
+    # hash (HMAC-SHA256 under the secret named by key_secret), so equal questions can be
+    # counted without storing what was asked.
+    question_text: QuestionText = "text"
+    # Secret name of the audit key: keys the question hashes and signs the checkpoint that
+    # pruning leaves (so the chain stays verifiable). Base64 of 32 random bytes.
+    key_secret: str = "audit-key"
+    retention_days: int = 0  # events older than this are pruned by `lore audit prune`; 0: keep all
+
+
+@dataclass
+class AdminsConfig:
+    # Who may run the admin chat commands (status, sync now, who can read, why): e-mail
+    # addresses, and group principals such as "group:aad:<object id>" (members of the group).
+    users: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
 
 
 @dataclass
