@@ -18,9 +18,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.audience import scope_for
+from bot.audit import Auditor
 from bot.citation_dates import DocumentFacts
 from bot.closest import closest_pages
 from bot.metrics import Metrics
+from bot.question_audit import QuestionTrace, question_event
 from bot.threads import ThreadMemory
 from bot.turn import (
     UNKNOWN_AUDIENCE,
@@ -40,6 +42,7 @@ from bot.turn import (
     Status,
     Turn,
 )
+from core.audit.events import AuditEvent
 from core.db import as_utc
 from core.ratelimit import Decision, RateLimiter
 from retrieval.answer.answerer import Answerer
@@ -80,6 +83,7 @@ class ConversationService:
         document_facts: DocumentFactsFor | None = None,
         stale_after_days: int = 365,
         relevance: RelevanceGate | None = None,
+        audit: Auditor | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.search = search
@@ -93,6 +97,7 @@ class ConversationService:
         self.document_facts = document_facts
         self.stale_after_days = stale_after_days
         self.relevance = relevance  # None: every permitted hit goes to the answerer
+        self.audit = audit  # None: nothing recorded (tests of other behaviour)
         self.now = now
         # Retrieval (query embedding + index searches) is CPU-bound and slow next to everything
         # else; on its own pool, sized to the cores, it cannot starve the quick lookups that use
@@ -106,19 +111,44 @@ class ConversationService:
 
     async def ask(self, turn: Turn) -> AsyncGenerator[Event, None]:
         started = time.perf_counter()
-        outcome = "error"
+        trace = QuestionTrace(turn)
         try:
-            async for event in self._ask(turn, started):
+            async for event in self._ask(turn, started, trace):
                 if isinstance(event, Refused):
-                    outcome = f"refused_{event.code}"
+                    trace.outcome = f"refused_{event.code}"
                 elif isinstance(event, Finished):
                     answer = event.answer
-                    outcome = "answered" if answer.found_sources else f"not_found_{answer.not_found_reason}"
+                    trace.outcome = "answered" if answer.found_sources else f"not_found_{answer.not_found_reason}"
+                    trace.cited = [c.document_id for c in answer.citations]
+                    trace.provider = answer.provider
                 yield event
         finally:
-            self.metrics.questions.labels(platform=turn.platform, outcome=outcome).inc()
+            trace.latency_ms = (time.perf_counter() - started) * 1000
+            self.metrics.questions.labels(platform=turn.platform, outcome=trace.outcome).inc()
+            if self.audit is not None:
+                self.audit.record_later(lambda: self._record(trace))
 
-    async def _ask(self, turn: Turn, started: float) -> AsyncGenerator[Event, None]:
+    async def _record(self, trace: QuestionTrace) -> None:
+        assert self.audit is not None
+        audit = self.audit
+        try:
+            event = await question_event(trace, audit.question_fields, self._own_hits)
+        except Exception as exc:  # noqa: BLE001 - the question is still recorded, without "withheld"
+            log.warning("withheld documents not computed for the audit log", extra={"error": exc.__class__.__name__})
+            event = await question_event(trace, audit.question_fields, None)
+        await audit.record(event)
+        turn = trace.turn
+        if turn.private and turn.kind is not Kind.DIRECT:
+            await audit.record(AuditEvent("private_answer", actor=event.actor, platform=turn.platform,
+                                          details={"conversation": turn.kind.value,
+                                                   "conversation_id": turn.conversation_id}))
+
+    async def _own_hits(self, question: str, principals: list[str]) -> list[str]:
+        loop = asyncio.get_running_loop()
+        detail = await loop.run_in_executor(self._search_pool, self.search, question, principals)
+        return [h.document_id for h in detail.hits]
+
+    async def _ask(self, turn: Turn, started: float, trace: QuestionTrace) -> AsyncGenerator[Event, None]:
         text = turn.text.strip()
         if not text:
             yield Refused("Ask me a question about the company's documents.", "empty")
@@ -138,6 +168,7 @@ class ConversationService:
         except Exception:
             log.exception("identity lookup failed", extra={"platform": turn.platform})
             identity = None
+        trace.identity = identity
         if identity is None:
             yield Refused("I couldn't verify who you are, so I can't search documents for you.", "identity")
             return
@@ -152,14 +183,15 @@ class ConversationService:
         if not turn.private and turn.kind is not Kind.DIRECT:
             audience = await self._audience(turn)
         scope = scope_for(turn.private, asker, audience, self.principals_for)
+        trace.asker_principals, trace.restricted = list(asker), scope.restricted_to_audience
         self.metrics.observe("identity", time.perf_counter() - t)
 
         thread_key = f"{turn.platform}:{turn.workspace}:{turn.conversation_id}:{turn.thread_id}:{turn.user_id}"
         history = await self.threads.questions(thread_key)
-        question = text
+        question = trace.question = text
         if history:
             t = time.perf_counter()
-            question = await self.answerer.rewrite_question(text, [Exchange(q) for q in history])
+            question = trace.question = await self.answerer.rewrite_question(text, [Exchange(q) for q in history])
             self.metrics.observe("rewrite", time.perf_counter() - t)
 
         yield Status("retrieving")
@@ -170,6 +202,7 @@ class ConversationService:
             loop = asyncio.get_running_loop()
             detail = await loop.run_in_executor(self._search_pool, self.search, question, scope.principals)
             hits = detail.hits
+            trace.retrieved = [h.document_id for h in hits]
             passes = bool(hits) and (self.relevance is None or self.relevance.answers(compute_signals(question, detail)))
         retrieval_s = time.perf_counter() - t
         self.metrics.observe("retrieval", retrieval_s)

@@ -36,6 +36,10 @@ class Metrics:
         self.feedback = Counter(
             "lore_feedback", "Helpful / not helpful clicks on answers", ["platform", "helpful"], registry=self.registry
         )
+        self.audit_failures = Counter(
+            "lore_audit_failures", "Audit events that could not be stored, by kind", ["kind"],
+            registry=self.registry,
+        )
 
         self.sync_runs = Counter(
             "lore_sync_runs", "Sync job runs on this replica by connector, job and final status",

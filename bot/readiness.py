@@ -23,7 +23,7 @@ REDIS_TIMEOUT_SECONDS = 1.0
 
 async def readiness_checks(
     db: Database, index: IndexBackend, redis: Any, consistency: Consistency | None, *, loaded: bool, draining: bool,
-    surfaces: dict[str, str] | None = None,
+    surfaces: dict[str, str] | None = None, audit: str | None = None, secrets: str | None = None,
 ) -> tuple[bool, dict[str, str]]:
     """``surfaces``: each chat surface's own line (``ok``, ``degraded: ...``), keyed
     ``surface:<platform>``; a surface that cannot reach its platform is degraded, not down, so
@@ -48,6 +48,10 @@ async def readiness_checks(
         except Exception as exc:  # noqa: BLE001 - any failure: degraded, with a fallback
             checks["redis"] = (f"degraded: {exc.__class__.__name__} (rate limits per replica, "
                                "event de-duplication in the database)")
+    if audit is not None:
+        checks["audit"] = audit
+    if secrets is not None:
+        checks["secrets"] = secrets
     for platform, line in (surfaces or {}).items():
         checks[f"surface:{platform}"] = line
     checks["model"] = "ok" if loaded else "loading"

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.audit import Auditor
 from bot.conversation import ConversationService
 from bot.metrics import Metrics
 from bot.readiness import readiness_checks
@@ -28,6 +29,7 @@ from bot.service import conversation_service
 from bot.surface import SurfaceContext, Surfaces
 from bot.surfaces import SURFACES
 from bot.threads import InProcessThreadMemory, RedisThreadMemory, ThreadMemory
+from core.audit.events import AuditSink
 from core.config import Config, ConfigError
 from core.logging import configure_logging, request_context
 from core.ratelimit import make_rate_limiter
@@ -50,6 +52,7 @@ class AppState:
     conversation: ConversationService
     surfaces: Surfaces = field(default_factory=Surfaces)  # the configured chat surfaces
     redis: Any = None
+    audit: Auditor | None = None
     # Index and database checked at start; shown in /readyz until a full sync repairs them.
     consistency: Consistency | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -79,10 +82,12 @@ def _thread_memory(cfg: Config, redis: Any) -> ThreadMemory:
     return RedisThreadMemory(redis, cfg.redis.key_prefix) if redis is not None else InProcessThreadMemory()
 
 
-def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
+def build_state(cfg: Config, redactor: Redactor | None = None, *, audit_sink: AuditSink | None = None) -> AppState:
+    """``audit_sink``: where audit events go (default: the audit log in the metadata database)."""
     secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=redactor)
     runtime = Runtime(cfg)
     metrics = Metrics()
+    auditor = Auditor(audit_sink, metrics) if audit_sink is not None else None
     answerer = make_answerer(cfg.llm, secrets.get, secrets.where)
     redis = None
     if cfg.redis.url:
@@ -98,9 +103,9 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
         metrics.track_thread_store_errors(lambda: threads.store_errors)
     metrics.track_rate_limit_store_errors(lambda: limiter.store_errors)
     conversation = conversation_service(runtime, answerer, identities=surfaces, audiences=surfaces,
-                                        rate_limiter=limiter, threads=threads, metrics=metrics)
-    state = AppState(cfg, runtime, secrets, metrics, answerer, conversation, surfaces, redis)
-    context = SurfaceContext(cfg, secrets, runtime.db, conversation, metrics, redis, state.answering)
+                                        rate_limiter=limiter, threads=threads, metrics=metrics, audit=auditor)
+    state = AppState(cfg, runtime, secrets, metrics, answerer, conversation, surfaces, redis, audit=auditor)
+    context = SurfaceContext(cfg, secrets, runtime.db, conversation, metrics, redis, state.answering, auditor)
     try:
         for build in SURFACES.values():
             surface = build(context)
@@ -165,6 +170,7 @@ async def readyz(request: web.Request) -> web.Response:
         state.runtime.db, state.runtime.index, state.redis, state.consistency,
         loaded=state.ready, draining=state.draining,
         surfaces={surface.platform: surface.readiness() for surface in state.surfaces},
+        audit=state.audit.readiness() if state.audit is not None else None,
     )
     return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
@@ -215,6 +221,8 @@ async def _close(app: web.Application) -> None:
     state = app[STATE_KEY]
     for task in list(state.background):
         task.cancel()
+    if state.audit is not None:
+        await state.audit.drain()  # the answers just finished are still being recorded
     state.conversation.close()
     await state.answerer.aclose()
     if state.redis is not None:
@@ -338,7 +346,20 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def check_production_secrets(cfg: Config) -> None:
+    """Production secrets come from a vault: environment variables leak into child processes,
+    crash reports and /proc, and cannot be rotated without a restart."""
+    if cfg.server.mode == "production" and cfg.secrets.provider == "env":
+        raise ConfigError(
+            "server.mode is 'production' but secrets.provider is 'env' (environment variables, "
+            "for development only): configure a vault (secrets.provider = \"azure-key-vault\", "
+            "\"vault\" or \"aws-secrets-manager\"), or set server.mode = \"development\" "
+            "(LORE_SERVER_MODE=development) on a machine only you use"
+        )
+
+
 def serve(cfg: Config) -> None:
+    check_production_secrets(cfg)
     redactor = Redactor()  # shared: every secret the store hands out is masked in the logs
     configure_logging(cfg.server.log_level, redactor)
     sock = listening_socket(cfg.server.host, cfg.server.port)

@@ -4,6 +4,7 @@ the server and ``lore ask``; the caller brings who is asking and the per-process
 
 from __future__ import annotations
 
+from bot.audit import Auditor
 from bot.citation_dates import DocumentFactsLookup
 from bot.conversation import ConversationService
 from bot.identity import PrincipalsLookup
@@ -28,6 +29,7 @@ def conversation_service(
     threads: ThreadMemory,
     metrics: Metrics,
     search_workers: int = 0,
+    audit: Auditor | None = None,
 ) -> ConversationService:
     try:
         gate = RelevanceGate(RelevanceSettings(min_score=runtime.config.answers.min_relevance))
@@ -46,4 +48,5 @@ def conversation_service(
         threads=threads,
         metrics=metrics,
         search_workers=search_workers,
+        audit=audit,
     )

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from bot.audit import Auditor
 from bot.conversation import ConversationService
 from bot.metrics import Metrics
 from bot.turn import UNKNOWN_AUDIENCE, Audience, Identity, Turn
@@ -46,6 +47,7 @@ class SurfaceContext:
     # Counts an answer that runs outside an HTTP request (after a platform's ack) as in flight,
     # so a graceful shutdown waits for it.
     track: Callable[[], AbstractAsyncContextManager[None]]
+    audit: Auditor | None = None  # authentication failures, feedback (None: not recorded)
 
 
 class Surface(Protocol):

@@ -10,6 +10,7 @@ off; bolt acknowledges before the listener runs, within Slack's 3 seconds.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,12 +29,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.people import HomeFor, Workspace, home_from_turn, workspace_of
-from bot.slack.signed_requests import bolt_request, log_bolt_error
+from bot.slack.signed_requests import OnRefused, bolt_request, log_bolt_error
+from bot.slack.signing_secrets import SigningSecrets
 from bot.slack.stores import DatabaseInstallationStore, DatabaseOAuthStateStore
 from bot.turn import Turn
 from core.config import ConfigError, SlackConfig
 from core.db import Database
-from core.secrets import SecretStore, require_secret
+from core.secrets import SecretStore, SecretStoreError, require_secret
 from core.tokens import TokenVault
 
 log = logging.getLogger("lore.slack")
@@ -147,9 +149,16 @@ def build_slack_app(cfg: SlackConfig, secrets: SecretStore, db: Database) -> Sla
     return SlackApp(app, client_for_token, home_for_token)
 
 
-def add_routes(web_app: web.Application, slack: AsyncApp, signing_secret: str) -> None:
+def add_routes(web_app: web.Application, slack: AsyncApp, signing: SigningSecrets,
+               on_refused: OnRefused | None = None) -> None:
     async def dispatch(request: web.Request) -> web.Response:
-        checked = await bolt_request(request, signing_secret)
+        try:
+            secrets = await asyncio.to_thread(signing.candidates)
+        except SecretStoreError as exc:  # the vault is down and the cached secret expired
+            log.error("Slack request not verified: the signing secret cannot be read",
+                      extra={"error": exc.__class__.__name__})
+            return web.json_response({"error": "temporarily unavailable"}, status=503)
+        checked = await bolt_request(request, secrets, on_refused)
         if isinstance(checked, web.Response):
             return checked
         return await to_aiohttp_response(await slack.async_dispatch(checked))

@@ -30,7 +30,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -46,6 +46,8 @@ _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 
+OnRefused = Callable[[str, str | None], Awaitable[object]]
+
 UNAUTHORIZED = {"error": "invalid request signature"}
 BAD_REQUEST = {"error": "the signed body is not a Slack payload"}
 
@@ -55,9 +57,10 @@ def fingerprint(body: bytes) -> dict[str, Any]:
     return {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()[:16]}
 
 
-def signature_problem(secret: str, body: bytes, timestamp: str | None, signature: str | None,
+def signature_problem(secret: str | Sequence[str], body: bytes, timestamp: str | None, signature: str | None,
                       now: float | None = None) -> str | None:
-    """None when Slack signed ``body``, else a short reason (for the log, never for the caller)."""
+    """None when Slack signed ``body`` with ``secret`` (or one of several, during a rotation),
+    else a short reason (for the log, never for the caller)."""
     if timestamp is None or signature is None:
         return "missing signature headers"
     if not _TIMESTAMP.fullmatch(timestamp):
@@ -67,8 +70,11 @@ def signature_problem(secret: str, body: bytes, timestamp: str | None, signature
     if not _SIGNATURE.fullmatch(signature):
         return "malformed signature"
     base = b"v0:" + timestamp.encode("ascii") + b":" + body
-    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return None if hmac.compare_digest(expected, signature) else "signature mismatch"
+    for one in (secret,) if isinstance(secret, str) else secret:
+        expected = "v0=" + hmac.new(one.encode(), base, hashlib.sha256).hexdigest()
+        if hmac.compare_digest(expected, signature):
+            return None
+    return "signature mismatch"
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
@@ -102,8 +108,10 @@ def is_ssl_check(body: bytes, content_type: str) -> bool:
     return parse_qs(body.decode("latin-1")).get("ssl_check") == ["1"]
 
 
-async def bolt_request(request: web.Request, secret: str) -> AsyncBoltRequest | web.Response:
-    """The bolt request for a verified, well-formed Slack request, or the response refusing it."""
+async def bolt_request(request: web.Request, secret: str | Sequence[str],
+                       on_refused: OnRefused | None = None) -> AsyncBoltRequest | web.Response:
+    """The bolt request for a verified, well-formed Slack request, or the response refusing it.
+    ``on_refused(reason, remote)`` hears of each signature failure (the audit log)."""
     raw = await request.read()  # over client_max_size: aiohttp raises 413 here
     problem = signature_problem(secret, raw, request.headers.get("X-Slack-Request-Timestamp"),
                                 request.headers.get("X-Slack-Signature"))
@@ -111,6 +119,8 @@ async def bolt_request(request: web.Request, secret: str) -> AsyncBoltRequest | 
         if is_ssl_check(raw, request.content_type):
             return web.Response(status=200)
         log.warning("Slack request refused", extra={"reason": problem, **fingerprint(raw)})
+        if on_refused is not None:
+            await on_refused(problem, request.remote)
         return web.json_response(UNAUTHORIZED, status=401)
     try:
         body = parse_body(raw.decode("utf-8"), request.content_type)

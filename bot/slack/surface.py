@@ -20,6 +20,7 @@ from bot.feedback import FeedbackRecorder
 from bot.slack.app import add_routes, build_slack_app
 from bot.slack.events import SlackEvents
 from bot.slack.people import SlackPeople
+from bot.slack.signing_secrets import SigningSecrets
 from bot.slack.socket_mode import CONNECT_TIMEOUT_SECONDS, SocketMode, start_socket_mode
 from bot.surface import Surface, SurfaceContext
 from bot.turn import Audience, Identity, Turn
@@ -61,15 +62,18 @@ class SlackSurface(Surface):
                 RedisDeduplicator(ctx.redis, prefix=f"{ctx.config.redis.key_prefix}event:"), dedupe,
                 on_fallback=ctx.metrics.dedupe_fallbacks.inc,
             )
-        self.events = SlackEvents(self.slack.app, ctx.conversation, dedupe, FeedbackRecorder(ctx.db, ctx.metrics),
+        self.events = SlackEvents(self.slack.app, ctx.conversation, dedupe, FeedbackRecorder(ctx.db, ctx.metrics, ctx.audit),
                                   track=ctx.track, on_dedupe_error=ctx.metrics.dedupe_errors.inc,
                                   native_streaming=cfg.native_streaming)
         # Read now: a missing secret stops the server at start with one line, not at the first event.
         if cfg.socket_mode:
             self.app_token = needed_secret(ctx.secrets, cfg.app_token_secret, "slack.app_token_secret")
         else:
-            self.signing_secret = needed_secret(ctx.secrets, cfg.signing_secret_secret,
-                                                "slack.signing_secret_secret")
+            needed_secret(ctx.secrets, cfg.signing_secret_secret, "slack.signing_secret_secret")
+            name = cfg.signing_secret_secret
+            self.signing = SigningSecrets(lambda: require_secret(ctx.secrets, name),
+                                          cfg.signing_secret_grace_seconds)
+        self.audit = ctx.audit
         self.socket: SocketMode | None = None
         self.problem = "not connected yet" if cfg.socket_mode else ""
         self._connecting: asyncio.Task[None] | None = None
@@ -85,7 +89,11 @@ class SlackSurface(Surface):
 
     def add_routes(self, app: web.Application) -> None:
         if not self.config.socket_mode:
-            add_routes(app, self.slack.app, self.signing_secret)
+            add_routes(app, self.slack.app, self.signing, self._refused)
+
+    async def _refused(self, reason: str, remote: str | None) -> None:
+        if self.audit is not None:
+            await self.audit.auth_failure("slack", reason, remote)
 
     async def start(self) -> None:
         if self.config.socket_mode:

@@ -24,6 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.audit import Auditor
 from bot.conversation import ConversationService
 from bot.feedback import FeedbackRecorder
 from bot.streaming import AnswerSink, stream_answer
@@ -48,7 +49,8 @@ class TeamsEvents:
     def __init__(self, *, auth: InboundAuth, tenants: frozenset[str], dedupe: EventDeduplicator,
                  conversation: ConversationService, connector: BotConnector, feedback: FeedbackRecorder,
                  track: Callable[[], AbstractAsyncContextManager[None]],
-                 remember: Callable[[Inbound], None], on_dedupe_error: Callable[[], None] | None = None) -> None:
+                 remember: Callable[[Inbound], None], on_dedupe_error: Callable[[], None] | None = None,
+                 audit: Auditor | None = None) -> None:
         self.auth = auth
         self.tenants = tenants
         self.dedupe = dedupe
@@ -58,22 +60,23 @@ class TeamsEvents:
         self.track = track
         self.remember = remember  # the surface keeps the conversation's serviceUrl for the roster
         self.on_dedupe_error = on_dedupe_error
+        self.audit = audit  # refused requests are recorded (throttled per remote address)
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, request: web.Request) -> web.Response:
         authorization = request.headers.get("Authorization")
         if not authorization:
-            return self._refused(InboundRefused(401, "no Authorization header"))
+            return await self._refused(request, InboundRefused(401, "no Authorization header"))
         try:
             body = json.loads(await request.read())
         except (ValueError, UnicodeDecodeError):
             body = None
         if not isinstance(body, dict):
-            return self._refused(InboundRefused(401, "no activity to verify the token against"))
+            return await self._refused(request, InboundRefused(401, "no activity to verify the token against"))
         try:
             await self.auth.verify(authorization, body)
         except InboundRefused as exc:
-            return self._refused(exc)
+            return await self._refused(request, exc)
         except SigningKeysUnavailable as exc:
             log.error("Teams request not verified", extra={"error": str(exc)})
             return web.json_response({"error": "signing keys unavailable"}, status=503)
@@ -92,6 +95,9 @@ class TeamsEvents:
         if inbound.tenant_id not in self.tenants:
             log.warning("Teams activity from a tenant Lore does not serve refused",
                         extra={"tenant": inbound.tenant_id[:64], "status": 403})
+            if self.audit is not None:
+                await self.audit.auth_failure("teams", "tenant not served", request.remote,
+                                              claimed=f"tenant:{inbound.tenant_id[:64]}")
             return web.json_response({"error": "tenant not served"}, status=403)
         if not await self._first_time(inbound):
             return web.Response(status=200)
@@ -101,8 +107,10 @@ class TeamsEvents:
             self._message(inbound)
         return web.Response(status=200)
 
-    def _refused(self, exc: InboundRefused) -> web.Response:
+    async def _refused(self, request: web.Request, exc: InboundRefused) -> web.Response:
         log.warning("Teams request refused", extra={"status": exc.status, "reason": exc.reason})
+        if self.audit is not None:
+            await self.audit.auth_failure("teams", exc.reason, request.remote)
         return web.json_response({"error": "unauthorized" if exc.status == 401 else "forbidden"}, status=exc.status)
 
     async def _first_time(self, inbound: Inbound) -> bool:

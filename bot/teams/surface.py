@@ -114,8 +114,8 @@ class TeamsSurface(Surface):
             auth=InboundAuth(cfg.app_id.strip(), cfg.openid_metadata_url), dedupe=dedupe,
             tenants=frozenset(t.strip().lower() for t in cfg.tenant_ids if t.strip()),
             conversation=ctx.conversation, connector=self.connector,
-            feedback=FeedbackRecorder(ctx.db, ctx.metrics), track=ctx.track, remember=self._remember,
-            on_dedupe_error=ctx.metrics.dedupe_errors.inc,
+            feedback=FeedbackRecorder(ctx.db, ctx.metrics, ctx.audit), track=ctx.track, remember=self._remember,
+            on_dedupe_error=ctx.metrics.dedupe_errors.inc, audit=ctx.audit,
         )
 
     def _remember(self, inbound: Inbound) -> None:

@@ -38,10 +38,12 @@ from connectors.base import (
     Unchanged,
 )
 from connectors.errors import SyncInterrupted
+from connectors.sync.audit import record_sync
 from connectors.sync.report import SyncReport
 from connectors.sync.state import LeaseLost, SyncState, process_holder
 from connectors.sync.writer import DocumentWriter, stored_acl
 from core.acl import Acl, in_namespace
+from core.audit.events import AuditSink
 from core.db import Database, DocumentRow
 from core.leases import Lease
 from core.memberships import MembershipError, replace_group_memberships
@@ -76,8 +78,10 @@ class SyncEngine:
         chunker: Chunker,
         *,
         batch_chunks: int = 256,
+        audit: AuditSink | None = None,
     ) -> None:
         self.db = db
+        self.audit = audit  # each run's document changes, when given
         self.index = index
         self.embedder = embedder
         self.chunker = chunker
@@ -155,6 +159,7 @@ class _Run:
             raise
         finally:
             self.state.finish_run(run_id, self.report)
+            record_sync(self.engine.audit, self.report)
             log.info(
                 "sync run finished",
                 extra={"source": self.source, "kind": self.kind, "status": self.report.status,

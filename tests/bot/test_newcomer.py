@@ -31,6 +31,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("LORE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("LORE_EMBEDDING_PROVIDER", "hash")
     monkeypatch.setenv("LORE_LLM_PROVIDER", "extractive")
+    monkeypatch.setenv("LORE_SERVER_MODE", "development")  # as `make run`: env secrets allowed
     monkeypatch.delenv("LORE_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)  # no lore.toml of the checkout's
     root = logging.getLogger()
@@ -66,6 +67,17 @@ def test_a_taken_port_is_one_line_naming_it_and_how_to_choose_another(
     assert code == 2
     assert err.count("\n") == 1 and f"port {taken_port}" in err and "make run PORT=" in err
     assert "Traceback" not in err
+
+
+def test_production_with_environment_secrets_is_refused_in_one_line(
+        env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LORE_SERVER_MODE", "production")
+    monkeypatch.setenv("LORE_SECRET_GROQ_API_KEY", "gsk_" + "q" * 40)
+    code, _, err = run(capsys, "serve", "--port", "0")
+    assert code == 2
+    [line] = [line for line in err.splitlines() if line.strip()]
+    assert line.startswith("lore: error: server.mode is 'production' but secrets.provider is 'env'")
+    assert "vault" in line and "LORE_SERVER_MODE=development" in line and "gsk_" not in err
 
 
 def test_slack_without_its_signing_secret_is_one_line_naming_the_secret_and_variable(

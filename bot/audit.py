@@ -1,0 +1,102 @@
+"""The server's side of the audit log: events recorded off the event loop, failures counted and
+logged (never raised into a conversation), and authentication failures throttled.
+
+Why failures do not stop answers: the audit log lives in the metadata database, which every
+answer needs anyway (a database that is down takes the replica out of ``/readyz``); a write that
+fails on its own is an alarm (``lore_audit_failures_total``, an error log line, ``/readyz``
+degraded) rather than a refusal to answer.
+
+Why authentication failures are throttled: anyone on the internet can send unsigned requests to
+``/slack/events`` or ``/api/messages``; one audit row per request would let them fill the
+database. One event per (platform, reason, remote address) per window is kept, and the next one
+says how many were folded into it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bot.metrics import Metrics
+from core.audit.events import AuditEvent, AuditSink, JsonValue
+
+log = logging.getLogger("lore.audit")
+
+AUTH_WINDOW_SECONDS = 60.0
+MAX_TRACKED_SOURCES = 10_000  # remote addresses remembered for the throttle (oldest dropped)
+
+QuestionFields = Callable[[str], Mapping[str, JsonValue]]
+
+
+def plain_question(text: str) -> Mapping[str, JsonValue]:
+    return {"question": text}
+
+
+class Auditor:
+    def __init__(self, sink: AuditSink, metrics: Metrics, *,
+                 question_fields: QuestionFields = plain_question,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.sink = sink
+        self.metrics = metrics
+        self.question_fields = question_fields
+        self.clock = clock
+        self.last_error = ""  # for /readyz: the latest failure, until a write succeeds again
+        self._auth_seen: OrderedDict[tuple[str, str, str], tuple[float, int]] = OrderedDict()
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def record_now(self, event: AuditEvent) -> bool:
+        """Store ``event`` (blocking); False when it could not be stored (counted and logged)."""
+        try:
+            self.sink.record(event)
+        except Exception as exc:  # noqa: BLE001 - any failure is an alarm, never a crash
+            self.metrics.audit_failures.labels(kind=event.kind).inc()
+            self.last_error = exc.__class__.__name__
+            log.error("audit event not stored", extra={"kind": event.kind, "error": exc.__class__.__name__})
+            return False
+        self.last_error = ""
+        return True
+
+    async def record(self, event: AuditEvent) -> bool:
+        return await asyncio.to_thread(self.record_now, event)
+
+    def record_later(self, build: Callable[[], Any]) -> None:
+        """Run the coroutine ``build()`` returns as a task that finishes even if the caller is
+        gone (an answer whose consumer stopped early is still audited); ``drain`` awaits it."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a generator finalised outside any loop: nothing can run it now
+            log.error("audit event dropped: no event loop to record it")
+            self.metrics.audit_failures.labels(kind="unknown").inc()
+            return
+        task = loop.create_task(build())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def drain(self) -> None:
+        """Wait for the events still being recorded (tests; graceful shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def auth_failure(self, platform: str, reason: str, remote: str | None, *, claimed: str = "") -> None:
+        key = (platform, reason, remote or "")
+        now = self.clock()
+        seen = self._auth_seen.get(key)
+        if seen is not None and now - seen[0] < AUTH_WINDOW_SECONDS:
+            self._auth_seen[key] = (seen[0], seen[1] + 1)
+            return
+        folded = seen[1] if seen is not None else 0
+        self._auth_seen[key] = (now, 0)
+        self._auth_seen.move_to_end(key)
+        while len(self._auth_seen) > MAX_TRACKED_SOURCES:
+            self._auth_seen.popitem(last=False)
+        details: dict[str, JsonValue] = {"reason": reason, "remote": remote or ""}
+        if folded:
+            details["folded_since_last"] = folded
+        await self.record(AuditEvent("auth_failure", actor=claimed[:200], platform=platform, details=details))
+
+    def readiness(self) -> str:
+        return "ok" if not self.last_error else f"degraded: last audit write failed ({self.last_error})"
