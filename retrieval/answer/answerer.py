@@ -258,7 +258,8 @@ def make_answerer(
             )
         from retrieval.answer.groq import GroqProvider
 
-        llm = GroqProvider(settings, api_key=key, base_url=config.base_url)
+        llm = GroqProvider(settings, api_key=key, base_url=config.base_url,
+                           key_source=lambda: secret_lookup(secret))
     else:
         if not config.base_url:
             raise ConfigError(
@@ -275,5 +276,7 @@ def make_answerer(
                 )
         from retrieval.answer.openai_compat import OpenAICompatProvider
 
-        llm = OpenAICompatProvider(settings, base_url=config.base_url, api_key=key)
+        name = config.api_key_secret
+        llm = OpenAICompatProvider(settings, base_url=config.base_url, api_key=key,
+                                   key_source=(lambda: secret_lookup(name)) if name else None)
     return Answerer(llm, fallback=ExtractiveProvider(), rewriter=llm)

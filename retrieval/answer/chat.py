@@ -22,11 +22,12 @@ import abc
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from core.config import LlmConfig
+from core.secrets import SecretStoreError
 from retrieval.answer.base import AnswerProvider, ProviderError, Source
 from retrieval.answer.prompt import Message, build_messages, build_rewrite_messages
 
@@ -105,12 +106,27 @@ class ChatCompletionsProvider(AnswerProvider, abc.ABC):
     tokens_param: ClassVar[str]  # "max_completion_tokens" (Groq) or "max_tokens"
     _client: Any  # the SDK's async client, built by the subclass
 
-    def __init__(self, settings: ChatSettings, *, secrets: Sequence[str] = ()) -> None:
+    def __init__(self, settings: ChatSettings, *, secrets: Sequence[str] = (),
+                 key_source: Callable[[], str | None] | None = None) -> None:
         self.settings = settings
         self._secrets = tuple(s for s in secrets if s)
+        # Read before each request (the secret store caches it): a key rotated in the vault is
+        # used without a restart. None: the key given at construction is used for good.
+        self._key_source = key_source
+
+    async def _current_key(self) -> None:
+        if self._key_source is None:
+            return
+        key = await asyncio.to_thread(self._key_source)  # a cache refresh may call the vault
+        if not key:
+            raise ProviderError(f"{self.name}: the API key secret is no longer set", kind="auth")
+        if key != self._client.api_key:
+            self._client.api_key = key
+            self._secrets = (key, *self._secrets[:3])  # the old ones may still be in flight
 
     async def _open_stream(self, messages: list[dict[str, str]]) -> ChunkStream:
         """Send the request with ``stream=True``; the SDK retries before this returns."""
+        await self._current_key()
         stream: ChunkStream = await self._client.chat.completions.create(
             model=self.settings.model,
             messages=messages,
@@ -122,6 +138,7 @@ class ChatCompletionsProvider(AnswerProvider, abc.ABC):
 
     async def _complete(self, messages: list[dict[str, str]], *, max_tokens: int) -> str | None:
         """One non-streaming completion with no retries: the content of the first choice."""
+        await self._current_key()
         response = await self._client.with_options(max_retries=0).chat.completions.create(
             model=self.settings.model,
             messages=messages,
@@ -179,6 +196,10 @@ class ChatCompletionsProvider(AnswerProvider, abc.ABC):
 
     def _error(self, exc: Exception, timeout: float) -> ProviderError:
         name, errors = self.name, self.errors
+        if isinstance(exc, ProviderError):
+            return exc
+        if isinstance(exc, SecretStoreError):  # the vault is down and the cached key expired
+            return ProviderError(f"{name}: the API key cannot be read ({type(exc).__name__})", kind="auth")
         if isinstance(exc, TimeoutError):
             return ProviderError(f"{name}: no complete answer within {timeout:g} s", kind="timeout")
         if isinstance(exc, errors.timeout):

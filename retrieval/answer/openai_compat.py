@@ -4,6 +4,8 @@ OpenAI itself) through the ``openai`` SDK; ``base_url`` is the API root, e.g.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import openai
 
 from retrieval.answer.chat import ChatCompletionsProvider, ChatSettings, SdkErrors
@@ -24,9 +26,10 @@ class OpenAICompatProvider(ChatCompletionsProvider):
     tokens_param = "max_tokens"
 
     def __init__(
-        self, settings: ChatSettings, *, base_url: str, api_key: str | None = None
+        self, settings: ChatSettings, *, base_url: str, api_key: str | None = None,
+        key_source: Callable[[], str | None] | None = None,
     ) -> None:
-        super().__init__(settings, secrets=(api_key,) if api_key else ())
+        super().__init__(settings, secrets=(api_key,) if api_key else (), key_source=key_source)
         self._client = openai.AsyncOpenAI(
             api_key=api_key or UNUSED_KEY,
             base_url=base_url,

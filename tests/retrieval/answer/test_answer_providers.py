@@ -304,3 +304,34 @@ async def test_the_stand_in_rejects_what_the_vendors_reject(
         ) as response:
             assert response.status == 200
             assert (await response.json())["choices"][0]["message"]["content"]
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+async def test_a_key_rotated_in_the_secret_store_is_used_without_a_restart(
+    sdk: str, stand_in: LlmStandIn, api_key: str, sources: list[Source]
+) -> None:
+    new_key = api_key[:-4] + "rot8"
+    stand_in.api_keys = frozenset({api_key, new_key})
+    current = [api_key]
+    settings = SETTINGS
+    if sdk == "groq":
+        provider: ChatCompletionsProvider = GroqProvider(
+            settings, api_key=api_key, base_url=stand_in.groq_base_url, key_source=lambda: current[0])
+    else:
+        provider = OpenAICompatProvider(settings, base_url=stand_in.openai_base_url, api_key=api_key,
+                                        key_source=lambda: current[0])
+    stand_in.script(Reply("Portal [1]."), Reply("Portal [1]."))
+    try:
+        await _collect(provider, sources)
+        current[0] = new_key
+        await _collect(provider, sources)
+        # a key the store no longer has: a provider error (the answerer falls back), not the old key
+        current[0] = ""
+        with pytest.raises(ProviderError, match="no longer set") as caught:
+            await _collect(provider, sources)
+    finally:
+        await provider.aclose()
+    first, second = stand_in.requests
+    assert first.headers["Authorization"] == f"Bearer {api_key}"
+    assert second.headers["Authorization"] == f"Bearer {new_key}"
+    assert caught.value.kind == "auth" and new_key not in provider.redact(f"x {new_key} y")
