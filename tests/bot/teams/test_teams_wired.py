@@ -16,10 +16,11 @@ import jwt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.server import build_state, create_app
+from bot.server import STATE_KEY, build_state, create_app
 from bot.teams.credentials import AppCredentials
 from bot.teams.directory import TeamsDirectory
 from bot.teams.surface import TeamsSurface
+from core.audit.events import AuditEvent
 from tests.bot.conftest import dev_config
 from tests.bot.teams.conftest import APP_ID, BOT, TENANT, Teams, activity
 from tests.fakes.bot_connector import BotConnectorStandIn
@@ -61,10 +62,19 @@ def roster_entry(aad: str, email: str, tenant: str = TENANT, role: str = "user")
             "userPrincipalName": email, "tenantId": tenant, "userRole": role}
 
 
+class ListSink:
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+
+    def record(self, event: AuditEvent) -> None:
+        self.events.append(event)
+
+
 @dataclass
 class Wired:
     teams: Teams
     entra: EntraStandIn
+    audit: ListSink
 
 
 @pytest.fixture
@@ -93,14 +103,15 @@ async def wired(entra: EntraStandIn, graph: GraphStandIn, handbook_data: Path, t
         cfg.teams.authority_url = entra.base_url
         cfg.teams.graph_url = graph.url
         monkeypatch.setenv("LORE_SECRET_TEAMS_APP_PASSWORD", SECRET)
-        state = build_state(cfg)
+        sink = ListSink()
+        state = build_state(cfg, audit_sink=sink)
         surface = state.surfaces.by_platform["teams"]
         assert isinstance(surface, TeamsSurface)
         # Built as in production: nothing replaced below.
         assert isinstance(surface.directory, TeamsDirectory)
         assert isinstance(surface.connector.tokens, AppCredentials)
         async with TestClient(TestServer(create_app(cfg, state))) as client:
-            yield Wired(Teams(client, issuer, connector, surface, surface.connector.tokens), entra)  # type: ignore[arg-type]
+            yield Wired(Teams(client, issuer, connector, surface, surface.connector.tokens), entra, sink)  # type: ignore[arg-type]
 
 
 def ask(wired: Wired, kind: str, text: str, user: str, conversation: str) -> dict[str, Any]:
@@ -154,3 +165,17 @@ async def test_someone_graph_cannot_vouch_for_gets_no_documents(wired: Wired) ->
     text = await reply_to(wired, "a:wired-stranger",
                           ask(wired, "personal", "How do I get VPN access?", STRANGER, "a:wired-stranger"))
     assert "it-vpn-access" not in text and "couldn't verify who you are" in text
+
+
+async def test_questions_and_refused_tokens_are_audited(wired: Wired) -> None:
+    body = ask(wired, "personal", SALARY, CAROL, "a:wired-carol")
+    await reply_to(wired, "a:wired-carol", body)
+    forged = ask(wired, "personal", SALARY, CAROL, "a:wired-carol")
+    assert await wired.teams.post(forged, token="not.a.jwt") == 401
+    state = wired.teams.client.server.app[STATE_KEY]
+    await state.audit.drain()
+    question = next(e for e in wired.audit.events if e.kind == "question")
+    assert (question.actor, question.platform) == ("user:carol@northwind.example", "teams")
+    assert question.details["conversation"] == "direct" and question.details["cited"]
+    [refused] = [e for e in wired.audit.events if e.kind == "auth_failure"]
+    assert refused.platform == "teams" and refused.details["reason"] == "malformed token"
