@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,30 +70,46 @@ class DatabaseAuditLog:
 
     def append(self, event: AuditEvent) -> AuditRecord:
         """Store ``event`` as the chain's next link and return the stored row."""
+        return self.append_many([event])[0]
+
+    def append_many(self, events: Sequence[AuditEvent]) -> list[AuditRecord]:
+        """Store ``events`` as consecutive links in one transaction: one lock, one commit (what
+        a writer that buffers events uses to keep up with a burst)."""
+        cleaned = [self._clean(e) for e in events]
+        if not cleaned:
+            return []
+        try:
+            with locked_chain(self._db) as conn:
+                return append_locked(conn, cleaned, self._clock())
+        except SQLAlchemyError as exc:
+            raise AuditError(f"cannot store a {events[0].kind} audit event: {exc.__class__.__name__}: "
+                             f"{self._redactor.redact(str(exc).splitlines()[0] if str(exc) else '')}") from None
+
+    def _clean(self, event: AuditEvent) -> tuple[str, str, str, str]:
         details = canonical_details(redact_json(event.details, self._redactor))
-        actor = self._redactor.redact(event.actor)
         platform = self._redactor.redact(event.platform)
         if len(event.kind) > 32 or len(platform) > 32:
             raise AuditError("an audit event's kind and platform are at most 32 characters")
-        try:
-            with locked_chain(self._db) as conn:
-                return append_locked(conn, event.kind, actor, platform, details, self._clock())
-        except SQLAlchemyError as exc:
-            raise AuditError(f"cannot store a {event.kind} audit event: {exc.__class__.__name__}: "
-                             f"{self._redactor.redact(str(exc).splitlines()[0] if str(exc) else '')}") from None
+        return event.kind, self._redactor.redact(event.actor), platform, details
 
     def __repr__(self) -> str:
         return f"<DatabaseAuditLog question_text={self._config.question_text}>"
 
 
-def append_locked(conn: Any, kind: str, actor: str, platform: str, details: str, at: datetime) -> AuditRecord:
-    """Insert the next link; the caller holds the chain's lock (``locked_chain``)."""
+def append_locked(conn: Any, events: Sequence[tuple[str, str, str, str]], at: datetime) -> list[AuditRecord]:
+    """Insert the next links, each ``(kind, actor, platform, canonical details)``; the caller
+    holds the chain's lock (``locked_chain``)."""
     head = read_head(conn)
-    seq = head.seq + 1
-    record = AuditRecord(seq, at, kind, actor, platform, details, head.hash,
-                         event_hash(seq, at, kind, actor, platform, details, head.hash))
-    conn.execute(EVENTS.insert().values(
-        seq=seq, at=at, kind=kind, actor=actor, platform=platform, details=details,
-        prev_hash=head.hash, hash=record.hash,
-    ))
-    return record
+    seq, prev = head.seq, head.hash
+    records = []
+    for kind, actor, platform, details in events:
+        seq += 1
+        record = AuditRecord(seq, at, kind, actor, platform, details, prev,
+                             event_hash(seq, at, kind, actor, platform, details, prev))
+        records.append(record)
+        prev = record.hash
+    conn.execute(EVENTS.insert(), [
+        {"seq": r.seq, "at": r.at, "kind": r.kind, "actor": r.actor, "platform": r.platform,
+         "details": r.details, "prev_hash": r.prev_hash, "hash": r.hash} for r in records
+    ])
+    return records

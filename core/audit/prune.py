@@ -53,7 +53,7 @@ def prune_events(db: Database, key: bytes, older_than_days: int, *, now: datetim
             ))
             details = canonical_details({"pruned": count, "through_seq": through,
                                          "older_than_days": older_than_days, "cutoff": iso_utc(cutoff)})
-            record = append_locked(conn, "prune", actor, platform, details, now)
+            [record] = append_locked(conn, [("prune", actor, platform, details)], now)
     except SQLAlchemyError as exc:
         raise AuditError(f"cannot prune the audit log: {exc.__class__.__name__}") from None
     return PruneResult(count, through, cutoff, record.seq)

@@ -3,13 +3,21 @@ the question text modes and their key."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 
 import pytest
 from sqlalchemy import select
 
-from core.audit import GENESIS, AuditError, AuditEvent, AuditKeyError, DatabaseAuditLog, verify_chain
+from core.audit import (
+    GENESIS,
+    AuditError,
+    AuditEvent,
+    AuditKeyError,
+    DatabaseAuditLog,
+    verify_chain,
+)
 from core.audit.chain import AuditRecord
 from core.audit.head import EVENTS
 from core.db import Database
@@ -28,7 +36,7 @@ def test_events_form_one_contiguous_chain(database: Database, audit_log: Databas
     stored = rows(database)
     assert [r.seq for r in stored] == [1, 2, 3, 4, 5]
     assert stored[0].prev_hash == GENESIS
-    assert all(b.prev_hash == a.hash for a, b in zip(stored, stored[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(stored))
     assert all(r.computed_hash() == r.hash for r in stored)  # timestamps survive the round trip
     assert json.loads(stored[2].details) == {"cited": ["doc-2"], "n": 2, "outcome": "answered"}
     assert stored[2].details == '{"cited":["doc-2"],"n":2,"outcome":"answered"}'  # canonical
@@ -122,3 +130,16 @@ def test_threads_appending_at_once_keep_one_chain(database: Database, store: Env
     assert errors == []
     result = verify_chain(database, None)
     assert result.ok and result.events == 90 and result.last_seq == 90
+
+
+def test_append_many_writes_consecutive_links_in_one_transaction(database: Database,
+                                                                 audit_log: DatabaseAuditLog) -> None:
+    fill(audit_log, 2)
+    batch = audit_log.append_many([AuditEvent("feedback", details={"helpful": i % 2 == 0}) for i in range(5)])
+    assert [r.seq for r in batch] == [3, 4, 5, 6, 7]
+    assert batch[0].prev_hash == rows(database)[1].hash
+    assert audit_log.append_many([]) == []
+    assert verify_chain(database, None).events == 7
+    with pytest.raises(AuditError, match="at most 32 characters"):  # one bad event: none stored
+        audit_log.append_many([AuditEvent("admin"), AuditEvent("admin", platform="x" * 33)])
+    assert len(rows(database)) == 7

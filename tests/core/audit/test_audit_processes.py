@@ -61,7 +61,7 @@ def test_two_processes_keep_one_verifiable_chain(engine: str, tmp_path: Path, re
         assert result.broken is None, str(result.broken)
         assert (result.events, result.first_seq, result.last_seq) == (2 * PER_PROCESS, 1, 2 * PER_PROCESS)
         with db.engine.connect() as conn:
-            actors = dict(conn.exec_driver_sql("SELECT actor, COUNT(*) FROM audit_events GROUP BY actor").all())
+            actors: dict[str, int] = dict(conn.exec_driver_sql("SELECT actor, COUNT(*) FROM audit_events GROUP BY actor").all())
             interleaved = conn.exec_driver_sql(
                 "SELECT COUNT(*) FROM audit_events a JOIN audit_events b ON b.seq = a.seq + 1 "
                 "WHERE a.actor <> b.actor").scalar_one()
