@@ -90,7 +90,9 @@ class DatabaseAuditLog:
         platform = self._redactor.redact(event.platform)
         if len(event.kind) > 32 or len(platform) > 32:
             raise AuditError("an audit event's kind and platform are at most 32 characters")
-        return event.kind, self._redactor.redact(event.actor), platform, details
+        # PostgreSQL text cannot hold NUL (details are JSON, where it is escaped).
+        actor = self._redactor.redact(event.actor).replace("\x00", "\ufffd")
+        return event.kind, actor, platform.replace("\x00", "\ufffd"), details
 
     def __repr__(self) -> str:
         return f"<DatabaseAuditLog question_text={self._config.question_text}>"

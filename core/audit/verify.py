@@ -16,6 +16,7 @@ from typing import Literal
 from sqlalchemy import Connection, select
 
 from core.audit.chain import GENESIS, AuditRecord, signature_valid
+from core.audit.errors import AuditKeyError
 from core.audit.head import CHECKPOINTS, EVENTS
 from core.db.engine import Database, as_utc
 
@@ -102,7 +103,8 @@ def _link_break(prev: AuditRecord, rec: AuditRecord) -> Break | None:
 
 def verify_chain(db: Database, key: bytes | None, *, batch: int = 1000, anchor: str | None = None) -> VerifyResult:
     """Check the whole chain and return the first broken link, if any. ``key`` (the audit key)
-    is needed once the chain was pruned: it checks the checkpoint's signature."""
+    is needed once the chain was pruned: it checks the checkpoint's signature (without it,
+    ``AuditKeyError``)."""
     with db.engine.connect() as conn:
         try:
             return _walk(_snapshot(conn), key, batch, anchor)
@@ -120,9 +122,9 @@ def _walk(conn: Connection, key: bytes | None, batch: int, anchor: str | None) -
                             cp_seq, broken, found)
 
     if cp is not None:
-        if key is None:
-            return result(0, None, None, Break(cp_seq, "checkpoint", "the chain was pruned: verifying "
-                          "its checkpoint needs the audit key (audit.key_secret)"))
+        if key is None:  # not a broken chain: one that cannot be checked here
+            raise AuditKeyError("the audit log was pruned: verifying its signed checkpoint needs the "
+                                "audit key (the secret named by audit.key_secret)")
         if not signature_valid(key, cp_seq, cp_hash, int(cp._mapping["count"]), as_utc(cp.at), str(cp.signature)):
             return result(0, None, None, Break(cp_seq, "checkpoint", "the pruning checkpoint's signature "
                           "is not valid: it was forged or altered (or the audit key changed)"))

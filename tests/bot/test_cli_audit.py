@@ -110,8 +110,8 @@ def test_prune_then_verify(config: Path, capsys: pytest.CaptureFixture[str], mon
     code, out, _ = run(capsys, config, "verify")
     assert code == 0 and out.startswith("ok: 3 events, seq 4-6, seq 1-3 pruned (signed checkpoint), head ")
     monkeypatch.delenv("LORE_SECRET_AUDIT_KEY")
-    code, out, _ = run(capsys, config, "verify")
-    assert code == 1 and "needs the audit key" in out
+    code, _, err = run(capsys, config, "verify")
+    assert code == 2 and "needs the audit key" in err
     code, _, err = run(capsys, config, "prune")
     assert code == 2 and "the audit key is not set (to sign the pruning checkpoint)" in err
     assert "LORE_SECRET_AUDIT_KEY" in err

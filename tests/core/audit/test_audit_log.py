@@ -143,3 +143,13 @@ def test_append_many_writes_consecutive_links_in_one_transaction(database: Datab
     with pytest.raises(AuditError, match="at most 32 characters"):  # one bad event: none stored
         audit_log.append_many([AuditEvent("admin"), AuditEvent("admin", platform="x" * 33)])
     assert len(rows(database)) == 7
+
+
+def test_names_and_odd_characters_are_kept(database: Database, audit_log: DatabaseAuditLog) -> None:
+    audit_log.record(AuditEvent("secret_failure", actor="slack:T1:U1\x00", platform="slack", details={
+        "secret_name": "groq-api-key", "operation": "get", "error": "SecretStoreError", "text": "nul \x00 é 雪"}))
+    [row] = rows(database)
+    assert row.actor == "slack:T1:U1\ufffd"
+    assert json.loads(row.details) == {"secret_name": "groq-api-key", "operation": "get",
+                                       "error": "SecretStoreError", "text": "nul \x00 é 雪"}
+    assert verify_chain(database, None).ok
