@@ -83,8 +83,8 @@ def _start_break(rec: AuditRecord, cp_seq: int, cp_hash: str) -> Break | None:
         return Break(rec.seq, "gap", f"seq {expected}-{rec.seq - 1} are missing from the start of the "
                      f"chain and {covered}: rows were deleted")
     if rec.seq < expected:
-        return Break(rec.seq, "start", f"the row precedes the pruning checkpoint (seq 1-{cp_seq} were "
-                     "pruned): it was inserted")
+        where = f"precedes the pruning checkpoint (seq 1-{cp_seq} were pruned)" if cp_seq else "has a seq below 1"
+        return Break(rec.seq, "start", f"the row {where}: it was inserted")
     if rec.prev_hash != cp_hash:
         what = "the genesis value" if cp_seq == 0 else f"the checkpoint's hash of seq {cp_seq}"
         return Break(rec.seq, "relinked", f"prev_hash is not {what}: the row was replaced or relinked")

@@ -1,5 +1,5 @@
-"""Two processes appending to one chain at once (replicas), on PostgreSQL and on SQLite: the
-chain stays one, contiguous and verifiable, with every event of both."""
+"""Two processes appending to one chain at once (replicas), three threads each, on PostgreSQL
+and on SQLite: the chain stays one, contiguous and verifiable, with every event of both."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tests.conftest import PG_URL, REPO
 
 WRITER = """
 import sys
+import threading
 from core.audit import AuditEvent, DatabaseAuditLog
 from core.db import open_database
 from core.secrets import EnvSecretStore
@@ -25,8 +26,17 @@ db = open_database(url, schema, upgrade=False)
 log = DatabaseAuditLog(db, AuditConfig(), EnvSecretStore({}))
 print("ready", flush=True)
 sys.stdin.readline()  # both start appending together
-for i in range(count):
-    log.record(AuditEvent("question", actor=f"user:{name}@example.com", platform="teams", details={"i": i}))
+
+def work(thread):
+    for i in range(count // 3):
+        log.record(AuditEvent("question", actor=f"user:{name}@example.com", platform="teams",
+                              details={"thread": thread, "i": i}))
+
+threads = [threading.Thread(target=work, args=(t,)) for t in range(3)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
 db.close()
 """
 

@@ -133,6 +133,18 @@ def test_relinked_row(database: Database, filled: Filled) -> None:
     assert (seq, kind) == (3, "relinked")
 
 
+def test_a_row_before_the_first(database: Database, filled: Filled) -> None:
+    filled(3)
+    sql(database, "INSERT INTO audit_events (seq, at, kind, actor, platform, details, prev_hash, hash) "
+        "SELECT 0, at, kind, actor, platform, details, prev_hash, hash FROM audit_events WHERE seq = 1")
+    seq, kind, reason = broken(database)
+    assert (seq, kind) == (0, "renumbered")  # its hash is seq 1's
+    sql(database, "DELETE FROM audit_events WHERE seq = 1")
+    rehash(database, 0)
+    seq, kind, reason = broken(database)
+    assert (seq, kind) == (0, "start") and reason == "the row has a seq below 1: it was inserted"
+
+
 @pytest.mark.parametrize("batch", [1, 2, 1000])
 def test_the_walk_is_the_same_whatever_the_batch(database: Database, filled: Filled, batch: int) -> None:
     filled(7)
