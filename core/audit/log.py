@@ -51,7 +51,6 @@ class DatabaseAuditLog:
                  redactor: Redactor | None = None, clock: Callable[[], datetime] = _utc_now) -> None:
         self._db = db
         self._config = config
-        self._secrets = secrets
         self._redactor = redactor if redactor is not None else secrets.redactor
         self._clock = clock
         self._question_key = (

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.audit.chain import GENESIS, AuditRecord, signature_valid
-from core.audit.errors import AuditKeyError
+from core.audit.errors import AuditError, AuditKeyError
 from core.audit.head import CHECKPOINTS, EVENTS
 from core.db.engine import Database, as_utc
 
@@ -105,11 +106,14 @@ def verify_chain(db: Database, key: bytes | None, *, batch: int = 1000, anchor: 
     """Check the whole chain and return the first broken link, if any. ``key`` (the audit key)
     is needed once the chain was pruned: it checks the checkpoint's signature (without it,
     ``AuditKeyError``)."""
-    with db.engine.connect() as conn:
-        try:
-            return _walk(_snapshot(conn), key, batch, anchor)
-        finally:
-            conn.rollback()
+    try:
+        with db.engine.connect() as conn:
+            try:
+                return _walk(_snapshot(conn), key, batch, anchor)
+            finally:
+                conn.rollback()
+    except SQLAlchemyError as exc:
+        raise AuditError(f"cannot read the audit log: {exc.__class__.__name__}") from None
 
 
 def _walk(conn: Connection, key: bytes | None, batch: int, anchor: str | None) -> VerifyResult:

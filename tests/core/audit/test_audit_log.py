@@ -46,11 +46,11 @@ def test_events_form_one_contiguous_chain(database: Database, audit_log: Databas
     assert result.summary() == f"ok: 5 events, seq 1-5, head {stored[-1].hash}"
 
 
-def test_it_is_an_audit_sink(audit_log: DatabaseAuditLog) -> None:
+def test_it_is_an_audit_sink(database: Database, audit_log: DatabaseAuditLog) -> None:
     sink: AuditSink = audit_log  # mypy checks the protocol here
     sink.record(AuditEvent("private_answer", actor="user:a@example.com", platform="teams",
                            details={"conversation": "channel"}))
-    assert verify_chain(audit_log._db, None).events == 1
+    assert verify_chain(database, None).events == 1
 
 
 def test_an_empty_log_verifies(database: Database) -> None:
