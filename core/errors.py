@@ -16,6 +16,8 @@ httpx does: ``TransportError`` vs ``HTTPStatusError``):
     │   │   ├── TokenKeyError          its encryption key secret is missing or malformed
     │   │   └── TokenDecryptionError   a stored reference is corrupt, moved or sealed elsewhere
     │   ├── DatabaseError              the metadata database is unusable (core.db)
+    │   ├── AuditError                 an audit event cannot be stored, or the log read (core.audit)
+    │   │   └── AuditKeyError          the audit key secret is missing or malformed
     │   ├── LeaseError                 the database could not answer a lease operation
     │   ├── DeduplicationError         the event store could not answer (core.dedupe)
     │   ├── PrincipalError             not a valid principal (core.acl)

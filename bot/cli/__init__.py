@@ -21,6 +21,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # The commands import what they need when they run (torch only where a model is used).
 from bot.cli.ask import cmd_ask
+from bot.cli.audit import add_audit_parser
 from bot.cli.ingest import cmd_ingest
 from bot.cli.search import cmd_eval, cmd_search
 from bot.cli.status import cmd_status
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--app-version", metavar="X.Y.Z", help="the package version (raise it for every upload "
                    "of a changed package; default: the template's)")
     s.set_defaults(func=cmd_teams_package)
+
+    add_audit_parser(sub)
 
     s = sub.add_parser("serve", help="start the server")
     s.add_argument("--host")

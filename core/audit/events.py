@@ -19,8 +19,16 @@ The kinds, and the details each carries (JSON values; never a secret, never docu
 ``auth_failure``     a request that failed authentication (bad Slack signature, bad Teams
                      token); ``actor`` = what the request claimed, details: ``reason``,
                      ``remote``
-``secret_failure``   a secret store read or write that failed; details: ``secret`` (the name),
+``secret_failure``   a secret store read or write that failed; details: ``secret_name``,
                      ``operation``, ``error`` (the class name)
+``prune``            written by core.audit.prune itself, in the transaction that removed the
+                     oldest events; details: ``pruned`` (count), ``through_seq``,
+                     ``older_than_days``, ``cutoff``
+
+Details pass through the secret store's ``Redactor`` before they are stored (credential shapes
+and secret values never reach a row, and a value under a key such as ``token``, ``secret`` or
+``password`` is replaced whole: hence ``secret_name``, not ``secret``); the question text
+itself comes from ``DatabaseAuditLog.question_details``.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 AuditKind = Literal[
-    "question", "feedback", "private_answer", "sync", "admin", "auth_failure", "secret_failure",
+    "question", "feedback", "private_answer", "sync", "admin", "auth_failure", "secret_failure", "prune",
 ]
 
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]

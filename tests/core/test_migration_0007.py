@@ -56,7 +56,7 @@ def _version(engine: Engine) -> str:
 def test_upgrade_adds_a_nullable_owner_and_keeps_rows(at_0006: Database) -> None:
     engine = at_0006.engine
     assert "owner" not in _columns(engine)
-    migrate(engine)
+    migrate(engine, "0007")
     assert _version(engine) == "0007"
     [owner] = [c for c in inspect(engine).get_columns("documents") if c["name"] == "owner"]
     assert owner["nullable"]
