@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.audit import Auditor
+from bot.audit import Auditor, database_auditor
 from bot.conversation import ConversationService
 from bot.metrics import Metrics
 from bot.readiness import readiness_checks
@@ -87,7 +87,11 @@ def build_state(cfg: Config, redactor: Redactor | None = None, *, audit_sink: Au
     secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=redactor)
     runtime = Runtime(cfg)
     metrics = Metrics()
-    auditor = Auditor(audit_sink, metrics) if audit_sink is not None else None
+    try:
+        auditor = Auditor(audit_sink, metrics) if audit_sink is not None else database_auditor(cfg, runtime.db, secrets, metrics)
+    except BaseException:
+        runtime.close()
+        raise
     answerer = make_answerer(cfg.llm, secrets.get, secrets.where)
     redis = None
     if cfg.redis.url:
@@ -278,7 +282,8 @@ def _sync_lifecycle(app: web.Application, state: AppState, cfg: Config) -> None:
         return
     rt = state.runtime
     scheduler = SyncScheduler(
-        SyncEngine(rt.db, rt.index, rt.embedder, rt.chunker), LeaseManager(rt.db), targets,
+        SyncEngine(rt.db, rt.index, rt.embedder, rt.chunker, audit=state.audit.sink if state.audit else None),
+        LeaseManager(rt.db), targets,
         holder=default_holder(), lease_seconds=cfg.sync.lease_seconds, tick_seconds=cfg.sync.tick_seconds,
         on_report=lambda name, r: state.metrics.sync_finished(name, r.kind, r.status, r.counts(), time.time()),
     )

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 
 def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
+    from bot.audit import database_auditor
     from bot.identity import StaticIdentityResolver
     from bot.metrics import Metrics
     from bot.service import conversation_service
@@ -59,13 +60,20 @@ def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
     secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=Redactor())
     answerer = make_answerer(cfg.llm, secrets.get, secrets.where)  # before the index opens: a bad llm setting leaks nothing
     rt = Runtime(cfg)
+    metrics = Metrics()
+    try:
+        auditor = database_auditor(cfg, rt.db, secrets, metrics)
+    except BaseException:
+        rt.close()
+        raise
     service = conversation_service(
         rt, answerer,
         identities=StaticIdentityResolver({email: Identity(email, org_member=not args.guest)}),
         rate_limiter=InProcessRateLimiter(max(1, cfg.ratelimit.questions_per_minute)),
         threads=InProcessThreadMemory(),
-        metrics=Metrics(),
+        metrics=metrics,
         search_workers=1,
+        audit=auditor,
     )
     try:
         if not known_to_sources(rt.db, email):
@@ -147,6 +155,8 @@ async def _ask(service: ConversationService, answerer: Answerer, email: str, que
     turn = Turn("cli", "local", email, Kind.DIRECT, f"cli:{email}", uuid.uuid4().hex, question)
     try:
         final = await stream_answer(service.ask(turn), TerminalSink(as_json=as_json), interval=0)
+        if service.audit is not None:
+            await service.audit.drain()  # recorded before the loop (and the process) ends
     finally:
         # In the loop that opened them: the provider's HTTP connections belong to it.
         await answerer.aclose()

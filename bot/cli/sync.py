@@ -23,6 +23,7 @@ def cmd_sync(cfg: Config, args: argparse.Namespace) -> int:
     from connectors.registry import build_connector
     from connectors.sync import SyncEngine
     from connectors.sync.scheduler import LeaseHeld, close_connector, default_holder, run_leased
+    from core.audit import DatabaseAuditLog
     from core.leases import LeaseManager
     from core.secrets import open_secret_store
     from core.secrets.redaction import Redactor
@@ -34,7 +35,7 @@ def cmd_sync(cfg: Config, args: argparse.Namespace) -> int:
     rt = Runtime(cfg)
     worst = 0
     try:
-        engine = SyncEngine(rt.db, rt.index, rt.embedder, rt.chunker)
+        engine = SyncEngine(rt.db, rt.index, rt.embedder, rt.chunker, audit=DatabaseAuditLog(rt.db, cfg.audit, secrets))
         leases = LeaseManager(rt.db)
         for name in names:
             try:

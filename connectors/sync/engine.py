@@ -38,7 +38,6 @@ from connectors.base import (
     Unchanged,
 )
 from connectors.errors import SyncInterrupted
-from connectors.sync.audit import record_sync
 from connectors.sync.report import SyncReport
 from connectors.sync.state import LeaseLost, SyncState, process_holder
 from connectors.sync.writer import DocumentWriter, stored_acl
@@ -70,23 +69,15 @@ class SyncStopped(SyncInterrupted):
 
 
 class SyncEngine:
-    def __init__(
-        self,
-        db: Database,
-        index: IndexBackend,
-        embedder: Embedder,
-        chunker: Chunker,
-        *,
-        batch_chunks: int = 256,
-        audit: AuditSink | None = None,
-    ) -> None:
+    def __init__(self, db: Database, index: IndexBackend, embedder: Embedder, chunker: Chunker, *,
+                 batch_chunks: int = 256, audit: AuditSink | None = None) -> None:
+        """``audit``: where each run's document changes are recorded (none: not recorded)."""
         self.db = db
-        self.audit = audit  # each run's document changes, when given
         self.index = index
         self.embedder = embedder
         self.chunker = chunker
         self.batch_chunks = batch_chunks
-        self.state = SyncState(db)
+        self.state = SyncState(db, audit)
 
     def run(
         self,
@@ -159,7 +150,6 @@ class _Run:
             raise
         finally:
             self.state.finish_run(run_id, self.report)
-            record_sync(self.engine.audit, self.report)
             log.info(
                 "sync run finished",
                 extra={"source": self.source, "kind": self.kind, "status": self.report.status,

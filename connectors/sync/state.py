@@ -17,7 +17,9 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from connectors.errors import SyncInterrupted
+from connectors.sync.audit import record_sync
 from connectors.sync.report import SyncReport
+from core.audit.events import AuditSink
 from core.db import Database, IngestRun
 from core.db.tables import SyncCheckpoint, SyncLease
 from core.leases import Lease
@@ -41,8 +43,9 @@ def process_holder(prefix: str = "process") -> str:
 
 
 class SyncState:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, audit: AuditSink | None = None) -> None:
         self.db = db
+        self.audit = audit  # each finished run's document changes, when given
 
     # -- checkpoints ------------------------------------------------------------------------
 
@@ -92,6 +95,7 @@ class SyncState:
                 run.status = report.status
                 run.counts = report.counts()
                 run.errors = errors[:MAX_ERRORS]
+        record_sync(self.audit, report)
 
     def close_dead_runs(self) -> int:
         """Runs left "running" by a process that is gone: on this host, one that no longer runs;

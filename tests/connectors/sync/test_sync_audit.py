@@ -20,7 +20,7 @@ class ListSink:
 
 def test_runs_record_upserts_acl_changes_and_deletions(engine: SyncEngine) -> None:
     sink = ListSink()
-    engine.audit = sink
+    engine.state.audit = sink
     source = FakeSource()
     source.put("a", "alpha apples are red")
     source.put("b", "bravo bananas are yellow")
@@ -49,7 +49,7 @@ def test_an_audit_store_that_fails_does_not_fail_the_run(engine: SyncEngine) -> 
         def record(self, event: AuditEvent) -> None:
             raise OSError("database gone")
 
-    engine.audit = Broken()
+    engine.state.audit = Broken()
     source = FakeSource()
     source.put("a", "alpha apples are red")
     assert engine.run(source, "content").status == "succeeded"
