@@ -111,3 +111,27 @@ def database_auditor(cfg: Config, db: Database, secrets: SecretStore, metrics: M
     now: a missing key stops the start with one line, not the first question)."""
     sink = DatabaseAuditLog(db, cfg.audit, secrets)
     return Auditor(sink, metrics, question_fields=sink.question_details)
+
+
+PRUNE_EVERY_SECONDS = 24 * 3600.0
+
+
+async def prune_forever(cfg: Config, db: Database, secrets: SecretStore,
+                        every: float = PRUNE_EVERY_SECONDS) -> None:
+    """``audit.retention_days``: events older than that are pruned once a day behind a signed
+    checkpoint (several replicas may do it; the chain's lock makes the later ones find nothing)."""
+    from datetime import UTC, datetime
+
+    from core.audit import AuditError, load_audit_key, prune_events
+
+    while True:
+        try:
+            key = await asyncio.to_thread(load_audit_key, secrets, cfg.audit.key_secret,
+                                          why="audit.retention_days prunes behind a signed checkpoint")
+            result = await asyncio.to_thread(prune_events, db, key, cfg.audit.retention_days,
+                                             now=datetime.now(UTC), actor="server", platform="")
+            if result.pruned:
+                log.info("audit log pruned", extra={"pruned": result.pruned, "through_seq": result.through_seq})
+        except AuditError as exc:
+            log.error("audit log not pruned", extra={"error": str(exc)})
+        await asyncio.sleep(every)

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.audit import Auditor, database_auditor
+from bot.audit import Auditor, database_auditor, prune_forever
 from bot.conversation import ConversationService
 from bot.metrics import Metrics
 from bot.readiness import readiness_checks
@@ -241,6 +241,11 @@ def _surface_lifecycle(app: web.Application, state: AppState) -> None:
     async def start(_app: web.Application) -> None:
         for surface in state.surfaces:
             await surface.start()
+        if state.config.audit.retention_days > 0:
+            task = asyncio.get_running_loop().create_task(
+                prune_forever(state.config, state.runtime.db, state.secrets))
+            state.background.add(task)
+            task.add_done_callback(state.background.discard)
 
     async def stop(_app: web.Application) -> None:
         for surface in state.surfaces:
