@@ -4,6 +4,7 @@ never breaks an answer."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,12 @@ from bot.conversation import ConversationService
 from bot.identity import PrincipalsLookup
 from bot.metrics import Metrics
 from bot.turn import Audience, Finished, Kind
+from core.audit import DatabaseAuditLog, iter_events, verify_chain
 from core.audit.events import AuditEvent
+from core.db import Database
+from core.ratelimit import InProcessRateLimiter
+from core.secrets import EnvSecretStore
+from core.sections import AuditConfig
 from retrieval.runtime import Runtime
 from retrieval.search import Mode
 from tests.bot.conftest import dev_config
@@ -113,3 +119,19 @@ async def test_authentication_failures_are_throttled_per_source(sink: ListSink) 
     await auditor.auth_failure("slack", "signature mismatch", "203.0.113.9")
     assert [e.details.get("remote") for e in sink.events] == ["203.0.113.9", "198.51.100.1", "203.0.113.9"]
     assert sink.events[-1].details["folded_since_last"] == 49
+
+
+async def test_many_concurrent_askers_leave_one_complete_verifiable_chain(runtime: Runtime, database: Database) -> None:
+    log = DatabaseAuditLog(database, AuditConfig(), EnvSecretStore({}))
+    svc = service(runtime)
+    svc.audit = Auditor(log, Metrics(), question_fields=log.question_details)
+    svc.rate_limiter = InProcessRateLimiter(1000)
+    askers = [CAROL.email] + [f"user{i}@northwind.example" for i in range(19)]
+    turns = [turn(email, f"{SALARY} ({n})", thread=f"t{n}") for n, email in enumerate(askers * 2)]
+    await asyncio.gather(*(final(svc, t) for t in turns))
+    await svc.audit.drain()
+    result = verify_chain(database, None)
+    assert result.ok and result.events == len(turns)
+    recorded = sorted(str(r.details) for r in iter_events(database) if r.kind == "question")
+    assert len(recorded) == len(turns)
+    assert all(f"({n})" in "".join(recorded) for n in range(len(turns)))
