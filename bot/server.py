@@ -80,7 +80,10 @@ def _thread_memory(cfg: Config, redis: Any) -> ThreadMemory:
 
 
 def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
-    secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=redactor)
+    secrets = open_secret_store(
+        cfg.secrets, mode=cfg.server.mode, redactor=redactor,
+        settings=cfg.secret_providers.get(cfg.secrets.provider),
+    )
     runtime = Runtime(cfg)
     metrics = Metrics()
     answerer = make_answerer(cfg.llm, secrets.get, secrets.where)

@@ -56,7 +56,10 @@ def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
         user_principal(email)
     except PrincipalError as exc:
         raise CliError(f"--as: {exc}") from None
-    secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=Redactor())
+    secrets = open_secret_store(
+        cfg.secrets, mode=cfg.server.mode, redactor=Redactor(),
+        settings=cfg.secret_providers.get(cfg.secrets.provider),
+    )
     answerer = make_answerer(cfg.llm, secrets.get, secrets.where)  # before the index opens: a bad llm setting leaks nothing
     rt = Runtime(cfg)
     service = conversation_service(

@@ -30,7 +30,10 @@ def cmd_sync(cfg: Config, args: argparse.Namespace) -> int:
 
     names = _connector_names(cfg, args.connector)
     kinds = (["full"] if args.full else []) + (["permissions"] if args.permissions else []) or ["content"]
-    secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=Redactor())
+    secrets = open_secret_store(
+        cfg.secrets, mode=cfg.server.mode, redactor=Redactor(),
+        settings=cfg.secret_providers.get(cfg.secrets.provider),
+    )
     rt = Runtime(cfg)
     worst = 0
     try:

@@ -157,15 +157,18 @@ def test_open_shares_the_given_redactor() -> None:
     assert redactor.redact("k-value-123") == REDACTED
 
 
-@pytest.mark.parametrize("provider", ["azure-key-vault", "vault", ""])
+@pytest.mark.parametrize("provider", ["azure", "hashicorp", ""])
 def test_unknown_provider_names_the_allowed_ones(provider: str) -> None:
     with pytest.raises(ConfigError) as info:
         open_secret_store(SecretsConfig(provider=provider), mode="production", env={})
-    assert str(info.value) == f"secrets.provider: expected one of env, got {provider!r}"
+    assert str(info.value) == (
+        "secrets.provider: expected one of env, azure-key-vault, vault, aws-secrets-manager, "
+        f"got {provider!r}"
+    )
 
 
 def test_providers_table() -> None:
-    assert list(PROVIDERS) == ["env"]
+    assert list(PROVIDERS) == ["env", "azure-key-vault", "vault", "aws-secrets-manager"]
     store = open_secret_store(SecretsConfig(provider=" ENV "), mode="development", env={})
     assert isinstance(store, EnvSecretStore)
 
