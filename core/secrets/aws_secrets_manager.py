@@ -30,8 +30,8 @@ _UNAVAILABLE_CODES = {"InternalServiceError", "InternalFailure", "ServiceUnavail
 _DENIED_CODES = {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException",
                  "InvalidSignatureException", "ExpiredTokenException"}
 _PERMISSION = {"get": "secretsmanager:GetSecretValue",
-               "put": "secretsmanager:PutSecretValue, secretsmanager:CreateSecret and "
-                      "secretsmanager:RestoreSecret",
+               "put": "secretsmanager:DescribeSecret, secretsmanager:PutSecretValue, "
+                      "secretsmanager:CreateSecret and secretsmanager:RestoreSecret",
                "delete": "secretsmanager:DeleteSecret"}
 
 
@@ -92,15 +92,17 @@ class AwsSecretsManagerStore(SecretStore):
 
     def put(self, name: str, value: str) -> None:
         secret_id = self._id(name)
+        client = self._client
+        # Described first: a secret scheduled for deletion refuses new values until restored
+        # (puts are rare: OAuth installs, token refreshes).
         try:
-            self._call("put", name, lambda: self._client.put_secret_value(SecretId=secret_id, SecretString=value))
-        except _Missing as missing:
-            if missing.scheduled:  # deleted with a recovery window: bring it back, then write
-                self._call("put", name, lambda: self._client.restore_secret(SecretId=secret_id))
-                self._call("put", name, lambda: self._client.put_secret_value(
-                    SecretId=secret_id, SecretString=value))
-            else:
-                self._call("put", name, lambda: self._client.create_secret(Name=secret_id, SecretString=value))
+            described = self._call("put", name, lambda: client.describe_secret(SecretId=secret_id))
+        except _Missing:
+            self._call("put", name, lambda: client.create_secret(Name=secret_id, SecretString=value))
+            return
+        if described.get("DeletedDate") is not None:
+            self._call("put", name, lambda: client.restore_secret(SecretId=secret_id))
+        self._call("put", name, lambda: client.put_secret_value(SecretId=secret_id, SecretString=value))
 
     def delete(self, name: str) -> None:
         secret_id = self._id(name)
@@ -131,7 +133,8 @@ class AwsSecretsManagerStore(SecretStore):
             message = str(exc.response.get("Error", {}).get("Message", ""))
             if code == "ResourceNotFoundException":
                 raise _Missing(scheduled=False) from None
-            if code == "InvalidRequestException" and "marked for deletion" in message:
+            # AWS words it "marked for deletion" or "currently marked deleted", by operation.
+            if code == "InvalidRequestException" and re.search(r"marked (?:for )?delet", message):
                 raise _Missing(scheduled=True) from None
             if code in _DENIED_CODES:
                 raise SecretStoreError(
