@@ -133,12 +133,8 @@ class AzureKeyVaultStore(SecretStore):
                 f"({_first_line(exc)})"
             ) from None
         except ClientAuthenticationError as exc:
-            status = getattr(exc, "status_code", None)
-            if status in (401, 403):
-                raise SecretStoreError(
-                    f"Key Vault {self._settings.vault_url} denied access to secret {name!r} "
-                    f"(HTTP {status}): Lore's identity needs the secret permission {_PERMISSION[operation]}"
-                ) from None
+            if getattr(exc, "status_code", None) in (401, 403):
+                raise self._denied(operation, name, exc.status_code) from None
             raise SecretStoreError(
                 f"Key Vault: signing in with the {self._settings.credential} credential failed"
             ) from None
@@ -148,6 +144,8 @@ class AzureKeyVaultStore(SecretStore):
             ) from None
         except HttpResponseError as exc:
             status = exc.status_code or 0
+            if status in (401, 403):
+                raise self._denied(operation, name, status) from None
             if status == 429 or status >= 500:
                 raise SecretStoreUnavailable(
                     f"Key Vault {self._settings.vault_url} is unavailable (HTTP {status})"
@@ -155,6 +153,13 @@ class AzureKeyVaultStore(SecretStore):
             raise SecretStoreError(
                 f"Key Vault refused {operation} of secret {name!r} (HTTP {status})"
             ) from None
+
+
+    def _denied(self, operation: str, name: str, status: int | None) -> SecretStoreError:
+        return SecretStoreError(
+            f"Key Vault {self._settings.vault_url} denied access to secret {name!r} (HTTP {status}): "
+            f"Lore's identity needs the secret permission {_PERMISSION[operation]}"
+        )
 
 
 class _Conflict(SecretStoreError):
@@ -180,7 +185,10 @@ def _credential(settings: AzureKeyVaultSettings, transport: dict[str, Any]) -> A
 
     common: dict[str, Any] = dict(transport)
     if settings.authority_host:
+        # Named explicitly, it is trusted as named: instance discovery would only ask
+        # login.microsoftonline.com whether it knows this host.
         common["authority"] = settings.authority_host
+        common["disable_instance_discovery"] = True
     kind = settings.credential
     if kind == "managed-identity":
         return identity.ManagedIdentityCredential(client_id=settings.client_id or None, **transport)

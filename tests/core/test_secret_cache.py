@@ -137,7 +137,7 @@ def test_health_probe_recovers_a_replica_that_gets_no_traffic() -> None:
 
 
 def test_a_denied_read_is_not_an_outage() -> None:
-    store, vault, clock, failures = _store()
+    store, vault, _clock, failures = _store()
     vault.values["token"] = VALUE
     vault.denied = True
     with pytest.raises(SecretStoreError, match="needs 'read'") as info:
@@ -147,7 +147,7 @@ def test_a_denied_read_is_not_an_outage() -> None:
 
 
 def test_put_and_delete_update_the_cache() -> None:
-    store, vault, clock, failures = _store()
+    store, vault, _clock, failures = _store()
     store.put("token", VALUE)
     reads = vault.reads
     assert store.get("token") == VALUE and vault.reads == reads

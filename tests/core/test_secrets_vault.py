@@ -163,9 +163,8 @@ def test_vault_down_and_back_through_the_cache(bao: Bao, caplog: pytest.LogCaptu
     store = open_secret_store(SecretsConfig(provider="vault", cache_seconds=60), mode="production",
                               settings=down, clock=lambda: now[0],
                               on_failure=lambda *event: failures.append(event))
-    with caplog.at_level(logging.DEBUG):
-        with pytest.raises(SecretStoreUnavailable) as info:
-            store.get("vault-outage")
+    with caplog.at_level(logging.DEBUG), pytest.raises(SecretStoreUnavailable) as info:
+        store.get("vault-outage")
     assert failures == [("vault-outage", "get", "SecretStoreUnavailable")]
     assert "cannot be reached" in str(info.value) and store.health().startswith("error:")
     assert VALUE not in caplog.text

@@ -29,7 +29,7 @@ v2-oauth2-client-creds-grant-flow, .../certificate-credentials, .../reference-er
 - ``POST /{tenant}/oauth2/v2.0/token``, form-encoded only (else 400 ``invalid_request``
   AADSTS900144-style), ``grant_type=client_credentials`` only (else 400
   ``unsupported_grant_type`` AADSTS70003); ``client_id`` required; exactly one scope, which must
-  be ``<resource>/.default`` for a known resource (Graph, Bot Framework) -> else 400
+  be ``<resource>/.default`` for a known resource (Graph, Bot Framework, Key Vault) -> else 400
   ``invalid_scope`` AADSTS1002012 / AADSTS70011; unknown tenant -> 400 ``invalid_request``
   AADSTS90002; an app not registered in the tenant -> 400 ``unauthorized_client`` AADSTS700016.
 - Client authentication: either ``client_secret`` (wrong -> 401 ``invalid_client``
@@ -84,7 +84,8 @@ from cryptography.x509.oid import NameOID
 
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 BOT_FRAMEWORK_RESOURCE = "https://api.botframework.com"
-KNOWN_RESOURCES = (GRAPH_RESOURCE, BOT_FRAMEWORK_RESOURCE)
+KEY_VAULT_RESOURCE = "https://vault.azure.net"
+KNOWN_RESOURCES = (GRAPH_RESOURCE, BOT_FRAMEWORK_RESOURCE, KEY_VAULT_RESOURCE)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_LIFETIME = 3599
 
