@@ -267,7 +267,8 @@ def _apply_env(cfg: Config, env: Mapping[str, str]) -> None:
         else:
             close = difflib.get_close_matches(name, [*settings, "LORE_CONFIG", "LORE_DATA_DIR"], n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
-            if name.startswith("LORE_SECRETS_") and name not in settings:
+            providers = tuple(f"LORE_SECRETS_{p}_".upper().replace("-", "_") for p in cfg.secret_providers)
+            if name.startswith("LORE_SECRETS_") and not name.startswith(providers):
                 hint = f"; secret values are LORE_SECRET_<NAME> (did you mean LORE_SECRET_{name[13:]}?)"
             raise ConfigError(f"unknown setting {name} in the environment{hint}")
 
