@@ -12,6 +12,7 @@ from moto.server import ThreadedMotoServer
 from core.secrets import SecretsConfig, SecretStoreError, SecretStoreUnavailable, open_secret_store
 from core.secrets.aws_secrets_manager import AwsSecretsManagerSettings, AwsSecretsManagerStore
 from core.secrets.redaction import Redactor
+from tests.core.file_writes import file_writes
 
 VALUE = "aws-test-value-9d41be07"
 
@@ -102,3 +103,14 @@ def test_unreachable_endpoint_fails_closed_through_the_cache() -> None:
         store.get("anything")
     assert store.health().startswith("error: the aws-secrets-manager secret store")
     assert isinstance(_store("http://127.0.0.1:9"), AwsSecretsManagerStore)
+
+
+def test_nothing_is_written_to_disk(moto_url: str) -> None:
+    with file_writes() as written:
+        store = open_secret_store(SecretsConfig(provider="aws-secrets-manager"), mode="production",
+                                  settings=AwsSecretsManagerSettings(region="eu-west-1", endpoint_url=moto_url,
+                                                                     prefix="lore-disk/"))
+        store.put("no-disk", VALUE)
+        assert store.get("no-disk") == VALUE
+        store.delete("no-disk")
+    assert written == []

@@ -13,6 +13,7 @@ import pytest
 from core.secrets import SecretsConfig, SecretStoreError, SecretStoreUnavailable, open_secret_store
 from core.secrets.azure_key_vault import AzureKeyVaultSettings, AzureKeyVaultStore
 from core.secrets.redaction import Redactor
+from tests.core.file_writes import file_writes
 from tests.fakes.entra import EntraStandIn, make_certificate
 from tests.fakes.key_vault import KeyVaultStandIn, VaultProxy
 
@@ -145,3 +146,19 @@ def test_settings_are_checked(vault: Vault) -> None:
         AzureKeyVaultStore(vault.settings(tenant_id=""), Redactor())
     with pytest.raises(SecretStoreError, match="client_secret_file: cannot read"):
         AzureKeyVaultStore(vault.settings(client_secret_file="/nonexistent/secret"), Redactor())
+
+
+def test_nothing_is_written_to_disk(vault: Vault) -> None:
+    with file_writes() as written:
+        store = open_secret_store(SecretsConfig(provider="azure-key-vault"), mode="production",
+                                  settings=vault.settings())
+        store.put("no-disk", VALUE)
+        assert store.get("no-disk") == VALUE
+        store.delete("no-disk")
+        vault.proxy.cut()
+        with pytest.raises(SecretStoreUnavailable):
+            store.get("no-disk-other")
+    assert written == []
+    with file_writes() as written:  # the watcher itself works
+        (vault.secret_file.parent / "probe").write_text("x")
+    assert written == [str(vault.secret_file.parent / "probe")]

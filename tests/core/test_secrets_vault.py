@@ -18,6 +18,7 @@ import pytest
 from core.secrets import SecretsConfig, SecretStoreError, SecretStoreUnavailable, open_secret_store
 from core.secrets.hashicorp_vault import VaultSecretStore, VaultSettings
 from core.secrets.redaction import Redactor
+from tests.core.file_writes import file_writes
 
 BAO = Path("/work/main/.venv/bin/bao")
 ROOT_TOKEN = "lore-test-root-token-5b1e"
@@ -176,3 +177,14 @@ def test_unset_settings_are_clear_errors(bao: Bao, tmp_path: Path) -> None:
     store = _store(bao, auth="token", token_file=str(tmp_path / "absent"))
     with pytest.raises(SecretStoreError, match=r"secrets.vault.token_file: cannot read .*absent"):
         store.get("anything")
+
+
+def test_nothing_is_written_to_disk(bao: Bao) -> None:
+    token_file = bao.token_file(["lore"])
+    with file_writes() as written:
+        store = open_secret_store(SecretsConfig(provider="vault"), mode="production",
+                                  settings=VaultSettings(url=bao.url, auth="token", token_file=token_file))
+        store.put("vault-no-disk", VALUE)
+        assert store.get("vault-no-disk") == VALUE
+        store.delete("vault-no-disk")
+    assert written == []
