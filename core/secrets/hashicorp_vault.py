@@ -173,6 +173,20 @@ class VaultSecretStore(SecretStore):
             self._login_locked()
 
     def _login_locked(self) -> None:
+        import hvac.exceptions
+
+        try:
+            self._login_once()
+        except (hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest,
+                hvac.exceptions.Unauthorized) as exc:
+            s = self._settings
+            role = {"approle": f" (role id {s.role_id!r})", "kubernetes": f" (role {s.kubernetes_role!r})"}
+            raise SecretStoreError(
+                f"the vault refused Lore's {s.auth} login{role.get(s.auth, '')} ({type(exc).__name__}): "
+                f"check the auth method's role binding and the credential file"
+            ) from None
+
+    def _login_once(self) -> None:
         s = self._settings
         auth = self._client.auth
         mount = s.auth_mount or _DEFAULT_AUTH_MOUNT[s.auth]
@@ -204,7 +218,9 @@ class VaultSecretStore(SecretStore):
 
         try:
             lease = self._client.auth.token.renew_self()["auth"]
-        except hvac.exceptions.Forbidden:  # not renewable any more, or revoked
+        except hvac.exceptions.VaultError:
+            # Revoked (403), or past its max TTL: OpenBao answers that with a 500 ("past the max
+            # TTL, cannot renew"). A fresh login settles both; a vault that is down fails it too.
             self._login_locked()
             return
         granted = float(lease.get("lease_duration") or 0)

@@ -19,6 +19,7 @@ from core.secrets import SecretsConfig, SecretStoreError, SecretStoreUnavailable
 from core.secrets.hashicorp_vault import VaultSecretStore, VaultSettings
 from core.secrets.redaction import Redactor
 from tests.core.file_writes import file_writes
+from tests.fakes.token_review import TokenReviewStandIn
 
 BAO = Path("/work/main/.venv/bin/bao")
 ROOT_TOKEN = "lore-test-root-token-5b1e"
@@ -188,3 +189,33 @@ def test_nothing_is_written_to_disk(bao: Bao) -> None:
         assert store.get("vault-no-disk") == VALUE
         store.delete("vault-no-disk")
     assert written == []
+
+
+def test_kubernetes_auth_validated_by_token_review(bao: Bao, tmp_path: Path) -> None:
+    with TokenReviewStandIn() as kube:
+        bao.root.sys.enable_auth_method("kubernetes", path="kubernetes")
+        try:
+            bao.root.write("auth/kubernetes/config", kubernetes_host=kube.url, kubernetes_ca_cert=kube.ca_pem,
+                           token_reviewer_jwt=kube.reviewer_token, disable_local_ca_jwt=True)
+            bao.root.write("auth/kubernetes/role/lore", bound_service_account_names=["lore"],
+                           bound_service_account_namespaces=["lore-ns"], token_policies=["lore"],
+                           token_ttl="60s")
+            token_file = tmp_path / "sa-token"
+            token_file.write_text(kube.issue("lore-ns", "lore"))
+            store = _store(bao, auth="kubernetes", kubernetes_role="lore", kubernetes_token_file=str(token_file))
+            store.put("vault-k8s", VALUE)
+            assert store.get("vault-k8s") == VALUE
+            assert kube.reviews == ["lore-ns:lore"]  # OpenBao asked the API server
+            # Another service account is not bound to the role; a revoked token is refused.
+            token_file.write_text(kube.issue("lore-ns", "intruder"))
+            with pytest.raises(SecretStoreError, match=r"the vault refused Lore.s kubernetes login \(role .lore.\) \(Forbidden\)"):
+                _store(bao, auth="kubernetes", kubernetes_role="lore",
+                       kubernetes_token_file=str(token_file)).get("vault-k8s")
+            revoked = kube.issue("lore-ns", "lore")
+            kube.revoke(revoked)
+            token_file.write_text(revoked)
+            with pytest.raises(SecretStoreError):
+                _store(bao, auth="kubernetes", kubernetes_role="lore",
+                       kubernetes_token_file=str(token_file)).get("vault-k8s")
+        finally:
+            bao.root.sys.disable_auth_method("kubernetes")
