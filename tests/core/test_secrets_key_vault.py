@@ -16,6 +16,7 @@ from core.secrets.redaction import Redactor
 from tests.core.file_writes import file_writes
 from tests.fakes.entra import EntraStandIn, make_certificate
 from tests.fakes.key_vault import KeyVaultStandIn, VaultProxy
+from tests.fakes.managed_identity import ManagedIdentityEndpoint
 
 TENANT = "5d3e8b1c-0a4f-4c1e-9a57-2b7f0c9e1d11"
 APP = "c2b7a0d4-6e1f-4f3a-8c2d-1e9b7a5f3c20"
@@ -162,3 +163,20 @@ def test_nothing_is_written_to_disk(vault: Vault) -> None:
     with file_writes() as written:  # the watcher itself works
         (vault.secret_file.parent / "probe").write_text("x")
     assert written == [str(vault.secret_file.parent / "probe")]
+
+
+def test_managed_identity_needs_no_credential_anywhere(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    identity = "0f6c2e7a-3b1d-4e59-a8c4-7d2e9b1f6a30"
+    vault.kv.grant(identity, {"get"})
+    AzureKeyVaultStore(vault.settings(), Redactor()).put("mi-secret", VALUE)
+    with ManagedIdentityEndpoint(vault.entra, TENANT, identity) as endpoint:
+        # What App Service / Container Apps set in the process (an endpoint, not a credential).
+        monkeypatch.setenv("IDENTITY_ENDPOINT", endpoint.url)
+        monkeypatch.setenv("IDENTITY_HEADER", endpoint.header)
+        settings = AzureKeyVaultSettings(vault_url=vault.kv.vault_url, ca_file=vault.kv.ca_file)
+        assert settings.credential == "managed-identity"
+        store = AzureKeyVaultStore(settings, Redactor())
+        assert store.get("mi-secret") == VALUE
+        assert endpoint.requests[-1]["resource"] == "https://vault.azure.net"
+        with pytest.raises(SecretStoreError, match=r"needs the secret permission Set and Recover"):
+            store.put("mi-secret", VALUE + "-2")  # this identity may only read

@@ -338,6 +338,32 @@ class EntraStandIn:
 
     # --- handlers --------------------------------------------------------------------------
 
+    def mint_access_token(
+        self, tenant: str, client_id: str, resource: str, *, credential: str = "managed-identity"
+    ) -> tuple[str, dict[str, Any]]:
+        """A v1 app-only access token signed by this stand-in (the token endpoint's, and the one
+        a managed identity endpoint stand-in hands out): (token, claims)."""
+        now = int(time.time())
+        claims = {
+            "aud": resource,
+            "iss": f"https://sts.windows.net/{tenant}/",
+            "iat": now,
+            "nbf": now,
+            "exp": now + TOKEN_LIFETIME,
+            "appid": client_id,
+            "appidacr": "1" if credential == "secret" else "2",
+            "idp": f"https://sts.windows.net/{tenant}/",
+            "idtyp": "app",
+            "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{client_id}")),
+            "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{client_id}")),
+            "tid": tenant,
+            "ver": "1.0",
+        }
+        token = jwt.encode(
+            claims, self._signing_key, algorithm="RS256", headers={"kid": self.kid, "x5t": self.kid}
+        )
+        return token, claims
+
     def _known_tenant(self, tenant: str) -> bool:
         with self._lock:
             return tenant.lower() in self._tenants
@@ -471,25 +497,7 @@ class EntraStandIn:
         credential, problem = self._authenticate(app, values)
         if problem is not None:
             return _error(401, "invalid_client", problem[0], problem[1])
-        now = int(time.time())
-        claims = {
-            "aud": resource,
-            "iss": f"https://sts.windows.net/{tenant}/",
-            "iat": now,
-            "nbf": now,
-            "exp": now + TOKEN_LIFETIME,
-            "appid": client_id,
-            "appidacr": "1" if credential == "secret" else "2",
-            "idp": f"https://sts.windows.net/{tenant}/",
-            "idtyp": "app",
-            "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{client_id}")),
-            "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{client_id}")),
-            "tid": tenant,
-            "ver": "1.0",
-        }
-        token = jwt.encode(
-            claims, self._signing_key, algorithm="RS256", headers={"kid": self.kid, "x5t": self.kid}
-        )
+        token, claims = self.mint_access_token(tenant, client_id, resource, credential=credential)
         with self._lock:
             self.issued.append(IssuedToken(tenant, client_id, scopes[0], token, claims, credential))
         return web.json_response(
