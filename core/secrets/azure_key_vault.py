@@ -71,7 +71,7 @@ class AzureKeyVaultStore(SecretStore):
         self._settings = settings
         self._redactor = redactor
         transport = _transport_options(settings)
-        self._client = SecretClient(settings.vault_url, _credential(settings, transport),
+        self._client = SecretClient(settings.vault_url, _credential(settings, transport, redactor),
                                     retry_total=0, **transport)
 
     @property
@@ -180,7 +180,7 @@ def _transport_options(settings: AzureKeyVaultSettings) -> dict[str, Any]:
     return options
 
 
-def _credential(settings: AzureKeyVaultSettings, transport: dict[str, Any]) -> Any:
+def _credential(settings: AzureKeyVaultSettings, transport: dict[str, Any], redactor: Redactor) -> Any:
     from azure import identity
 
     common: dict[str, Any] = dict(transport)
@@ -200,6 +200,7 @@ def _credential(settings: AzureKeyVaultSettings, transport: dict[str, Any]) -> A
         raise SecretStoreError(f"secrets.azure-key-vault: credential = {kind} needs tenant_id and client_id")
     if kind == "client-secret":
         secret = _read(settings.client_secret_file, "secrets.azure-key-vault.client_secret_file")
+        redactor.register(secret)
         return identity.ClientSecretCredential(settings.tenant_id, settings.client_id, secret, **common)
     _read(settings.certificate_path, "secrets.azure-key-vault.certificate_path")
     return identity.CertificateCredential(settings.tenant_id, settings.client_id,

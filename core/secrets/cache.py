@@ -38,6 +38,8 @@ FailureCallback = Callable[[str, str, str], None]
 
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
+# A refused read (permission, bad login) is answered from memory this long, not asked again.
+REFUSED_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class CachedSecretStore(SecretStore):
         self._retry_at = 0.0
         self._backoff = BACKOFF_FIRST
         self._failed_closed: set[str] = set()  # names whose reads failed closed in this outage
+        self._refused: dict[str, tuple[float, SecretStoreError]] = {}  # name -> (when, error)
 
     # -- the contract ----------------------------------------------------------------------
 
@@ -114,6 +117,7 @@ class CachedSecretStore(SecretStore):
         with self._lock_for(name):
             self._entries.pop(name, None)
             self._call("put", name, lambda: self._inner.put(name, value))
+            self._refused.pop(name, None)
             self.redactor.register(value, name=name)
             self._entries[name] = _Entry(value, self._clock())
 
@@ -168,6 +172,9 @@ class CachedSecretStore(SecretStore):
             return entry.value
 
     def _fetch(self, name: str) -> str | None:
+        refused = self._refused.get(name)
+        if refused is not None and self._clock() - refused[0] < REFUSED_SECONDS:
+            raise type(refused[1])(str(refused[1]))
         if self._in_backoff():
             with self._guard:
                 self._failed_closed.add(name)
@@ -178,9 +185,13 @@ class CachedSecretStore(SecretStore):
             with self._guard:
                 self._failed_closed.add(name)
             raise SecretStoreUnavailable(self._closed_message(name)) from None
+        except SecretStoreError as exc:
+            self._refused[name] = (self._clock(), exc)
+            raise
 
     def _read(self, name: str) -> str | None:
         value = self._call("get", name, lambda: self._inner.get(name))
+        self._refused.pop(name, None)
         self._entries[name] = _Entry(value, self._clock())
         return value
 

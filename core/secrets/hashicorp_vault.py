@@ -192,6 +192,7 @@ class VaultSecretStore(SecretStore):
         mount = s.auth_mount or _DEFAULT_AUTH_MOUNT[s.auth]
         if s.auth == "token":
             self._client.token = _read_file(s.token_file, "secrets.vault.token_file")
+            self._redactor.register(self._client.token)
             data = self._client.auth.token.lookup_self()["data"]
             self._granted = float(data.get("ttl") or 0)
             self._schedule(self._granted, bool(data.get("renewable")))

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from core.secrets import SecretStoreError, SecretStoreUnavailable
-from core.secrets.cache import BACKOFF_MAX, CachedSecretStore
+from core.secrets.cache import BACKOFF_MAX, REFUSED_SECONDS, CachedSecretStore
 from tests.fakes.memory_secrets import MemorySecretStore
 
 VALUE = "cache-test-value-7f3a91"
@@ -137,13 +137,20 @@ def test_health_probe_recovers_a_replica_that_gets_no_traffic() -> None:
 
 
 def test_a_denied_read_is_not_an_outage() -> None:
-    store, vault, _clock, failures = _store()
+    store, vault, clock, failures = _store()
     vault.values["token"] = VALUE
     vault.denied = True
     with pytest.raises(SecretStoreError, match="needs 'read'") as info:
         store.get("token")
     assert type(info.value) is SecretStoreError
     assert failures == [("token", "get", "SecretStoreError")] and store.health() == "ok"
+    reads = vault.reads
+    with pytest.raises(SecretStoreError, match="needs 'read'"):  # answered from memory a while
+        store.get("token")
+    assert vault.reads == reads
+    vault.denied = False  # access granted: seen once the refusal is older than REFUSED_SECONDS
+    clock.now += REFUSED_SECONDS
+    assert store.get("token") == VALUE and vault.reads == reads + 1
 
 
 def test_put_and_delete_update_the_cache() -> None:

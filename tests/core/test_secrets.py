@@ -171,7 +171,8 @@ def test_unknown_provider_names_the_allowed_ones(provider: str) -> None:
 def test_providers_table() -> None:
     assert list(PROVIDERS) == ["env", "azure-key-vault", "vault", "aws-secrets-manager"]
     store = open_secret_store(SecretsConfig(provider=" ENV "), mode="development", env={})
-    assert isinstance(store, EnvSecretStore)
+    assert isinstance(store, EnvSecretStore)  # not cached: it reads the live environment
+    assert store.health() == "ok"  # the contract's default
 
 
 # -- Redactor -----------------------------------------------------------------------------------
