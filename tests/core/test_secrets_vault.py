@@ -219,3 +219,20 @@ def test_kubernetes_auth_validated_by_token_review(bao: Bao, tmp_path: Path) -> 
                        kubernetes_token_file=str(token_file)).get("vault-k8s")
         finally:
             bao.root.sys.disable_auth_method("kubernetes")
+
+
+def test_a_rotated_value_is_used_after_half_the_cache_age(bao: Bao, caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    settings = VaultSettings(url=bao.url, auth="token", token_file=bao.token_file(["lore"]))
+    store = open_secret_store(SecretsConfig(provider="vault", cache_seconds=300), mode="production",
+                              settings=settings, clock=lambda: now[0])
+    store.put("vault-rotated", VALUE)
+    with caplog.at_level(logging.DEBUG):
+        assert store.get("vault-rotated") == VALUE
+        bao.root.secrets.kv.v2.create_or_update_secret(path="lore/vault-rotated", secret={"value": VALUE + "-new"},
+                                                       mount_point="secret")  # rotated by an operator
+        now[0] = 149
+        assert store.get("vault-rotated") == VALUE  # still the cached one
+        now[0] = 151
+        assert store.get("vault-rotated") == VALUE + "-new"
+    assert VALUE not in caplog.text and VALUE not in repr(store)
