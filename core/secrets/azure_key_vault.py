@@ -133,10 +133,14 @@ class AzureKeyVaultStore(SecretStore):
                 f"({_first_line(exc)})"
             ) from None
         except ClientAuthenticationError as exc:
-            if getattr(exc, "status_code", None) in (401, 403):
+            response = getattr(exc, "response", None)
+            url = str(getattr(getattr(response, "request", None), "url", ""))
+            if url.startswith(self._settings.vault_url) and exc.status_code in (401, 403):
                 raise self._denied(operation, name, exc.status_code) from None
+            # Entra's answer names the reason (AADSTS code), never the credential itself.
             raise SecretStoreError(
-                f"Key Vault: signing in with the {self._settings.credential} credential failed"
+                f"Key Vault: signing in with the {self._settings.credential} credential failed: "
+                f"{self._redactor.redact(_first_line(exc))}"
             ) from None
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise SecretStoreUnavailable(

@@ -17,6 +17,7 @@ from tests.core.file_writes import file_writes
 from tests.fakes.entra import EntraStandIn, make_certificate
 from tests.fakes.key_vault import KeyVaultStandIn, VaultProxy
 from tests.fakes.managed_identity import ManagedIdentityEndpoint
+from tests.fakes.token_review import ISSUER, TokenReviewStandIn
 
 TENANT = "5d3e8b1c-0a4f-4c1e-9a57-2b7f0c9e1d11"
 APP = "c2b7a0d4-6e1f-4f3a-8c2d-1e9b7a5f3c20"
@@ -180,3 +181,21 @@ def test_managed_identity_needs_no_credential_anywhere(vault: Vault, monkeypatch
         assert endpoint.requests[-1]["resource"] == "https://vault.azure.net"
         with pytest.raises(SecretStoreError, match=r"needs the secret permission Set and Recover"):
             store.put("mi-secret", VALUE + "-2")  # this identity may only read
+
+
+def test_workload_identity_exchanges_the_service_account_token(vault: Vault, tmp_path: Path) -> None:
+    kube = TokenReviewStandIn()  # only its token issuer: no server needed here
+    subject = "system:serviceaccount:lore-ns:lore"
+    vault.entra.register_federated_credential(TENANT, APP, issuer=ISSUER, subject=subject,
+                                              public_key_pem=kube.public_key_pem())
+    token_file = tmp_path / "azure-identity-token"
+    token_file.write_text(kube.issue("lore-ns", "lore", audience="api://AzureADTokenExchange"))
+    settings = vault.settings(credential="workload-identity", client_secret_file="",
+                              federated_token_file=str(token_file))
+    store = AzureKeyVaultStore(settings, Redactor())
+    store.put("wi-secret", VALUE)
+    assert store.get("wi-secret") == VALUE
+    # Another service account's token is no federated credential of the app.
+    token_file.write_text(kube.issue("lore-ns", "intruder", audience="api://AzureADTokenExchange"))
+    with pytest.raises(SecretStoreError, match="signing in with the workload-identity credential failed: .*AADSTS70021"):
+        AzureKeyVaultStore(settings, Redactor()).get("wi-secret")

@@ -49,11 +49,17 @@ v2-oauth2-client-creds-grant-flow, .../certificate-credentials, .../reference-er
   app-only access token (JWT, RS256, ``kid``) with ``aud`` = the resource (e.g.
   ``https://graph.microsoft.com``), ``iss`` = ``https://sts.windows.net/{tid}/``, ``tid``,
   ``appid``, ``oid``, ``idtyp: app``, ``iat``/``nbf``/``exp``, ``ver: 1.0``.
+- Workload identity federation (learn.microsoft.com/entra/workload-id/workload-identity-federation):
+  a ``client_assertion`` without a certificate thumbprint, for an app with federated
+  credentials, is an external token: RS256-signed by the registered issuer, ``aud``
+  ``api://AzureADTokenExchange``, ``sub`` a registered subject -> else 401 AADSTS70021
+  (AADSTS700024 when expired). The issuer's key is registered, not discovered.
 
-Test controls: :meth:`EntraStandIn.register_app`, :attr:`EntraStandIn.issued` (every token
+Test controls: :meth:`EntraStandIn.register_app`, :meth:`EntraStandIn.register_federated_credential`,
+:meth:`EntraStandIn.mint_access_token`, :attr:`EntraStandIn.issued` (every token
 issued), :attr:`EntraStandIn.token_requests`, :meth:`EntraStandIn.fail_token_requests` (5xx),
 :meth:`EntraStandIn.hang_token_requests`, :meth:`EntraStandIn.verify_access_token` (for other
-stand-ins, e.g. Graph). Not covered: delegated flows, managed identity, regional endpoints,
+stand-ins, e.g. Graph). Not covered: delegated flows, regional endpoints,
 throttling of the token endpoint itself beyond the configured failure.
 """
 
@@ -146,6 +152,8 @@ class RegisteredApp:
     secret: str | None = None
     # SHA-1 and SHA-256 thumbprints (base64url, as in x5t / x5t#S256) -> the certificate
     certificates: dict[str, x509.Certificate] = field(default_factory=dict)
+    # Federated identity credentials: (issuer, subject, the issuer's public key PEM)
+    federated: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -282,6 +290,16 @@ class EntraStandIn:
                 app.certificates[_b64url(cert.fingerprint(hashes.SHA1()))] = cert
                 app.certificates[_b64url(cert.fingerprint(hashes.SHA256()))] = cert
             return app
+
+    def register_federated_credential(
+        self, tenant_id: str, client_id: str, *, issuer: str, subject: str, public_key_pem: str
+    ) -> None:
+        """Trust tokens of ``issuer`` for ``subject`` as this app's client assertion (workload
+        identity federation). Entra fetches the issuer's keys from its OIDC discovery document;
+        the stand-in is given the key instead."""
+        app = self.register_app(tenant_id, client_id)
+        with self._lock:
+            app.federated.append((issuer, subject, public_key_pem))
 
     def fail_token_requests(self, status: int | None = 503, count: int | None = None) -> None:
         """Answer token requests with ``status`` (``count`` times; None: until told otherwise;
@@ -544,6 +562,8 @@ class EntraStandIn:
         except jwt.InvalidTokenError:
             return 50027, "JWT token is invalid or malformed."
         alg = header.get("alg")
+        if app.federated and "x5t" not in header and "x5t#S256" not in header:
+            return _check_federated(app, assertion)
         if alg == "PS256":
             thumbprint = header.get("x5t#S256")
         elif alg == "RS256":
@@ -576,6 +596,25 @@ class EntraStandIn:
         if claims.get("sub") != app.client_id:
             return 700023, "Client assertion subject does not match the client id."
         return None
+
+
+FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
+
+
+def _check_federated(app: RegisteredApp, assertion: str) -> tuple[int, str] | None:
+    """Workload identity federation: the assertion is the external token, signed by a trusted
+    issuer, for the audience ``api://AzureADTokenExchange`` and a registered subject."""
+    for issuer, subject, key_pem in app.federated:
+        try:
+            claims = jwt.decode(assertion, key_pem, algorithms=["RS256"], audience=FEDERATION_AUDIENCE,
+                                issuer=issuer, options={"require": ["exp", "aud", "iss", "sub"]})
+        except jwt.ExpiredSignatureError:
+            return 700024, "Client assertion is not within its valid time range."
+        except jwt.InvalidTokenError:
+            continue
+        if claims.get("sub") == subject:
+            return None
+    return 70021, "No matching federated identity record found for presented assertion."
 
 
 def _error(status: int, error: str, code: int, text: str) -> web.Response:
