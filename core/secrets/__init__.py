@@ -8,7 +8,10 @@ Wiring (one ``Redactor`` shared by the store and the logs, no global registry)::
                                 settings=cfg.secret_providers.get(cfg.secrets.provider),
                                 on_failure=audit_secret_failure)
 
-or ``configure_logging(level, secrets.redactor)`` after opening the store.
+or ``configure_logging(level, secrets.redactor)`` after opening the store. ``on_failure(name,
+operation, error class name)`` hears of every failed vault operation (the audit log's sink);
+``secrets.health()`` is ``"ok"``, ``"degraded: ..."`` or ``"error: ..."`` (/readyz: 503 on
+error).
 """
 
 from __future__ import annotations
