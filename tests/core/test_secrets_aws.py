@@ -52,10 +52,6 @@ def _store(url: str, **settings: object) -> AwsSecretsManagerStore:
     )
 
 
-def _raw(url: str) -> object:
-    return boto3.client("secretsmanager", region_name="eu-west-1", endpoint_url=url)
-
-
 def test_create_update_read_and_delete_with_a_recovery_window(moto_url: str) -> None:
     store = _store(moto_url, prefix="lore-a/")
     assert store.get("slack-token") is None
@@ -102,7 +98,6 @@ def test_unreachable_endpoint_fails_closed_through_the_cache() -> None:
     with pytest.raises(SecretStoreUnavailable, match="aws-secrets-manager secret store cannot be reached"):
         store.get("anything")
     assert store.health().startswith("error: the aws-secrets-manager secret store")
-    assert isinstance(_store("http://127.0.0.1:9"), AwsSecretsManagerStore)
 
 
 def test_nothing_is_written_to_disk(moto_url: str) -> None:
@@ -114,3 +109,21 @@ def test_nothing_is_written_to_disk(moto_url: str) -> None:
         assert store.get("no-disk") == VALUE
         store.delete("no-disk")
     assert written == []
+
+
+def test_workspace_tokens_go_to_the_vault_and_leave_it_on_uninstall(moto_url: str) -> None:
+    from core.tokens import TokenSlot, TokenVault
+
+    store = open_secret_store(SecretsConfig(provider="aws-secrets-manager"), mode="production",
+                              settings=AwsSecretsManagerSettings(region="eu-west-1", endpoint_url=moto_url,
+                                                                 prefix="lore-tokens/", recovery_window_days=0))
+    tokens = TokenVault(store)
+    slot = TokenSlot("slack-bot-token", ("", "T0123ABC"))
+    ref = tokens.seal("xoxb-" + VALUE, slot)
+    assert ref == "secret:slack-bot-token-none-t0123abc" and tokens.mode == "secret-store"
+    raw = boto3.client("secretsmanager", region_name="eu-west-1", endpoint_url=moto_url)
+    assert raw.get_secret_value(SecretId="lore-tokens/slack-bot-token-none-t0123abc")["SecretString"] == "xoxb-" + VALUE
+    assert tokens.open(ref, slot) == "xoxb-" + VALUE
+    tokens.discard(ref)  # the workspace uninstalled the app
+    with pytest.raises(raw.exceptions.ResourceNotFoundException):
+        raw.describe_secret(SecretId="lore-tokens/slack-bot-token-none-t0123abc")
