@@ -139,11 +139,12 @@ class CachedSecretStore(SecretStore):
         if down_since is None:
             return "ok"
         seconds = int(self._clock() - down_since)
-        expired = sorted(n for n, e in list(self._entries.items()) if self._age(e) >= self._ttl)
-        if failed or expired:
-            names = ", ".join(sorted({*failed, *expired})[:5])
-            return (f"error: the {self.name} secret store has been unreachable for {seconds} s; "
-                    f"reads of {names} fail closed")
+        # A value nobody asked for since it expired is no outage yet; a read that failed closed
+        # is, and so is a cache with nothing left to serve.
+        serving = any(self._age(e) < self._ttl for e in list(self._entries.values()))
+        if failed or not serving:
+            names = f"reads of {', '.join(failed[:5])} fail closed" if failed else "no cached value is left"
+            return f"error: the {self.name} secret store has been unreachable for {seconds} s; {names}"
         return (f"degraded: the {self.name} secret store has been unreachable for {seconds} s; "
                 f"serving cached values for up to {self._ttl:g} s after their last read")
 
@@ -163,12 +164,15 @@ class CachedSecretStore(SecretStore):
             return lock
 
     def _refresh(self, name: str, entry: _Entry) -> str | None:
-        if self._in_backoff():
+        refused = self._refused.get(name)
+        if self._in_backoff() or (refused is not None and self._clock() - refused[0] < REFUSED_SECONDS):
             return entry.value
         try:
             return self._read(name)
-        except SecretStoreError:
-            # Reported by _read; the value is still young enough to serve.
+        except SecretStoreUnavailable:
+            return entry.value  # reported by _read; still young enough to serve
+        except SecretStoreError as exc:
+            self._refused[name] = (self._clock(), exc)
             return entry.value
 
     def _fetch(self, name: str) -> str | None:

@@ -129,11 +129,35 @@ def test_health_probe_recovers_a_replica_that_gets_no_traffic() -> None:
     clock.now += 11
     with pytest.raises(SecretStoreUnavailable):
         store.get("token")
-    assert store.health().startswith("error:")
+    assert store.health().endswith("reads of token fail closed")
     vault.down = False
     clock.now += 2
     assert store.health() == "ok"
     assert store.get("token") == VALUE
+
+
+def test_health_says_error_when_nothing_cached_is_left() -> None:
+    store, vault, clock, _ = _store(ttl=10)
+    vault.values["a"] = vault.values["b"] = VALUE
+    store.get("a")
+    clock.now += 4
+    store.get("b")
+    vault.down = True
+    clock.now += 5  # refresh of b fails: a expired unread, b still serves
+    assert store.get("b") == VALUE
+    assert store.health().startswith("degraded:")
+    clock.now += 6  # b expired too, without a read
+    assert store.health().endswith("no cached value is left")
+
+
+def test_a_denied_refresh_serves_the_cached_value_and_is_not_retried_at_once() -> None:
+    store, vault, clock, failures = _store()
+    vault.values["token"] = VALUE
+    store.get("token")
+    vault.denied = True
+    clock.now += 200
+    assert store.get("token") == VALUE and store.get("token") == VALUE
+    assert vault.reads == 2 and failures == [("token", "get", "SecretStoreError")]
 
 
 def test_a_denied_read_is_not_an_outage() -> None:
