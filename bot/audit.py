@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -104,6 +105,28 @@ class Auditor:
 
     def readiness(self) -> str:
         return "ok" if not self.last_error else f"degraded: last audit write failed ({self.last_error})"
+
+
+class SecretFailureAudit:
+    """The secret store's ``on_failure``: each failed vault operation becomes a
+    ``secret_failure`` event (the store calls it at most once per attempt, and a vault that is
+    down is attempted with backoff). Attached after the store is open (the audit log reads its
+    key from it); a failure met while recording one is not recorded again."""
+
+    def __init__(self) -> None:
+        self.auditor: Auditor | None = None
+        self._busy = threading.local()
+
+    def __call__(self, name: str, operation: str, error: str) -> None:
+        auditor = self.auditor
+        if auditor is None or getattr(self._busy, "on", False):
+            return
+        self._busy.on = True
+        try:
+            auditor.record_now(AuditEvent("secret_failure", actor="server", details={
+                "secret_name": name, "operation": operation, "error": error}))
+        finally:
+            self._busy.on = False
 
 
 def database_auditor(cfg: Config, db: Database, secrets: SecretStore, metrics: Metrics) -> Auditor:

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 
 from connectors.registry import source_settings
 from core import config
-from core.secrets import PROVIDERS
+from core.secrets import provider_settings
 from retrieval.index.registry import BACKENDS
 
 
 def plugins() -> config.Plugins:
     """Sources, index backends and secret providers by name, with their settings models."""
-    return config.Plugins(sources=source_settings(), index_backends=BACKENDS, secret_providers=PROVIDERS)
+    return config.Plugins(sources=source_settings(), index_backends=BACKENDS, secret_providers=provider_settings())
 
 
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> config.Config:

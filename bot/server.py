@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.audit import Auditor, database_auditor, prune_forever
+from bot.audit import Auditor, SecretFailureAudit, database_auditor, prune_forever
 from bot.conversation import ConversationService
 from bot.metrics import Metrics
 from bot.readiness import readiness_checks
@@ -33,7 +33,7 @@ from core.audit.events import AuditSink
 from core.config import Config, ConfigError
 from core.logging import configure_logging, request_context
 from core.ratelimit import make_rate_limiter
-from core.secrets import SecretStore, open_secret_store
+from core.secrets import SecretStore, open_configured_store
 from core.secrets.redaction import Redactor
 from retrieval.answer.answerer import Answerer, make_answerer
 from retrieval.consistency import Consistency, check_consistency
@@ -84,7 +84,8 @@ def _thread_memory(cfg: Config, redis: Any) -> ThreadMemory:
 
 def build_state(cfg: Config, redactor: Redactor | None = None, *, audit_sink: AuditSink | None = None) -> AppState:
     """``audit_sink``: where audit events go (default: the audit log in the metadata database)."""
-    secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=redactor)
+    secret_failures = SecretFailureAudit()  # the audit log needs the store: attached below
+    secrets = open_configured_store(cfg, redactor=redactor, on_failure=secret_failures)
     runtime = Runtime(cfg)
     metrics = Metrics()
     try:
@@ -92,6 +93,7 @@ def build_state(cfg: Config, redactor: Redactor | None = None, *, audit_sink: Au
     except BaseException:
         runtime.close()
         raise
+    secret_failures.auditor = auditor
     answerer = make_answerer(cfg.llm, secrets.get, secrets.where)
     redis = None
     if cfg.redis.url:
@@ -175,6 +177,7 @@ async def readyz(request: web.Request) -> web.Response:
         loaded=state.ready, draining=state.draining,
         surfaces={surface.platform: surface.readiness() for surface in state.surfaces},
         audit=state.audit.readiness() if state.audit is not None else None,
+        secrets=await asyncio.to_thread(state.secrets.health),  # may probe a vault that was down
     )
     return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 

@@ -18,7 +18,8 @@ Plug-ins own their settings and this module imports none of them: the compositio
   referenced by name);
 - index backends: ``index.backend`` names one; each backend's settings are ``[index.<backend>]``
   (``LORE_INDEX_<BACKEND>_<KEY>``);
-- secret providers: ``secrets.provider`` names one.
+- secret providers: ``secrets.provider`` names one; each provider's settings are
+  ``[secrets.<provider>]`` (``LORE_SECRETS_<PROVIDER>_<KEY>``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,7 @@ class Plugins:
 
     sources: Mapping[str, type[ConnectorConfig]]  # connectors.registry.source_settings()
     index_backends: Mapping[str, type[Any]]  # retrieval.index.registry.BACKENDS
-    secret_providers: Collection[str]  # core.secrets.PROVIDERS (none has settings yet)
+    secret_providers: Mapping[str, type[Any]]  # core.secrets.provider_settings()
 
 
 _CONNECTOR_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -154,13 +155,15 @@ class Config:
     # [index.<backend>] tables: every registered backend's settings, by backend name. A Config
     # built in code has none; the backend's defaults then apply.
     index_backends: dict[str, Any] = field(default_factory=dict)
+    # [secrets.<provider>] tables, the same way: every registered provider's settings.
+    secret_providers: dict[str, Any] = field(default_factory=dict)
 
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{(self.data_dir / 'lore.db').resolve()}"
 
 
-_TOP_LEVEL = ("data_dir", "connectors", "index_backends")  # Config fields that are not sections
+_TOP_LEVEL = ("data_dir", "connectors", "index_backends", "secret_providers")  # Config fields that are not sections
 
 
 def _sections(cfg: Config) -> dict[str, Any]:
@@ -174,7 +177,10 @@ def load_config(
     plugins: Plugins,
 ) -> Config:
     env = dict(os.environ if env is None else env)
-    cfg = Config(index_backends={name: model() for name, model in plugins.index_backends.items()})
+    cfg = Config(
+        index_backends={name: model() for name, model in plugins.index_backends.items()},
+        secret_providers={name: model() for name, model in plugins.secret_providers.items()},
+    )
     path = path or env.get("LORE_CONFIG")
     if not path and Path("lore.toml").is_file():
         path = "lore.toml"
@@ -200,29 +206,35 @@ def _apply_file(cfg: Config, p: Path, plugins: Plugins) -> None:
         elif key == "connectors" and isinstance(value, dict):
             cfg.connectors = _connectors(value, f"{p}: connectors", plugins.sources)
         elif key == "index" and isinstance(value, dict):
-            _index(cfg, value, f"{p}: index")
+            _with_tables(cfg.index, cfg.index_backends, value, f"{p}: index", "backend")
+        elif key == "secrets" and isinstance(value, dict):
+            _with_tables(cfg.secrets, cfg.secret_providers, value, f"{p}: secrets", "provider")
         elif key in sections and isinstance(value, dict):
             apply_values(sections[key], value, f"{p}: {key}")
         else:
             raise ConfigError(f"{p}: unknown section or setting {key!r}")
 
 
-def _index(cfg: Config, values: dict[str, Any], where: str) -> None:
-    """``[index]``: its own settings, and a table per registered backend."""
+def _with_tables(
+    section: Any, tables: dict[str, Any], values: dict[str, Any], where: str, kind: str
+) -> None:
+    """A section with its own settings and a table per registered plug-in (``[index]`` with
+    ``[index.<backend>]``, ``[secrets]`` with ``[secrets.<provider>]``)."""
     own = {}
+    head = where.rpartition(": ")[2]
     for key, value in values.items():
-        if key in cfg.index_backends and isinstance(value, dict):
-            apply_values(cfg.index_backends[key], value, f"{where}.{key}")
-        elif key in setting_names(cfg.index):
+        if key in tables and isinstance(value, dict):
+            apply_values(tables[key], value, f"{where}.{key}")
+        elif key in setting_names(section):
             own[key] = value
         else:
-            owners = [name for name, settings in cfg.index_backends.items() if key in setting_names(settings)]
-            hint = f"; {key!r} is a setting of [index.{owners[0]}]" if owners else ""
+            owners = [name for name, settings in tables.items() if key in setting_names(settings)]
+            hint = f"; {key!r} is a setting of [{head}.{owners[0]}]" if owners else ""
             raise ConfigError(
-                f"{where}: unknown setting or backend {key!r} (settings: "
-                f"{', '.join(setting_names(cfg.index))}; backends: {', '.join(cfg.index_backends)}){hint}"
+                f"{where}: unknown setting or {kind} {key!r} (settings: "
+                f"{', '.join(setting_names(section))}; {kind}s: {', '.join(tables)}){hint}"
             )
-    apply_values(cfg.index, own, where)
+    apply_values(section, own, where)
 
 
 def _env_names(cfg: Config) -> dict[str, tuple[Any, str]]:
@@ -234,6 +246,9 @@ def _env_names(cfg: Config) -> dict[str, tuple[Any, str]]:
     for backend, settings in cfg.index_backends.items():
         for key in setting_names(settings):
             found[f"LORE_INDEX_{backend}_{key}".upper().replace("-", "_")] = (settings, key)
+    for provider, settings in cfg.secret_providers.items():
+        for key in setting_names(settings):
+            found[f"LORE_SECRETS_{provider}_{key}".upper().replace("-", "_")] = (settings, key)
     return found
 
 
@@ -252,7 +267,8 @@ def _apply_env(cfg: Config, env: Mapping[str, str]) -> None:
         else:
             close = difflib.get_close_matches(name, [*settings, "LORE_CONFIG", "LORE_DATA_DIR"], n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
-            if name.startswith("LORE_SECRETS_") and name not in settings:
+            providers = tuple(f"LORE_SECRETS_{p}_".upper().replace("-", "_") for p in cfg.secret_providers)
+            if name.startswith("LORE_SECRETS_") and not name.startswith(providers):
                 hint = f"; secret values are LORE_SECRET_<NAME> (did you mean LORE_SECRET_{name[13:]}?)"
             raise ConfigError(f"unknown setting {name} in the environment{hint}")
 

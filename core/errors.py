@@ -11,7 +11,9 @@ httpx does: ``TransportError`` vs ``HTTPStatusError``):
     │   ├── ConfigError                the settings are wrong: fix them, then start again
     │   ├── SecretStoreError           a secret cannot be read or written (core.secrets)
     │   │   ├── InvalidSecretName      not a valid secret name
-    │   │   └── SecretNotFound         a mandatory secret is not set
+    │   │   ├── SecretNotFound         a mandatory secret is not set
+    │   │   └── SecretStoreUnavailable the vault cannot be reached and no cached value is
+    │   │                              young enough to serve: fail closed
     │   ├── TokenVaultError            a stored token cannot be sealed or opened (core.tokens)
     │   │   ├── TokenKeyError          its encryption key secret is missing or malformed
     │   │   └── TokenDecryptionError   a stored reference is corrupt, moved or sealed elsewhere

@@ -10,6 +10,7 @@ import pytest
 
 from connectors.registry import source_settings
 from core.config import Config
+from core.secrets import provider_settings
 from retrieval.index.registry import BACKENDS
 from tests.conftest import REPO
 
@@ -44,12 +45,17 @@ def test_readme_documents_every_setting() -> None:
     settings = [
         (f"{section.name}.{setting.name}", f"LORE_{section.name}_{setting.name}")
         for section in dataclasses.fields(cfg)
-        if section.name not in ("data_dir", "connectors", "index_backends")
+        if section.name not in ("data_dir", "connectors", "index_backends", "secret_providers")
         for setting in dataclasses.fields(getattr(cfg, section.name))
     ]
     settings += [
         (f"index.{backend}.{setting.name}", f"LORE_INDEX_{backend}_{setting.name}".replace("-", "_"))
         for backend, model in BACKENDS.items()
+        for setting in dataclasses.fields(model)
+    ]
+    settings += [
+        (f"secrets.{provider}.{setting.name}", f"LORE_SECRETS_{provider}_{setting.name}".replace("-", "_"))
+        for provider, model in provider_settings().items()
         for setting in dataclasses.fields(model)
     ]
     missing = [

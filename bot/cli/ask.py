@@ -47,7 +47,7 @@ def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
     from core.acl import PrincipalError, user_principal
     from core.memberships import known_to_sources
     from core.ratelimit import InProcessRateLimiter
-    from core.secrets import open_secret_store
+    from core.secrets import open_configured_store
     from core.secrets.redaction import Redactor
     from retrieval.answer.answerer import make_answerer
     from retrieval.runtime import Runtime
@@ -57,7 +57,7 @@ def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
         user_principal(email)
     except PrincipalError as exc:
         raise CliError(f"--as: {exc}") from None
-    secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=Redactor())
+    secrets = open_configured_store(cfg, redactor=Redactor())
     answerer = make_answerer(cfg.llm, secrets.get, secrets.where)  # before the index opens: a bad llm setting leaks nothing
     rt = Runtime(cfg)
     metrics = Metrics()

@@ -62,10 +62,10 @@ def cmd_audit(cfg: Config, args: argparse.Namespace) -> int:
 
 def _key(cfg: Config, *, required: bool, why: str) -> bytes | None:
     from core.audit import load_audit_key
-    from core.secrets import open_secret_store
+    from core.secrets import open_configured_store
     from core.secrets.redaction import Redactor
 
-    store = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=Redactor())
+    store = open_configured_store(cfg, redactor=Redactor())
     if not required and store.get(cfg.audit.key_secret) is None:
         return None  # verify says so itself if the chain was pruned and needs it
     return load_audit_key(store, cfg.audit.key_secret, why=why)

@@ -24,7 +24,7 @@ def cmd_ingest(cfg: Config, args: argparse.Namespace) -> int:
     from connectors.sync.scheduler import LeaseHeld, default_holder, run_leased
     from core.audit import DatabaseAuditLog
     from core.leases import LeaseManager
-    from core.secrets import open_secret_store
+    from core.secrets import open_configured_store
     from core.secrets.redaction import Redactor
     from retrieval.index.registry import index_location
     from retrieval.runtime import Runtime
@@ -49,7 +49,7 @@ def cmd_ingest(cfg: Config, args: argparse.Namespace) -> int:
         if args.if_empty and rt.index.count_chunks() > 0:
             print(f"index at {index_location(cfg)} already has {rt.index.count_chunks()} chunks; not ingesting")
             return 0
-        secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=Redactor())
+        secrets = open_configured_store(cfg, redactor=Redactor())
         engine = SyncEngine(rt.db, rt.index, rt.embedder, rt.chunker, audit=DatabaseAuditLog(rt.db, cfg.audit, secrets))
         bar = tqdm(desc=f"ingest {root}", unit="file", disable=args.json or None, file=sys.stderr)
         started = time.monotonic()

@@ -25,13 +25,13 @@ def cmd_sync(cfg: Config, args: argparse.Namespace) -> int:
     from connectors.sync.scheduler import LeaseHeld, close_connector, default_holder, run_leased
     from core.audit import DatabaseAuditLog
     from core.leases import LeaseManager
-    from core.secrets import open_secret_store
+    from core.secrets import open_configured_store
     from core.secrets.redaction import Redactor
     from retrieval.runtime import Runtime
 
     names = _connector_names(cfg, args.connector)
     kinds = (["full"] if args.full else []) + (["permissions"] if args.permissions else []) or ["content"]
-    secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=Redactor())
+    secrets = open_configured_store(cfg, redactor=Redactor())
     rt = Runtime(cfg)
     worst = 0
     try:

@@ -23,6 +23,11 @@ class SecretStoreError(CoreError):
     """A secret store failed or refused an operation. The message never contains a value."""
 
 
+class SecretStoreUnavailable(SecretStoreError):
+    """The vault cannot be reached (connection error, timeout, 5xx, throttling) and no cached
+    value may be served: reads fail closed rather than answer "not set"."""
+
+
 class InvalidSecretName(SecretStoreError, ValueError):
     pass
 
@@ -74,6 +79,12 @@ class SecretStore(Protocol):
         """Delete a secret (a revoked token's). Default, inherited by a store that subclasses
         this protocol: unsupported, ``SecretStoreError``."""
         raise SecretStoreError(f"the {self.name} secret store cannot delete secrets")
+
+    def health(self) -> str:
+        """``"ok"``, ``"degraded: ..."`` (serving cached values while the vault is unreachable)
+        or ``"error: ..."`` (reads fail closed: /readyz answers 503). Default: ``"ok"``, for a
+        store that has no remote side (env)."""
+        return "ok"
 
     def where(self, name: str) -> str:
         """Where an operator sets the secret ``name``, for messages. Default: its name in this

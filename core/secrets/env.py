@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from core.secrets.base import SecretStore, SecretStoreError, validate_secret_name
 from core.secrets.redaction import Redactor
@@ -61,7 +62,14 @@ class EnvSecretStore(SecretStore):
         return "<EnvSecretStore>"
 
 
-def open_env_store(mode: ServerMode, env: Mapping[str, str] | None, redactor: Redactor) -> EnvSecretStore:
+@dataclass
+class EnvSettings:
+    """The env provider has no settings of its own."""
+
+
+def open_env_store(
+    settings: EnvSettings, mode: ServerMode, env: Mapping[str, str] | None, redactor: Redactor
+) -> EnvSecretStore:
     """The ``env`` provider. Outside ``server.mode = "development"`` it works but is warned
     about, once per opening."""
     if mode != "development":

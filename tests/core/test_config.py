@@ -45,7 +45,9 @@ def test_toml_then_env_overrides(tmp_path: Path) -> None:
         ('[index]\npath = "x"\n', r"unknown setting or backend 'path' .*'path' is a setting of \[index.lance\]"),
         ('[index.qdrant]\nurl = "x"\n', r"unknown setting or backend 'qdrant' \(settings: backend; backends: lance\)"),
         ("[index.lance]\npaht = 'x'\n", "index.lance: unknown setting 'paht'"),
-        ('[secrets]\nprovider = "vault"\n', "secrets.provider: expected one of env, got 'vault'"),
+        ('[secrets]\nprovider = "hashicorp"\n', "secrets.provider: expected one of env, .*got 'hashicorp'"),
+        ('[secrets.vault]\nurll = "x"\n', "secrets.vault: unknown setting 'urll'"),
+        ('[secrets]\nvault_url = "x"\n', r"unknown setting or provider 'vault_url' .*\[secrets.azure-key-vault\]"),
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path: Path, toml: str, fragment: str) -> None:
@@ -113,6 +115,17 @@ class _ShardSettings:
 
 
 @dataclass
+class _NoSettings:
+    pass
+
+
+@dataclass
+class _VaultSettings:
+    url: str = ""
+    auth_mount: str = "kubernetes"
+
+
+@dataclass
 class _NoteSource(ConnectorConfig):
     folder: str = ""
 
@@ -121,7 +134,7 @@ def _plugins() -> Plugins:
     return Plugins(
         sources={"notes": _NoteSource},
         index_backends={"lance": _ShardSettings, "shard-db": _ShardSettings},
-        secret_providers=["env", "vault"],
+        secret_providers={"env": _NoSettings, "vault": _VaultSettings},
     )
 
 

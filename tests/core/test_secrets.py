@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -157,17 +158,21 @@ def test_open_shares_the_given_redactor() -> None:
     assert redactor.redact("k-value-123") == REDACTED
 
 
-@pytest.mark.parametrize("provider", ["azure-key-vault", "vault", ""])
+@pytest.mark.parametrize("provider", ["azure", "hashicorp", ""])
 def test_unknown_provider_names_the_allowed_ones(provider: str) -> None:
     with pytest.raises(ConfigError) as info:
         open_secret_store(SecretsConfig(provider=provider), mode="production", env={})
-    assert str(info.value) == f"secrets.provider: expected one of env, got {provider!r}"
+    assert str(info.value) == (
+        "secrets.provider: expected one of env, azure-key-vault, vault, aws-secrets-manager, "
+        f"got {provider!r}"
+    )
 
 
 def test_providers_table() -> None:
-    assert list(PROVIDERS) == ["env"]
+    assert list(PROVIDERS) == ["env", "azure-key-vault", "vault", "aws-secrets-manager"]
     store = open_secret_store(SecretsConfig(provider=" ENV "), mode="development", env={})
-    assert isinstance(store, EnvSecretStore)
+    assert isinstance(store, EnvSecretStore)  # not cached: it reads the live environment
+    assert store.health() == "ok"  # the contract's default
 
 
 # -- Redactor -----------------------------------------------------------------------------------
@@ -251,3 +256,26 @@ def test_redaction_keeps_context() -> None:
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert redact_patterns(text) == text
+
+
+def test_provider_settings_tables_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    from core.config import Plugins, load_config
+    from core.secrets import provider_settings
+    from core.secrets.aws_secrets_manager import AwsSecretsManagerSettings
+    from core.secrets.hashicorp_vault import VaultSettings
+
+    f = tmp_path / "lore.toml"
+    f.write_text('[secrets]\nprovider = "vault"\ncache_seconds = 60\n'
+                 '[secrets.vault]\nurl = "https://vault:8200"\nauth = "approle"\n')
+    plugins = Plugins(sources={}, index_backends={"lance": SecretsConfig}, secret_providers=provider_settings())
+    cfg = load_config(f, {"LORE_SECRETS_VAULT_ROLE_ID": "role-1",
+                          "LORE_SECRETS_AWS_SECRETS_MANAGER_RECOVERY_WINDOW_DAYS": "0"}, plugins=plugins)
+    assert cfg.secrets.provider == "vault" and cfg.secrets.cache_seconds == 60
+    assert cfg.secret_providers["vault"] == VaultSettings(url="https://vault:8200", auth="approle", role_id="role-1")
+    assert cfg.secret_providers["aws-secrets-manager"] == AwsSecretsManagerSettings(recovery_window_days=0)
+    with pytest.raises(ConfigError, match=r"LORE_SECRETS_VAULT_ROLEID in the environment; did you mean "
+                                          r"LORE_SECRETS_VAULT_ROLE_ID\?"):
+        load_config(f, {"LORE_SECRETS_VAULT_ROLEID": "x"}, plugins=plugins)
+    f.write_text('[secrets.vault]\nauth = "ldap"\n')
+    with pytest.raises(ConfigError, match=r"secrets.vault.auth: expected one of token, approle, kubernetes"):
+        load_config(f, {}, plugins=plugins)

@@ -29,7 +29,7 @@ v2-oauth2-client-creds-grant-flow, .../certificate-credentials, .../reference-er
 - ``POST /{tenant}/oauth2/v2.0/token``, form-encoded only (else 400 ``invalid_request``
   AADSTS900144-style), ``grant_type=client_credentials`` only (else 400
   ``unsupported_grant_type`` AADSTS70003); ``client_id`` required; exactly one scope, which must
-  be ``<resource>/.default`` for a known resource (Graph, Bot Framework) -> else 400
+  be ``<resource>/.default`` for a known resource (Graph, Bot Framework, Key Vault) -> else 400
   ``invalid_scope`` AADSTS1002012 / AADSTS70011; unknown tenant -> 400 ``invalid_request``
   AADSTS90002; an app not registered in the tenant -> 400 ``unauthorized_client`` AADSTS700016.
 - Client authentication: either ``client_secret`` (wrong -> 401 ``invalid_client``
@@ -49,11 +49,17 @@ v2-oauth2-client-creds-grant-flow, .../certificate-credentials, .../reference-er
   app-only access token (JWT, RS256, ``kid``) with ``aud`` = the resource (e.g.
   ``https://graph.microsoft.com``), ``iss`` = ``https://sts.windows.net/{tid}/``, ``tid``,
   ``appid``, ``oid``, ``idtyp: app``, ``iat``/``nbf``/``exp``, ``ver: 1.0``.
+- Workload identity federation (learn.microsoft.com/entra/workload-id/workload-identity-federation):
+  a ``client_assertion`` without a certificate thumbprint, for an app with federated
+  credentials, is an external token: RS256-signed by the registered issuer, ``aud``
+  ``api://AzureADTokenExchange``, ``sub`` a registered subject -> else 401 AADSTS70021
+  (AADSTS700024 when expired). The issuer's key is registered, not discovered.
 
-Test controls: :meth:`EntraStandIn.register_app`, :attr:`EntraStandIn.issued` (every token
+Test controls: :meth:`EntraStandIn.register_app`, :meth:`EntraStandIn.register_federated_credential`,
+:meth:`EntraStandIn.mint_access_token`, :attr:`EntraStandIn.issued` (every token
 issued), :attr:`EntraStandIn.token_requests`, :meth:`EntraStandIn.fail_token_requests` (5xx),
 :meth:`EntraStandIn.hang_token_requests`, :meth:`EntraStandIn.verify_access_token` (for other
-stand-ins, e.g. Graph). Not covered: delegated flows, managed identity, regional endpoints,
+stand-ins, e.g. Graph). Not covered: delegated flows, regional endpoints,
 throttling of the token endpoint itself beyond the configured failure.
 """
 
@@ -84,7 +90,8 @@ from cryptography.x509.oid import NameOID
 
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 BOT_FRAMEWORK_RESOURCE = "https://api.botframework.com"
-KNOWN_RESOURCES = (GRAPH_RESOURCE, BOT_FRAMEWORK_RESOURCE)
+KEY_VAULT_RESOURCE = "https://vault.azure.net"
+KNOWN_RESOURCES = (GRAPH_RESOURCE, BOT_FRAMEWORK_RESOURCE, KEY_VAULT_RESOURCE)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_LIFETIME = 3599
 
@@ -145,6 +152,8 @@ class RegisteredApp:
     secret: str | None = None
     # SHA-1 and SHA-256 thumbprints (base64url, as in x5t / x5t#S256) -> the certificate
     certificates: dict[str, x509.Certificate] = field(default_factory=dict)
+    # Federated identity credentials: (issuer, subject, the issuer's public key PEM)
+    federated: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -282,6 +291,16 @@ class EntraStandIn:
                 app.certificates[_b64url(cert.fingerprint(hashes.SHA256()))] = cert
             return app
 
+    def register_federated_credential(
+        self, tenant_id: str, client_id: str, *, issuer: str, subject: str, public_key_pem: str
+    ) -> None:
+        """Trust tokens of ``issuer`` for ``subject`` as this app's client assertion (workload
+        identity federation). Entra fetches the issuer's keys from its OIDC discovery document;
+        the stand-in is given the key instead."""
+        app = self.register_app(tenant_id, client_id)
+        with self._lock:
+            app.federated.append((issuer, subject, public_key_pem))
+
     def fail_token_requests(self, status: int | None = 503, count: int | None = None) -> None:
         """Answer token requests with ``status`` (``count`` times; None: until told otherwise;
         ``status=None`` stops failing)."""
@@ -336,6 +355,32 @@ class EntraStandIn:
         return claims
 
     # --- handlers --------------------------------------------------------------------------
+
+    def mint_access_token(
+        self, tenant: str, client_id: str, resource: str, *, credential: str = "managed-identity"
+    ) -> tuple[str, dict[str, Any]]:
+        """A v1 app-only access token signed by this stand-in (the token endpoint's, and the one
+        a managed identity endpoint stand-in hands out): (token, claims)."""
+        now = int(time.time())
+        claims = {
+            "aud": resource,
+            "iss": f"https://sts.windows.net/{tenant}/",
+            "iat": now,
+            "nbf": now,
+            "exp": now + TOKEN_LIFETIME,
+            "appid": client_id,
+            "appidacr": "1" if credential == "secret" else "2",
+            "idp": f"https://sts.windows.net/{tenant}/",
+            "idtyp": "app",
+            "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{client_id}")),
+            "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{client_id}")),
+            "tid": tenant,
+            "ver": "1.0",
+        }
+        token = jwt.encode(
+            claims, self._signing_key, algorithm="RS256", headers={"kid": self.kid, "x5t": self.kid}
+        )
+        return token, claims
 
     def _known_tenant(self, tenant: str) -> bool:
         with self._lock:
@@ -470,25 +515,7 @@ class EntraStandIn:
         credential, problem = self._authenticate(app, values)
         if problem is not None:
             return _error(401, "invalid_client", problem[0], problem[1])
-        now = int(time.time())
-        claims = {
-            "aud": resource,
-            "iss": f"https://sts.windows.net/{tenant}/",
-            "iat": now,
-            "nbf": now,
-            "exp": now + TOKEN_LIFETIME,
-            "appid": client_id,
-            "appidacr": "1" if credential == "secret" else "2",
-            "idp": f"https://sts.windows.net/{tenant}/",
-            "idtyp": "app",
-            "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{client_id}")),
-            "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{client_id}")),
-            "tid": tenant,
-            "ver": "1.0",
-        }
-        token = jwt.encode(
-            claims, self._signing_key, algorithm="RS256", headers={"kid": self.kid, "x5t": self.kid}
-        )
+        token, claims = self.mint_access_token(tenant, client_id, resource, credential=credential)
         with self._lock:
             self.issued.append(IssuedToken(tenant, client_id, scopes[0], token, claims, credential))
         return web.json_response(
@@ -535,6 +562,8 @@ class EntraStandIn:
         except jwt.InvalidTokenError:
             return 50027, "JWT token is invalid or malformed."
         alg = header.get("alg")
+        if app.federated and "x5t" not in header and "x5t#S256" not in header:
+            return _check_federated(app, assertion)
         if alg == "PS256":
             thumbprint = header.get("x5t#S256")
         elif alg == "RS256":
@@ -567,6 +596,25 @@ class EntraStandIn:
         if claims.get("sub") != app.client_id:
             return 700023, "Client assertion subject does not match the client id."
         return None
+
+
+FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
+
+
+def _check_federated(app: RegisteredApp, assertion: str) -> tuple[int, str] | None:
+    """Workload identity federation: the assertion is the external token, signed by a trusted
+    issuer, for the audience ``api://AzureADTokenExchange`` and a registered subject."""
+    for issuer, subject, key_pem in app.federated:
+        try:
+            claims = jwt.decode(assertion, key_pem, algorithms=["RS256"], audience=FEDERATION_AUDIENCE,
+                                issuer=issuer, options={"require": ["exp", "aud", "iss", "sub"]})
+        except jwt.ExpiredSignatureError:
+            return 700024, "Client assertion is not within its valid time range."
+        except jwt.InvalidTokenError:
+            continue
+        if claims.get("sub") == subject:
+            return None
+    return 70021, "No matching federated identity record found for presented assertion."
 
 
 def _error(status: int, error: str, code: int, text: str) -> web.Response:
