@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.audience import scope_for
 from bot.citation_dates import DocumentFacts
@@ -32,8 +33,10 @@ from bot.turn import (
     Delta,
     Event,
     Finished,
+    Identity,
     IdentityResolver,
     Kind,
+    Notice,
     PrincipalsFor,
     Refused,
     Reset,
@@ -47,6 +50,9 @@ from retrieval.answer.base import Done, Exchange
 from retrieval.index.base import Hit
 from retrieval.relevance import RelevanceGate, compute_signals
 from retrieval.search import SearchDetail
+
+if TYPE_CHECKING:
+    from bot.admin.commands import AdminCommands
 
 log = logging.getLogger("lore.conversation")
 
@@ -80,6 +86,7 @@ class ConversationService:
         document_facts: DocumentFactsFor | None = None,
         stale_after_days: int = 365,
         relevance: RelevanceGate | None = None,
+        admin: AdminCommands | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.search = search
@@ -93,6 +100,7 @@ class ConversationService:
         self.document_facts = document_facts
         self.stale_after_days = stale_after_days
         self.relevance = relevance  # None: every permitted hit goes to the answerer
+        self.admin = admin  # None: a message starting with "!" is an ordinary question
         self.now = now
         # Retrieval (query embedding + index searches) is CPU-bound and slow next to everything
         # else; on its own pool, sized to the cores, it cannot starve the quick lookups that use
@@ -114,6 +122,8 @@ class ConversationService:
                 elif isinstance(event, Finished):
                     answer = event.answer
                     outcome = "answered" if answer.found_sources else f"not_found_{answer.not_found_reason}"
+                elif isinstance(event, Notice):
+                    outcome = "admin"
                 yield event
         finally:
             self.metrics.questions.labels(platform=turn.platform, outcome=outcome).inc()
@@ -138,6 +148,9 @@ class ConversationService:
         except Exception:
             log.exception("identity lookup failed", extra={"platform": turn.platform})
             identity = None
+        if self.admin is not None and self.admin.wants(text):
+            yield await self._admin(turn, identity)
+            return
         if identity is None:
             yield Refused("I couldn't verify who you are, so I can't search documents for you.", "identity")
             return
@@ -227,6 +240,18 @@ class ConversationService:
                         },
                     )
                 )
+
+    async def _admin(self, turn: Turn, identity: Identity | None) -> Refused | Notice:
+        """An admin command: rate limited per person like a question, refused or answered by
+        bot.admin (which audits every attempt)."""
+        assert self.admin is not None
+        principals: list[str] = []
+        if identity is not None:
+            decision = await self.rate_limiter.acquire(f"person:{identity.email}")
+            if not decision.allowed:
+                return await self.admin.run(turn, identity, [], limited=self._limited(decision))
+            principals = await asyncio.to_thread(self.principals_for, identity)
+        return await self.admin.run(turn, identity, principals)
 
     def _limited(self, decision: Decision) -> Refused:
         self.metrics.rate_limited.inc()

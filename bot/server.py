@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.admin.trigger import SyncTrigger
 from bot.conversation import ConversationService
 from bot.metrics import Metrics
 from bot.readiness import readiness_checks
@@ -57,6 +58,8 @@ class AppState:
     draining: bool = False
     inflight: int = 0
     idle: asyncio.Event = field(default_factory=asyncio.Event)
+    # `!sync now` reaches the scheduler through this: bound once it runs (bot.admin.trigger).
+    sync_trigger: SyncTrigger = field(default_factory=SyncTrigger)
 
     @contextlib.asynccontextmanager
     async def answering(self) -> AsyncIterator[None]:
@@ -280,9 +283,11 @@ def _sync_lifecycle(app: web.Application, state: AppState, cfg: Config) -> None:
         if state.consistency is not None:
             scheduler.request_full()  # found out of step at warm-up: repair now, not in a day
         handle["task"] = asyncio.create_task(scheduler.run_forever())
+        state.sync_trigger.bind(scheduler)
         log.info("sync scheduler started", extra={"connectors": [t.name for t in targets]})
 
     async def stop(_app: web.Application) -> None:
+        state.sync_trigger.bind(None)
         scheduler.stop()
         task = handle.get("task")
         if task is not None:

@@ -4,6 +4,8 @@ the server and ``lore ask``; the caller brings who is asking and the per-process
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.citation_dates import DocumentFactsLookup
 from bot.conversation import ConversationService
 from bot.identity import PrincipalsLookup
@@ -17,6 +19,9 @@ from retrieval.relevance import RelevanceGate, RelevanceSettings
 from retrieval.runtime import Runtime
 from retrieval.search import Mode
 
+if TYPE_CHECKING:
+    from bot.admin import AdminCommands
+
 
 def conversation_service(
     runtime: Runtime,
@@ -28,7 +33,10 @@ def conversation_service(
     threads: ThreadMemory,
     metrics: Metrics,
     search_workers: int = 0,
+    admin: AdminCommands | None = None,
 ) -> ConversationService:
+    """``admin``: the admin commands (bot.admin.admin_commands, with the audit sink); None: a
+    message starting with "!" is answered as a question."""
     try:
         gate = RelevanceGate(RelevanceSettings(min_score=runtime.config.answers.min_relevance))
     except ValueError as err:
@@ -46,4 +54,5 @@ def conversation_service(
         threads=threads,
         metrics=metrics,
         search_workers=search_workers,
+        admin=admin,
     )

@@ -20,6 +20,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no progress bars i
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # The commands import what they need when they run (torch only where a model is used).
+from bot.cli import admin as admin_cli
 from bot.cli.ask import cmd_ask
 from bot.cli.ingest import cmd_ingest
 from bot.cli.search import cmd_eval, cmd_search
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--app-version", metavar="X.Y.Z", help="the package version (raise it for every upload "
                    "of a changed package; default: the template's)")
     s.set_defaults(func=cmd_teams_package)
+
+    admin_cli.add_parser(sub)
 
     s = sub.add_parser("serve", help="start the server")
     s.add_argument("--host")

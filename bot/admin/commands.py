@@ -1,0 +1,130 @@
+"""Running one admin command: parse, decide, audit, answer.
+
+Every attempt is audited (``kind="admin"``), allowed or refused, before anything runs; an audit
+log that cannot be written refuses the command, since an admin action nobody can review later
+must not happen. The commands' output only ever goes to an admin privately (bot.admin.policy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from bot.admin import parse
+from bot.admin.access import who_can_read
+from bot.admin.policy import AdminPolicy, Decision
+from bot.admin.status import render_compact
+from bot.admin.trigger import SyncTrigger
+from bot.admin.why import Search, explain
+from bot.turn import Identity, Notice, Refused, Turn
+from core.audit.events import AuditEvent, AuditSink, JsonValue
+from core.config import Config
+from core.db import Database
+from retrieval.relevance import RelevanceGate, RelevanceSettings
+from retrieval.runtime import Runtime
+from retrieval.search import Mode
+
+log = logging.getLogger("lore.admin")
+
+StatusText = Callable[[], str]  # the compact status (blocking: database, server readiness)
+AUDIT_FAILED = "Admin commands are unavailable: the audit log cannot be written."
+MAX_TARGET_CHARS = 500
+
+
+def sync_now(trigger: SyncTrigger | None, connector: str) -> str:
+    if trigger is None or not trigger.bound:
+        return ("No sync scheduler runs here (sync.scheduler is off, no connector is configured, "
+                "or this is not the server): use `lore sync` on the server.")
+    try:
+        names = trigger.request(connector or None)
+    except KeyError:
+        configured = ", ".join(f"`{n}`" for n in trigger.connectors) or "none"
+        return f"No connector `{connector}` is scheduled here. Configured: {configured}."
+    return f"Content sync requested for {', '.join(f'`{n}`' for n in names)}; `!status` shows when it has run."
+
+
+class AdminCommands:
+    """The conversation service's admin hook (``ConversationService(admin=...)``)."""
+
+    def __init__(self, policy: AdminPolicy, audit: AuditSink, *, db: Database, search: Search,
+                 status: StatusText, relevance: RelevanceGate | None = None,
+                 sync: SyncTrigger | None = None) -> None:
+        self.policy = policy
+        self.audit = audit
+        self.db = db
+        self.search = search
+        self.status = status
+        self.relevance = relevance
+        self.sync = sync
+
+    @staticmethod
+    def wants(text: str) -> bool:
+        return parse.is_command(text)
+
+    async def run(self, turn: Turn, identity: Identity | None, principals: Sequence[str], *,
+                  limited: Refused | None = None) -> Refused | Notice:
+        """``limited``: the rate limiter refused the asker; audited as such and returned."""
+        command = parse.parse_command(turn.text) or parse.Command(parse.UNKNOWN)
+        decision = self.policy.decide(command.name, turn, identity, principals)
+        if limited is not None:
+            decision = Decision(False, "rate_limited", limited.reason)
+        actor = f"user:{identity.email}" if identity else f"{turn.platform}:{turn.workspace}:{turn.user_id}"
+        details: dict[str, JsonValue] = {"command": command.name, "allowed": decision.allowed,
+                                         "reason": decision.reason, "target": _target(command)}
+        try:
+            await asyncio.to_thread(self.audit.record, AuditEvent("admin", actor, turn.platform, details))
+        except Exception:
+            log.exception("admin command not audited; refused", extra={"command": command.name})
+            return Refused(AUDIT_FAILED, "unavailable")
+        if not decision.allowed:
+            return limited or Refused(decision.message, "admin")
+        return Notice(await self.execute(command, principals), command.name)
+
+    async def execute(self, command: parse.Command, principals: Sequence[str]) -> str:
+        """The command's output for someone already allowed to run it (chat, or `lore admin`)."""
+        if command.name == parse.HELP:
+            return parse.HELP_TEXT
+        if command.name == parse.UNKNOWN:
+            return f"Unknown command `!{command.typed}`; try `!help`." if command.typed else "Try `!help`."
+        if command.name == parse.SYNC:
+            return sync_now(self.sync, command.argument)  # in the loop: the scheduler's wake event
+        try:
+            if command.name == parse.STATUS:
+                return await asyncio.to_thread(self.status)
+            if command.name == parse.WHO_CAN_READ:
+                return await asyncio.to_thread(who_can_read, self.db, command.argument)
+            return await asyncio.to_thread(explain, self.db, self.search, self.relevance, command.argument,
+                                           list(principals))
+        except Exception as exc:
+            log.exception("admin command failed", extra={"command": command.name})
+            return f"`!{command.name}` failed ({exc.__class__.__name__}); the server log has the details."
+
+
+def _target(command: parse.Command) -> str:
+    # The question of !why is not recorded: the question audit (audit.question_text) decides
+    # whether question text is stored at all; the command and its outcome are.
+    if command.name == parse.WHY:
+        return ""
+    return (command.argument or command.typed)[:MAX_TARGET_CHARS]
+
+
+def status_text(cfg: Config) -> StatusText:
+    """The compact status of the configuration ``cfg``."""
+    from bot.status import collect_status, collect_sync_status
+
+    def text() -> str:
+        return render_compact(collect_status(cfg), collect_sync_status(cfg) if cfg.connectors else [])
+
+    return text
+
+
+def admin_commands(runtime: Runtime, audit: AuditSink, *, sync: SyncTrigger | None = None) -> AdminCommands:
+    """The admin commands over one runtime, searching as the conversation service does."""
+    cfg = runtime.config
+    return AdminCommands(
+        AdminPolicy(cfg.admins), audit, db=runtime.db,
+        search=lambda q, principals: runtime.searcher.search_with_detail(q, principals, mode=Mode.HYBRID),
+        status=status_text(cfg), relevance=RelevanceGate(RelevanceSettings(min_score=cfg.answers.min_relevance)),
+        sync=sync,
+    )
