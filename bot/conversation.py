@@ -140,7 +140,11 @@ class ConversationService:
         # the platform's API quota (users.info) that everybody's identity lookups share.
         decision = await self.rate_limiter.acquire(f"account:{turn.platform}:{turn.workspace}:{turn.user_id}")
         if not decision.allowed:
-            yield self._limited(decision)
+            limited = self._limited(decision)
+            if self.admin is not None and self.admin.wants(text):  # audited like any attempt
+                yield await self.admin.run(turn, None, [], limited=limited)
+            else:
+                yield limited
             return
         t = time.perf_counter()
         try:
