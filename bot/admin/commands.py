@@ -11,8 +11,19 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from bot.admin import parse
 from bot.admin.access import who_can_read
+from bot.admin.parse import (
+    HELP,
+    HELP_TEXT,
+    STATUS,
+    SYNC,
+    UNKNOWN,
+    WHO_CAN_READ,
+    WHY,
+    Command,
+    is_command,
+    parse_command,
+)
 from bot.admin.policy import AdminPolicy, Decision
 from bot.admin.status import render_compact
 from bot.admin.trigger import SyncTrigger
@@ -60,12 +71,12 @@ class AdminCommands:
 
     @staticmethod
     def wants(text: str) -> bool:
-        return parse.is_command(text)
+        return is_command(text)
 
     async def run(self, turn: Turn, identity: Identity | None, principals: Sequence[str], *,
                   limited: Refused | None = None) -> Refused | Notice:
         """``limited``: the rate limiter refused the asker; audited as such and returned."""
-        command = parse.parse_command(turn.text) or parse.Command(parse.UNKNOWN)
+        command = parse_command(turn.text) or Command(UNKNOWN)
         decision = self.policy.decide(command.name, turn, identity, principals)
         if limited is not None:
             decision = Decision(False, "rate_limited", limited.reason)
@@ -81,18 +92,18 @@ class AdminCommands:
             return limited or Refused(decision.message, "admin")
         return Notice(await self.execute(command, principals), command.name)
 
-    async def execute(self, command: parse.Command, principals: Sequence[str]) -> str:
+    async def execute(self, command: Command, principals: Sequence[str]) -> str:
         """The command's output for someone already allowed to run it (chat, or `lore admin`)."""
-        if command.name == parse.HELP:
-            return parse.HELP_TEXT
-        if command.name == parse.UNKNOWN:
+        if command.name == HELP:
+            return HELP_TEXT
+        if command.name == UNKNOWN:
             return f"Unknown command `!{command.typed}`; try `!help`." if command.typed else "Try `!help`."
-        if command.name == parse.SYNC:
+        if command.name == SYNC:
             return sync_now(self.sync, command.argument)  # in the loop: the scheduler's wake event
         try:
-            if command.name == parse.STATUS:
+            if command.name == STATUS:
                 return await asyncio.to_thread(self.status)
-            if command.name == parse.WHO_CAN_READ:
+            if command.name == WHO_CAN_READ:
                 return await asyncio.to_thread(who_can_read, self.db, command.argument)
             return await asyncio.to_thread(explain, self.db, self.search, self.relevance, command.argument,
                                            list(principals))
@@ -101,10 +112,10 @@ class AdminCommands:
             return f"`!{command.name}` failed ({exc.__class__.__name__}); the server log has the details."
 
 
-def _target(command: parse.Command) -> str:
+def _target(command: Command) -> str:
     # The question of !why is not recorded: the question audit (audit.question_text) decides
     # whether question text is stored at all; the command and its outcome are.
-    if command.name == parse.WHY:
+    if command.name == WHY:
         return ""
     return (command.argument or command.typed)[:MAX_TARGET_CHARS]
 

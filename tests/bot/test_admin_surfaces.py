@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ TEXT = ("**Salary bands 2026** (`files:ef68`)\nReadable only by someone who sati
 NOTICE = Notice(TEXT, "who-can-read")
 
 
-async def events(script: Iterable[Event]) -> AsyncIterator[Event]:
+async def events(script: Iterable[Event]) -> AsyncGenerator[Event, None]:
     for event in script:
         yield event
 
