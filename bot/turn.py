@@ -213,7 +213,7 @@ class Refused:
     """No answer: ``reason`` is safe to show the asker."""
 
     reason: str
-    code: str  # "empty", "too_long", "rate_limited", "identity", "unavailable"
+    code: str  # "empty", "too_long", "rate_limited", "identity", "unavailable", "admin" (bot.admin)
     retry_after: float = 0.0
 
 

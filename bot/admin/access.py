@@ -30,15 +30,26 @@ class Found:
     acl: list[list[str]]
 
 
+def spellings(target: str) -> list[str]:
+    """``target`` as typed and as a chat client may have rewritten it: Slack sends a pasted link
+    as ``<url>`` or ``<url|label>`` with ``&``, ``<`` and ``>`` as entities."""
+    typed = target.strip()
+    out = [typed]
+    if typed.startswith("<") and typed.endswith(">"):
+        link = typed[1:-1].split("|", 1)[0]
+        out.append(link.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+    return [t for t in dict.fromkeys(out) if t]
+
+
 def find_documents(db: Database, target: str) -> list[Found]:
     """Documents whose URL, source id or document id is ``target`` (at most MAX_MATCHES)."""
-    target = target.strip().strip("<>")  # Slack sends a pasted link as <url>
-    if not target:
+    wanted = spellings(target)
+    if not wanted:
         return []
     with db.session() as s:
         rows = s.execute(
             select(DocumentRow)
-            .where(or_(DocumentRow.url == target, DocumentRow.source_id == target, DocumentRow.id == target))
+            .where(or_(DocumentRow.url.in_(wanted), DocumentRow.source_id.in_(wanted), DocumentRow.id.in_(wanted)))
             .order_by(DocumentRow.id)
             .limit(MAX_MATCHES)
         ).scalars().all()

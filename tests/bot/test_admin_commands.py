@@ -72,12 +72,19 @@ async def test_who_can_read_nothing_found_and_several_matches(runtime: Runtime) 
     with runtime.db.session() as s:  # two documents at one URL (a page moved, say)
         s.execute(update(DocumentRow).where(DocumentRow.source_id.in_(["hr/benefits.md", "general/travel.md"]))
                   .values(url="https://wiki.example/shared"))
-    out = await reply(svc, turn(CAROL.email, "!who can read <https://wiki.example/shared>"))
+    out = await reply(svc, turn(CAROL.email, "!who can read <https://wiki.example/shared|the shared page>"))
     assert isinstance(out, Notice)
     assert out.text.startswith("2 documents match:")
     assert out.text.count("**") == 4
     assert document_id(runtime, "hr/benefits.md") in out.text and document_id(runtime, "general/travel.md") in out.text
     assert "`group:files:handbook:full-time` (6 members)" in out.text
+    with runtime.db.session() as s:
+        s.execute(update(DocumentRow).where(DocumentRow.source_id == "general/travel.md")
+                  .values(url="https://wiki.example/page?id=7&v=2"))
+    out = await reply(svc, turn(CAROL.email, "!who can read <https://wiki.example/page?id=7&amp;v=2>"))
+    assert isinstance(out, Notice) and document_id(runtime, "general/travel.md") in out.text
+    out = await reply(svc, turn(CAROL.email, "!who can read https://wiki.example/page?id=7&v=2"))
+    assert isinstance(out, Notice) and document_id(runtime, "general/travel.md") in out.text
 
 
 async def test_why_shows_what_the_admins_search_retrieves_and_what_a_channel_withholds(runtime: Runtime) -> None:
