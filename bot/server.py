@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.admin.commands import admin_commands
 from bot.admin.trigger import SyncTrigger
 from bot.conversation import ConversationService
 from bot.metrics import Metrics
@@ -29,6 +30,7 @@ from bot.service import conversation_service
 from bot.surface import SurfaceContext, Surfaces
 from bot.surfaces import SURFACES
 from bot.threads import InProcessThreadMemory, RedisThreadMemory, ThreadMemory
+from core.audit.events import AuditSink
 from core.config import Config, ConfigError
 from core.logging import configure_logging, request_context
 from core.ratelimit import make_rate_limiter
@@ -82,7 +84,9 @@ def _thread_memory(cfg: Config, redis: Any) -> ThreadMemory:
     return RedisThreadMemory(redis, cfg.redis.key_prefix) if redis is not None else InProcessThreadMemory()
 
 
-def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
+def build_state(cfg: Config, redactor: Redactor | None = None, audit: AuditSink | None = None) -> AppState:
+    """``audit``: where admin commands are audited; None (until the audit log is wired) leaves
+    the admin commands off, so a message starting with "!" is answered as a question."""
     secrets = open_secret_store(cfg.secrets, mode=cfg.server.mode, redactor=redactor)
     runtime = Runtime(cfg)
     metrics = Metrics()
@@ -100,9 +104,11 @@ def build_state(cfg: Config, redactor: Redactor | None = None) -> AppState:
     if isinstance(threads, RedisThreadMemory):
         metrics.track_thread_store_errors(lambda: threads.store_errors)
     metrics.track_rate_limit_store_errors(lambda: limiter.store_errors)
+    trigger = SyncTrigger()  # bound by _sync_lifecycle once the scheduler runs
+    admin = admin_commands(runtime, audit, sync=trigger) if audit is not None else None
     conversation = conversation_service(runtime, answerer, identities=surfaces, audiences=surfaces,
-                                        rate_limiter=limiter, threads=threads, metrics=metrics)
-    state = AppState(cfg, runtime, secrets, metrics, answerer, conversation, surfaces, redis)
+                                        rate_limiter=limiter, threads=threads, metrics=metrics, admin=admin)
+    state = AppState(cfg, runtime, secrets, metrics, answerer, conversation, surfaces, redis, sync_trigger=trigger)
     context = SurfaceContext(cfg, secrets, runtime.db, conversation, metrics, redis, state.answering)
     try:
         for build in SURFACES.values():

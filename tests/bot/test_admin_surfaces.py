@@ -142,3 +142,20 @@ async def test_lore_ask_prints_the_notice() -> None:
     await stream_answer(events([Notice("a\x1b]52;c;x\x07b", "status")]), TerminalSink(as_json=False, out=out),
                         interval=0)
     assert "\x1b" not in out.getvalue() and "\x07" not in out.getvalue()
+
+
+async def test_the_server_wires_admin_commands_when_given_an_audit_sink(handbook_data: Path, tmp_path: Path) -> None:
+    from bot.server import build_state, create_app
+
+    shutil.copytree(handbook_data, tmp_path / "data")
+    cfg = dev_config(tmp_path / "data")
+    cfg.admins.users = ["carol@northwind.example"]
+    audit = ListSink()
+    async with TestClient(TestServer(create_app(cfg, build_state(cfg, audit=audit)))) as client:
+        r = await client.post("/api/webchat/ask", json={"user": "carol@northwind.example",
+                                                         "text": "!who can read hr/benefits.md"})
+        assert r.status == 200 and (await r.text()).startswith("event: notice")
+        r = await client.post("/api/webchat/ask", json={"user": "erin@northwind.example", "text": "!status"})
+        assert r.status == 403 and "admin command" in (await r.json())["error"]
+    assert [(e.actor, e.platform, e.details["allowed"]) for e in audit.events] == [
+        ("user:carol@northwind.example", "webchat", True), ("user:erin@northwind.example", "webchat", False)]
