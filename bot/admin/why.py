@@ -36,14 +36,25 @@ def _acls(db: Database, document_ids: Sequence[str]) -> dict[str, Acl | None]:
     return out
 
 
+def _gate(relevance: RelevanceGate | None, question: str, detail: SearchDetail) -> str:
+    if not detail.hits:
+        return "no permitted passage: would say nothing was found"
+    if relevance is None:
+        return "no gate configured: the passages go to the language model"
+    signals = compute_signals(question, detail)
+    verdict = "would answer" if relevance.answers(signals) else "would not answer (the reply says nothing was found)"
+    return f"score {signals.score:.3f} against a minimum of {relevance.settings.min_score:.3f}: {verdict}"
+
+
 def explain(db: Database, search: Search, relevance: RelevanceGate | None, question: str,
-            principals: Sequence[str]) -> str:
+            principals: Sequence[str], *, whose: str = "your") -> str:
+    """``whose``: whose access the search used, as the text names it ("your", "erin@...'s")."""
     question = question.strip()
     if not question:
         return "Usage: `!why <question>`"
     detail = search(question, list(principals))
     if not detail.hits:
-        return "A search with your access retrieves nothing for that question, so I would say I found nothing."
+        return f"A search with {whose} access retrieves nothing for that question, so I would say I found nothing."
     best: dict[str, tuple[str, float]] = {}
     for hit in detail.hits:  # best passage per document, in rank order
         if hit.document_id not in best or hit.score > best[hit.document_id][1]:
@@ -51,7 +62,7 @@ def explain(db: Database, search: Search, relevance: RelevanceGate | None, quest
     shared = scope_for(False, principals, FULL_MEMBERS_ONLY, lambda _identity: [])
     acls = _acls(db, list(best))
     noun = "document" if len(best) == 1 else "documents"
-    lines = [f"A search with your access retrieves {len(best)} {noun} ({len(detail.hits)} passages):"]
+    lines = [f"A search with {whose} access retrieves {len(best)} {noun} ({len(detail.hits)} passages):"]
     withheld = 0
     for doc_id, (title, score) in best.items():
         acl = acls.get(doc_id)
@@ -63,12 +74,8 @@ def explain(db: Database, search: Search, relevance: RelevanceGate | None, quest
         lines.append(f"{withheld} of them would be left out of an answer in a channel or group chat.")
     else:
         lines.append("Every one of them may also be used in a channel of full members.")
-    if relevance is None:
-        lines.append("Relevance gate: none configured; the retrieved passages go to the language model.")
-    else:
-        signals = compute_signals(question, detail)
-        passes = relevance.answers(signals)
-        verdict = "would answer" if passes else "would not answer (the reply says nothing was found)"
-        lines.append(f"Relevance gate: score {signals.score:.3f} against a minimum of "
-                     f"{relevance.settings.min_score:.3f}: {verdict}.")
+    lines.append(f"Relevance gate, privately: {_gate(relevance, question, detail)}.")
+    # A channel searches with the shared principals: its own ranking, so its own gate decision.
+    in_channel = search(question, shared.principals) if shared.principals else SearchDetail(hits=[])
+    lines.append(f"Relevance gate, in a channel of full members: {_gate(relevance, question, in_channel)}.")
     return "\n".join(lines)

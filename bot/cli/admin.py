@@ -80,10 +80,10 @@ def _why(cfg: Config, args: argparse.Namespace, audit: AuditSink | None) -> int:
             raise CliError(f"{args.as_email!r} is not an e-mail address Lore can name")
         gate = RelevanceGate(RelevanceSettings(min_score=cfg.answers.min_relevance))
         text = explain(rt.db, lambda q, p: rt.searcher.search_with_detail(q, p, mode=Mode.HYBRID), gate,
-                       args.question, principals)
+                       args.question, principals, whose=f"{identity.email}'s")
     finally:
         rt.close()
-    print(terminal_text(text.replace("your access", f"{identity.email}'s access")))
+    print(terminal_text(text))
     return 0
 
 

@@ -98,7 +98,8 @@ async def test_why_shows_what_the_admins_search_retrieves_and_what_a_channel_wit
     org_wide = [line for line in lines if line.startswith("- ") and "withheld" not in line]
     assert org_wide, out.text  # documents every full member reads are not withheld
     assert lines[0].startswith("A search with your access retrieves ")
-    assert lines[-1].startswith("Relevance gate: score ") and lines[-1].endswith("would answer.")
+    assert lines[-2].startswith("Relevance gate, privately: score ") and lines[-2].endswith(": would answer.")
+    assert lines[-1].startswith("Relevance gate, in a channel of full members: ")
     assert audit.events[0].details["target"] == ""  # the question text is the question audit's business
 
 
