@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 
+from bot.admin.messages import NO_DOCUMENT, WHO_CAN_READ_USAGE
 from core.acl import ORG_MEMBERS
 from core.db import Database, DocumentRow
 from core.memberships import members_of
 
 MAX_MATCHES = 10
-NO_DOCUMENT = "No document with that URL or id."
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def describe_acl(db: Database, acl: Sequence[Sequence[str]]) -> list[str]:
 
 def who_can_read(db: Database, target: str) -> str:
     if not target.strip():
-        return "Usage: `!who can read <url or source id>`"
+        return WHO_CAN_READ_USAGE
     found = find_documents(db, target)
     if not found:
         return NO_DOCUMENT

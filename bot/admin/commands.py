@@ -12,9 +12,18 @@ import logging
 from collections.abc import Callable, Sequence
 
 from bot.admin.access import who_can_read
+from bot.admin.messages import (
+    AUDIT_FAILED,
+    NO_SCHEDULER,
+    TRY_HELP,
+    command_failed,
+    sync_requested,
+    unknown_command,
+    unknown_connector,
+)
+from bot.admin.messages import HELP as HELP_LIST
 from bot.admin.parse import (
     HELP,
-    HELP_TEXT,
     STATUS,
     SYNC,
     UNKNOWN,
@@ -39,20 +48,17 @@ from retrieval.search import Mode
 log = logging.getLogger("lore.admin")
 
 StatusText = Callable[[], str]  # the compact status (blocking: database, server readiness)
-AUDIT_FAILED = "Admin commands are unavailable: the audit log cannot be written."
 MAX_TARGET_CHARS = 500
 
 
 def sync_now(trigger: SyncTrigger | None, connector: str) -> str:
     if trigger is None or not trigger.bound:
-        return ("No sync scheduler runs here (sync.scheduler is off, no connector is configured, "
-                "or this is not the server): use `lore sync` on the server.")
+        return NO_SCHEDULER
     try:
         names = trigger.request(connector or None)
     except KeyError:
-        configured = ", ".join(f"`{n}`" for n in trigger.connectors) or "none"
-        return f"No connector `{connector}` is scheduled here. Configured: {configured}."
-    return f"Content sync requested for {', '.join(f'`{n}`' for n in names)}; `!status` shows when it has run."
+        return unknown_connector(connector, trigger.connectors)
+    return sync_requested(names)
 
 
 class AdminCommands:
@@ -95,9 +101,9 @@ class AdminCommands:
     async def execute(self, command: Command, principals: Sequence[str]) -> str:
         """The command's output for someone already allowed to run it (chat, or `lore admin`)."""
         if command.name == HELP:
-            return HELP_TEXT
+            return HELP_LIST
         if command.name == UNKNOWN:
-            return f"Unknown command `!{command.typed}`; try `!help`." if command.typed else "Try `!help`."
+            return unknown_command(command.typed) if command.typed else TRY_HELP
         if command.name == SYNC:
             return sync_now(self.sync, command.argument)  # in the loop: the scheduler's wake event
         try:
@@ -109,7 +115,7 @@ class AdminCommands:
                                            list(principals))
         except Exception as exc:
             log.exception("admin command failed", extra={"command": command.name})
-            return f"`!{command.name}` failed ({exc.__class__.__name__}); the server log has the details."
+            return command_failed(command.name, exc.__class__.__name__)
 
 
 def _target(command: Command) -> str:

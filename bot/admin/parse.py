@@ -14,13 +14,6 @@ PREFIX = "!"
 # The names commands are audited under.
 STATUS, SYNC, WHO_CAN_READ, WHY, HELP, UNKNOWN = "status", "sync", "who-can-read", "why", "help", "unknown"
 
-HELP_TEXT = """**Admin commands** (in a direct message with me):
-- `!status`: sync state per connector, index size, last errors
-- `!sync now [connector]`: run a content sync now (of one connector, or all)
-- `!who can read <url or source id>`: a document's access list, with group sizes
-- `!why <question>`: what a search with your access retrieves, and what a shared conversation would withhold
-- `!help`: this list"""
-
 
 @dataclass(frozen=True)
 class Command:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.admin.messages import UNVERIFIED, ask_privately, not_an_admin
 from bot.turn import Identity, Kind, Turn
 from core.sections import AdminsConfig
 
@@ -29,11 +30,10 @@ class Decision:
 def refusal(command: str, reason: str) -> str:
     word = f"!{command.replace('-', ' ')}" if command != "unknown" else "That"
     if reason == IDENTITY:
-        return "I couldn't verify who you are, so I can't run admin commands for you."
+        return UNVERIFIED
     if reason == SHARED:
-        return (f"{word} shows access lists and document titles, so I only answer it privately: "
-                f"ask me in a direct message.")
-    return f"{word} is an admin command; admins are configured in [admins]."
+        return ask_privately(word)
+    return not_an_admin(word)
 
 
 class AdminPolicy:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 
+from bot.admin.messages import WHY_USAGE
 from bot.audience import scope_for
 from bot.turn import Audience
 from core.acl import Acl, PrincipalError
@@ -51,7 +52,7 @@ def explain(db: Database, search: Search, relevance: RelevanceGate | None, quest
     """``whose``: whose access the search used, as the text names it ("your", "erin@...'s")."""
     question = question.strip()
     if not question:
-        return "Usage: `!why <question>`"
+        return WHY_USAGE
     detail = search(question, list(principals))
     if not detail.hits:
         return f"A search with {whose} access retrieves nothing for that question, so I would say I found nothing."

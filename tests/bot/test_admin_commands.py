@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from bot.admin.access import NO_DOCUMENT
-from bot.admin.commands import AUDIT_FAILED
+from bot.admin.messages import AUDIT_FAILED, NO_DOCUMENT
 from bot.turn import Finished, Kind, Notice, Refused
 from core.db import DocumentRow
 from retrieval.runtime import Runtime

@@ -80,7 +80,7 @@ async def test_sync_now_through_the_trigger(tmp_path: Path, handbook_data: Path)
     trigger = SyncTrigger()
     assert "No sync scheduler runs here" in sync_now(trigger, "")
     trigger.bind(sched)
-    assert sync_now(trigger, "nope") == "No connector `nope` is scheduled here. Configured: `one`, `two`."
+    assert sync_now(trigger, "nope") == "No connector `nope` is scheduled here; the scheduled ones: `one`, `two`."
     shutil.copytree(handbook_data, tmp_path / "data")
     rt = Runtime(dev_config(tmp_path / "data"))
     try:
