@@ -41,6 +41,7 @@ from bot.turn import Identity, Notice, Refused, Turn
 from core.audit.events import AuditEvent, AuditSink, JsonValue
 from core.config import Config
 from core.db import Database
+from core.secrets.redaction import redact_patterns
 from retrieval.relevance import RelevanceGate, RelevanceSettings
 from retrieval.runtime import Runtime
 from retrieval.search import Mode
@@ -123,7 +124,8 @@ def _target(command: Command) -> str:
     # whether question text is stored at all; the command and its outcome are.
     if command.name == WHY:
         return ""
-    return (command.argument or command.typed)[:MAX_TARGET_CHARS]
+    # A pasted URL may carry a credential (a token in its query): well-known shapes are masked.
+    return redact_patterns((command.argument or command.typed)[:MAX_TARGET_CHARS])
 
 
 def status_text(cfg: Config) -> StatusText:

@@ -15,6 +15,7 @@ from bot.cli.output import terminal_text
 from bot.errors import CliError
 from core.audit.events import AuditEvent, AuditSink, JsonValue
 from core.config import Config
+from core.secrets.redaction import redact_patterns
 
 
 def operator() -> str:
@@ -27,7 +28,8 @@ def operator() -> str:
 def _audit(audit: AuditSink | None, command: str, target: str) -> None:
     if audit is None:
         return
-    details: dict[str, JsonValue] = {"command": command, "allowed": True, "reason": "", "target": target[:500]}
+    details: dict[str, JsonValue] = {"command": command, "allowed": True, "reason": "",
+                                     "target": redact_patterns(target[:500])}
     try:
         audit.record(AuditEvent("admin", operator(), "cli", details))
     except Exception as exc:  # noqa: BLE001 - whatever the store raised: nothing runs unaudited

@@ -194,3 +194,14 @@ async def test_questions_stay_questions(runtime: Runtime) -> None:
     # Without the admin hook a "!" message is an ordinary question, never a command.
     events = [e async for e in service(runtime, None).ask(turn(CAROL.email, f"!who can read {SALARY}"))]
     assert isinstance(events[-1], Finished)
+
+
+async def test_a_credential_in_the_target_is_not_audited(runtime: Runtime) -> None:
+    audit = ListSink()
+    svc = service(runtime, commands(runtime, audit))
+    token = "xoxb-1234567890-abcdefghijklmn"
+    out = await reply(svc, turn(CAROL.email, f"!who can read https://wiki.example/page?t={token}"))
+    assert isinstance(out, Notice) and out.text == NO_DOCUMENT
+    (row,) = audit.events
+    target = str(row.details["target"])
+    assert token not in target and target.startswith("https://wiki.example/page?t=")
