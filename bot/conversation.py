@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.audience import scope_for
 from bot.audit import Auditor
@@ -34,8 +35,10 @@ from bot.turn import (
     Delta,
     Event,
     Finished,
+    Identity,
     IdentityResolver,
     Kind,
+    Notice,
     PrincipalsFor,
     Refused,
     Reset,
@@ -50,6 +53,9 @@ from retrieval.answer.base import Done, Exchange
 from retrieval.index.base import Hit
 from retrieval.relevance import RelevanceGate, compute_signals
 from retrieval.search import SearchDetail
+
+if TYPE_CHECKING:
+    from bot.admin.commands import AdminCommands
 
 log = logging.getLogger("lore.conversation")
 
@@ -84,6 +90,7 @@ class ConversationService:
         stale_after_days: int = 365,
         relevance: RelevanceGate | None = None,
         audit: Auditor | None = None,
+        admin: AdminCommands | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.search = search
@@ -98,6 +105,7 @@ class ConversationService:
         self.stale_after_days = stale_after_days
         self.relevance = relevance  # None: every permitted hit goes to the answerer
         self.audit = audit  # None: nothing recorded (tests of other behaviour)
+        self.admin = admin  # None: a message starting with "!" is an ordinary question
         self.now = now
         # Retrieval (query embedding + index searches) is CPU-bound and slow next to everything
         # else; on its own pool, sized to the cores, it cannot starve the quick lookups that use
@@ -121,11 +129,13 @@ class ConversationService:
                     trace.outcome = "answered" if answer.found_sources else f"not_found_{answer.not_found_reason}"
                     trace.cited = [c.document_id for c in answer.citations]
                     trace.provider = answer.provider
+                elif isinstance(event, Notice):
+                    trace.outcome = "admin"
                 yield event
         finally:
             trace.latency_ms = (time.perf_counter() - started) * 1000
             self.metrics.questions.labels(platform=turn.platform, outcome=trace.outcome).inc()
-            if self.audit is not None:
+            if self.audit is not None and not trace.admin:  # admin commands audit themselves
                 self.audit.record_later(lambda: self._record(trace))
 
     async def _record(self, trace: QuestionTrace) -> None:
@@ -160,7 +170,11 @@ class ConversationService:
         # the platform's API quota (users.info) that everybody's identity lookups share.
         decision = await self.rate_limiter.acquire(f"account:{turn.platform}:{turn.workspace}:{turn.user_id}")
         if not decision.allowed:
-            yield self._limited(decision)
+            limited = self._limited(decision)
+            if self.admin is not None and self.admin.wants(text):  # audited like any attempt
+                yield await self.admin.run(turn, None, [], limited=limited)
+            else:
+                yield limited
             return
         t = time.perf_counter()
         try:
@@ -169,6 +183,10 @@ class ConversationService:
             log.exception("identity lookup failed", extra={"platform": turn.platform})
             identity = None
         trace.identity = identity
+        if self.admin is not None and self.admin.wants(text):
+            trace.admin = True
+            yield await self._admin(turn, identity)
+            return
         if identity is None:
             yield Refused("I couldn't verify who you are, so I can't search documents for you.", "identity")
             return
@@ -260,6 +278,18 @@ class ConversationService:
                         },
                     )
                 )
+
+    async def _admin(self, turn: Turn, identity: Identity | None) -> Refused | Notice:
+        """An admin command: rate limited per person like a question, refused or answered by
+        bot.admin (which audits every attempt)."""
+        assert self.admin is not None
+        principals: list[str] = []
+        if identity is not None:
+            decision = await self.rate_limiter.acquire(f"person:{identity.email}")
+            if not decision.allowed:
+                return await self.admin.run(turn, identity, [], limited=self._limited(decision))
+            principals = await asyncio.to_thread(self.principals_for, identity)
+        return await self.admin.run(turn, identity, principals)
 
     def _limited(self, decision: Decision) -> Refused:
         self.metrics.rate_limited.inc()

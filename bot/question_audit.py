@@ -32,6 +32,7 @@ class QuestionTrace:
     provider: str = ""
     outcome: str = "error"
     latency_ms: float = 0.0
+    admin: bool = False  # an admin command: recorded as an "admin" event by bot.admin instead
 
 
 def actor_of(turn: Turn, identity: Identity | None) -> str:

@@ -4,6 +4,8 @@ the server and ``lore ask``; the caller brings who is asking and the per-process
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.audit import Auditor
 from bot.citation_dates import DocumentFactsLookup
 from bot.conversation import ConversationService
@@ -18,6 +20,9 @@ from retrieval.relevance import RelevanceGate, RelevanceSettings
 from retrieval.runtime import Runtime
 from retrieval.search import Mode
 
+if TYPE_CHECKING:
+    from bot.admin import AdminCommands
+
 
 def conversation_service(
     runtime: Runtime,
@@ -30,7 +35,10 @@ def conversation_service(
     metrics: Metrics,
     search_workers: int = 0,
     audit: Auditor | None = None,
+    admin: AdminCommands | None = None,
 ) -> ConversationService:
+    """``admin``: the admin commands (bot.admin.admin_commands, with the audit sink); None: a
+    message starting with "!" is answered as a question."""
     try:
         gate = RelevanceGate(RelevanceSettings(min_score=runtime.config.answers.min_relevance))
     except ValueError as err:
@@ -49,4 +57,5 @@ def conversation_service(
         metrics=metrics,
         search_workers=search_workers,
         audit=audit,
+        admin=admin,
     )

@@ -83,6 +83,31 @@ def collect_status(cfg: Config) -> dict[str, Any]:
     }
 
 
+def collect_sync_status(cfg: Config) -> list[dict[str, Any]]:
+    """What `lore sync status` shows: per configured connector, the last and next run of each
+    job and who holds its lease."""
+    import asyncio
+
+    from connectors.registry import connector_source, intervals
+    from connectors.sync.scheduler import lease_job
+    from connectors.sync.status import job_status
+    from core.leases import LeaseManager
+
+    db = open_database(cfg.database_url, cfg.database.schema)
+    try:
+        state, leases = SyncState(db), LeaseManager(db)
+        state.close_dead_runs()  # a killed run must not look like it is still going
+        out = []
+        for name in sorted(cfg.connectors):
+            conf = cfg.connectors[name]
+            lease = asyncio.run(leases.current(lease_job(name)))
+            out.append(job_status(state, name, connector_source(name, conf), intervals(conf),
+                                  enabled=conf.enabled, lease=lease))
+    finally:
+        db.close()
+    return out
+
+
 SERVER_TIMEOUT_SECONDS = 2.0
 
 

@@ -9,10 +9,11 @@ hands :func:`stream_answer` an :class:`AnswerSink`, which is told, in order:
   the first partial comes no sooner than one interval in), with the text appended since the last
   partial and the whole text so far; never for text that is only whitespace;
 * ``reset()`` when the text streamed so far is void (what was shown must be discarded);
-* then exactly one of ``finish(answer)`` or ``refuse(refusal)``. A stream that ends without a
+* then exactly one of ``finish(answer)``, ``refuse(refusal)`` or ``notice(notice)`` (an admin
+  command's output, :class:`~bot.turn.Notice`). A stream that ends without a
   final event, or whose service raises, is refused with :data:`GENERIC_REFUSAL`.
 
-Only ``finish`` and ``refuse`` are required; the other hooks default to doing nothing, for
+Only ``finish``, ``refuse`` and ``notice`` are required; the other hooks default to doing nothing, for
 surfaces that cannot show progress (an ephemeral Slack message, a one-shot CLI answer).
 """
 
@@ -24,7 +25,7 @@ from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Protocol
 
-from bot.turn import Answer, Delta, Event, Finished, Refused, Reset, Status
+from bot.turn import Answer, Delta, Event, Finished, Notice, Refused, Reset, Status
 
 log = logging.getLogger("lore.streaming")
 
@@ -59,6 +60,10 @@ class AnswerSink(Protocol):
         """No answer: show ``refusal.reason`` (safe to show the asker)."""
         ...
 
+    async def notice(self, notice: Notice) -> None:
+        """Show ``notice.text`` as it is (an admin command's output), replacing any status."""
+        ...
+
 
 async def stream_answer(
     events: AsyncGenerator[Event, None],
@@ -66,7 +71,7 @@ async def stream_answer(
     *,
     interval: float = DEFAULT_INTERVAL,
     clock: Callable[[], float] = time.monotonic,
-) -> Finished | Refused:
+) -> Finished | Refused | Notice:
     """Drive ``sink`` from ``events`` (``ConversationService.ask(turn)``); return the final event.
 
     An exception from ``events`` is logged and refused; one from the sink (a client that went
@@ -76,11 +81,11 @@ async def stream_answer(
 
 
 async def _drive(events: AsyncGenerator[Event, None], sink: AnswerSink, interval: float,
-                 clock: Callable[[], float]) -> Finished | Refused:
+                 clock: Callable[[], float]) -> Finished | Refused | Notice:
     text = ""
     unsent = ""
     stage: str | None = None
-    final: Finished | Refused | None = None
+    final: Finished | Refused | Notice | None = None
     await sink.start()
     shown_at = clock()
     iterator = aiter(events)
@@ -114,6 +119,9 @@ async def _drive(events: AsyncGenerator[Event, None], sink: AnswerSink, interval
         elif isinstance(event, Refused):
             final = event
             await sink.refuse(event)
+        elif isinstance(event, Notice):
+            final = event
+            await sink.notice(event)
     if final is None:
         final = GENERIC_REFUSAL
         await sink.refuse(final)

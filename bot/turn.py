@@ -37,6 +37,7 @@ __all__ = [
     "Identity",
     "IdentityResolver",
     "Kind",
+    "Notice",
     "PrincipalsFor",
     "Refused",
     "Reset",
@@ -199,7 +200,7 @@ STAGE_TEXT = {"retrieving": "Searching documents you can access…", "answering"
 FELL_BACK_NOTE = "The language model was unavailable; this answer quotes the documents directly."
 
 
-# -- the events of one answer, in order: Status*, (Delta | Reset)*, then Finished or Refused ------
+# -- the events of one answer, in order: Status*, (Delta | Reset)*, then Finished, Refused or Notice
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,7 @@ class Refused:
     """No answer: ``reason`` is safe to show the asker."""
 
     reason: str
-    code: str  # "empty", "too_long", "rate_limited", "identity", "unavailable"
+    code: str  # "empty", "too_long", "rate_limited", "identity", "unavailable", "admin" (bot.admin)
     retry_after: float = 0.0
 
 
@@ -221,4 +222,14 @@ class Finished:
     answer: Answer
 
 
-Event = Status | Delta | Reset | Finished | Refused
+@dataclass(frozen=True)
+class Notice:
+    """A reply that is not an answer from documents: an admin command's output (bot.admin).
+    ``text`` is plain text with light Markdown (``**bold**``, ``- `` lists, `` `code` ``);
+    it may name documents and their ACLs, so it is only ever sent to an admin, privately."""
+
+    text: str
+    command: str = ""  # "status", "sync", "who-can-read", "why", "help", "unknown"
+
+
+Event = Status | Delta | Reset | Finished | Refused | Notice

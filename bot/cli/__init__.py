@@ -20,6 +20,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no progress bars i
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # The commands import what they need when they run (torch only where a model is used).
+from bot.cli import admin as admin_cli
 from bot.cli.ask import cmd_ask
 from bot.cli.audit import add_audit_parser
 from bot.cli.ingest import cmd_ingest
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_teams_package)
 
     add_audit_parser(sub)
+    admin_cli.add_parser(sub)
 
     s = sub.add_parser("serve", help="start the server")
     s.add_argument("--host")

@@ -26,6 +26,7 @@ from bot.turn import (
     Answer,
     Finished,
     Kind,
+    Notice,
     Refused,
     Turn,
     who_to_ask_text,
@@ -117,6 +118,13 @@ class TerminalSink(AnswerSink):
     async def refuse(self, refusal: Refused) -> None:
         sys.stderr.write(f"lore: {terminal_text(refusal.reason)}\n")
 
+    async def notice(self, notice: Notice) -> None:
+        if self.as_json:
+            print_json({"notice": notice.text, "command": notice.command})
+            return
+        self.out.write(terminal_text(notice.text) + "\n")
+        self.out.flush()
+
     async def finish(self, answer: Answer) -> None:
         if self.as_json:
             print_json(answer.as_json())
@@ -160,4 +168,4 @@ async def _ask(service: ConversationService, answerer: Answerer, email: str, que
     finally:
         # In the loop that opened them: the provider's HTTP connections belong to it.
         await answerer.aclose()
-    return 0 if isinstance(final, Finished) else 1
+    return 0 if isinstance(final, (Finished, Notice)) else 1

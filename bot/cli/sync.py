@@ -87,28 +87,10 @@ def _print_sync_report(name: str, report: Any, as_json: bool) -> None:
 
 
 def _sync_status(cfg: Config, args: argparse.Namespace) -> int:
-    import asyncio
+    from bot.status import collect_sync_status
 
-    from connectors.registry import connector_source, intervals
-    from connectors.sync.scheduler import lease_job
-    from connectors.sync.state import SyncState
-    from connectors.sync.status import job_status
-    from core.db import open_database
-    from core.leases import LeaseManager
-
-    names = _connector_names(cfg, None)
-    db = open_database(cfg.database_url, cfg.database.schema)
-    try:
-        state, leases = SyncState(db), LeaseManager(db)
-        state.close_dead_runs()  # a killed run must not look like it is still going
-        out = []
-        for name in names:
-            conf = cfg.connectors[name]
-            lease = asyncio.run(leases.current(lease_job(name)))
-            out.append(job_status(state, name, connector_source(name, conf), intervals(conf),
-                                  enabled=conf.enabled, lease=lease))
-    finally:
-        db.close()
+    _connector_names(cfg, None)  # none configured: say so
+    out = collect_sync_status(cfg)
     if args.json:
         print_json({"connectors": out})
         return 0
@@ -128,5 +110,3 @@ def _sync_status(cfg: Config, args: argparse.Namespace) -> int:
                     summary += f", {last['error_count']} errors; first: {last['errors'][0]}"
             print(f"  {kind:12} {summary}; next: {job['next_run'] or '-'}")
     return 0
-
-

@@ -166,6 +166,21 @@ def refused_text(reason: str) -> str:
     return escape(reason.strip() or "I can't answer that right now.")
 
 
+def notice_blocks(text: str) -> list[Block]:
+    """An admin command's output (bot.turn.Notice): its Markdown as sections, within the
+    message's block limit; links show their host, as nothing here was checked as a citation."""
+    sections = split_mrkdwn(disclose_link_hosts(to_mrkdwn(text), ()))
+    if len(sections) > MAX_BLOCKS:
+        sections = sections[: MAX_BLOCKS - 1] + [escape("…(cut: the rest did not fit in one message)")]
+    return [_section(t) for t in sections if t.strip()]
+
+
+def notice_text(text: str) -> str:
+    """The notification / fallback ``text`` of :func:`notice_blocks`: at most one section."""
+    pieces = split_mrkdwn(disclose_link_hosts(to_mrkdwn(text), ()), SECTION_TEXT_MAX - 2)
+    return pieces[0] + (" …" if len(pieces) > 1 else "") if pieces else escape("(no output)")
+
+
 def help_text() -> str:
     return HELP_TEXT
 

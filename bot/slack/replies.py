@@ -37,7 +37,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.slack import render
 from bot.slack.stream_text import addition, preview
 from bot.streaming import AnswerSink
-from bot.turn import Answer, Refused
+from bot.turn import Answer, Notice, Refused
 
 log = logging.getLogger("lore.slack")
 
@@ -124,6 +124,10 @@ class ThreadReply(AnswerSink):
         await self._stop_stream()
         await self._edit(text, [])
 
+    async def notice(self, notice: Notice) -> None:
+        await self._stop_stream()
+        await self._edit(render.notice_text(notice.text), render.notice_blocks(notice.text))
+
     async def _edit(self, text: str, blocks: list[dict[str, Any]]) -> None:
         """Show ``text`` and ``blocks`` in the reply: an edit, or a new message in the thread
         when the streamed one could not be stopped."""
@@ -196,3 +200,8 @@ class PrivateReply(AnswerSink):
     async def refuse(self, refusal: Refused) -> None:
         await self.client.chat_postEphemeral(channel=self.channel, user=self.user, thread_ts=self.thread_ts,
                                              text=render.refused_text(refusal.reason))
+
+    async def notice(self, notice: Notice) -> None:
+        await self.client.chat_postEphemeral(channel=self.channel, user=self.user, thread_ts=self.thread_ts,
+                                             text=render.notice_text(notice.text),
+                                             blocks=render.notice_blocks(notice.text))

@@ -127,6 +127,11 @@ def text_activity(text: str) -> Activity:
     return {"type": "message", "text": escape(text), "textFormat": "markdown"}
 
 
+def notice_activity(text: str) -> Activity:
+    """An admin command's output (bot.turn.Notice): its Markdown as Teams Markdown."""
+    return {"type": "message", "text": to_teams_markdown(text) or escape("(no output)"), "textFormat": "markdown"}
+
+
 def typing_activity() -> Activity:
     return {"type": "typing"}
 

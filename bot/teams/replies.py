@@ -16,7 +16,7 @@ from bot.streaming import AnswerSink
 from bot.teams import render
 from bot.teams.activities import Inbound
 from bot.teams.connector import BotConnector, ConnectorError
-from bot.turn import Answer, Refused
+from bot.turn import Answer, Notice, Refused
 
 log = logging.getLogger("lore.teams")
 
@@ -64,3 +64,6 @@ class ThreadReply(AnswerSink):
 
     async def refuse(self, refusal: Refused) -> None:
         await self.post(render.text_activity(refusal.reason))
+
+    async def notice(self, notice: Notice) -> None:
+        await self.post(render.notice_activity(notice.text))

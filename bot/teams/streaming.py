@@ -35,7 +35,7 @@ from bot.teams.activities import Inbound
 from bot.teams.connector import BotConnector, ConnectorError
 from bot.teams.markdown import escape
 from bot.teams.replies import addressed
-from bot.turn import STAGE_TEXT, Answer, Refused
+from bot.turn import STAGE_TEXT, Answer, Notice, Refused
 
 log = logging.getLogger("lore.teams")
 
@@ -145,3 +145,6 @@ class StreamedReply(AnswerSink):
 
     async def refuse(self, refusal: Refused) -> None:
         await self._final(render.text_activity(refusal.reason))
+
+    async def notice(self, notice: Notice) -> None:
+        await self._final(render.notice_activity(notice.text))

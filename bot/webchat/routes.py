@@ -18,7 +18,7 @@ from bot import sse
 from bot.conversation import ConversationService
 from bot.identity import StaticIdentityResolver
 from bot.streaming import GENERIC_REFUSAL, AnswerSink, stream_answer
-from bot.turn import Answer, Kind, Refused, Turn
+from bot.turn import Answer, Kind, Notice, Refused, Turn
 from bot.webchat import guard, messages
 
 STATIC = Path(__file__).parent / "static"
@@ -112,6 +112,9 @@ class SseSink(AnswerSink):
 
     async def finish(self, answer: Answer) -> None:
         await self._send("final", answer.as_json())
+
+    async def notice(self, notice: Notice) -> None:
+        await self._send("notice", {"text": notice.text, "command": notice.command})
 
     async def refuse(self, refusal: Refused) -> None:
         if self.response is None:

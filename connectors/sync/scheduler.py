@@ -205,12 +205,29 @@ class SyncScheduler:
         self._stop = threading.Event()
         self._wake = asyncio.Event()
         self._full_requested: set[str] = set()  # connector names whose full job runs next tick
+        self._content_requested: set[str] = set()  # ... and whose content job does (an admin asked)
 
     def request_full(self) -> None:
         """Run every connector's full job at the next tick, whatever its interval (the index
         and the database were found out of step: a full run repairs them)."""
         self._full_requested = {t.name for t in self.targets}
         self._wake.set()
+
+    @property
+    def names(self) -> list[str]:
+        """The connectors this scheduler runs, in the order it runs them."""
+        return [t.name for t in self.targets]
+
+    def request(self, name: str | None = None) -> list[str]:
+        """Run the content job of connector ``name`` (None: of every connector) at once, whatever
+        its interval; returns the names requested. Raises KeyError for a connector this
+        scheduler does not run. Call it from the scheduler's event loop."""
+        names = self.names if name is None else [name]
+        if name is not None and name not in self.names:
+            raise KeyError(name)
+        self._content_requested.update(names)
+        self._wake.set()
+        return names
 
     async def tick(self) -> list[SyncReport]:
         """Run every due job this replica can get the lease for; returns their reports."""
@@ -222,6 +239,9 @@ class SyncScheduler:
             if target.name in self._full_requested:
                 self._full_requested.discard(target.name)
                 kinds = ["full", *(k for k in kinds if k != "full")]
+            if target.name in self._content_requested:
+                self._content_requested.discard(target.name)
+                kinds = kinds if "content" in kinds else [*kinds, "content"]
             if not kinds:
                 continue
             try:
@@ -265,11 +285,13 @@ class SyncScheduler:
 
     async def run_forever(self) -> None:
         while not self._stop.is_set():
+            # Cleared before the tick, not after: a request made while a job runs wakes the
+            # loop again at once instead of waiting out a whole tick.
+            self._wake.clear()
             try:
                 await self.tick()
             except Exception:
                 log.exception("sync scheduler tick failed")
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.tick_seconds)
             except TimeoutError:

@@ -15,7 +15,7 @@ The kinds, and the details each carries (JSON values; never a secret, never docu
                      ``kind``, ``status``, ``upserted`` / ``deleted`` / ``acl_changed``
                      (document ids), ``errors`` (count)
 ``admin``            an admin command, allowed or refused; details: ``command``, ``allowed``,
-                     ``target``
+                     ``reason`` (why it was refused; "" when allowed), ``target``
 ``auth_failure``     a request that failed authentication (bad Slack signature, bad Teams
                      token); ``actor`` = what the request claimed, details: ``reason``,
                      ``remote``

@@ -1,6 +1,6 @@
 """The server runs the configured connectors' sync jobs: a fresh server with an empty index and
-a files connector syncs it, answers from it, exports sync metrics, and stops the scheduler on
-shutdown."""
+a files connector syncs it, answers from it, exports sync metrics, runs a sync asked for
+through the admin trigger, and stops the scheduler on shutdown."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bot.server import create_app
+from bot.server import STATE_KEY, create_app
 from connectors.files.settings import FilesConnectorConfig
 from core.db import IngestRun, open_database
 from tests.bot.conftest import dev_config
@@ -33,7 +33,9 @@ async def test_the_server_syncs_configured_connectors(tmp_path: Path) -> None:
         finally:
             db.close()
 
-    async with TestClient(TestServer(create_app(cfg))) as client:
+    app = create_app(cfg)
+    trigger = app[STATE_KEY].sync_trigger
+    async with TestClient(TestServer(app)) as client:
         for _ in range(200):
             if len(runs()) >= 3 and all(status != "running" for _, status in runs()):
                 break
@@ -50,4 +52,12 @@ async def test_the_server_syncs_configured_connectors(tmp_path: Path) -> None:
         assert 'lore_sync_documents_total{connector="handbook",outcome="indexed"} 27.0' in metrics
         answer = await ask(client, "carol@northwind.example", "What are the salary bands?")
         assert "hr/confidential/salary-bands.md" in cited(answer)
+        # `!sync now` reaches this scheduler through the trigger: a content run, not due for hours.
+        assert trigger.connectors == ["handbook"] and trigger.request("handbook") == ["handbook"]
+        for _ in range(200):
+            if len(runs()) >= 4 and runs()[3][1] != "running":
+                break
+            await asyncio.sleep(0.1)
+        assert runs()[3:] == [("content", "succeeded")]
     assert runs()[-1][1] == "succeeded"  # nothing left running after shutdown
+    assert not trigger.bound

@@ -660,3 +660,15 @@ def test_an_empty_question_says_what_to_do(page: ChatPage) -> None:
     page.wait(lambda: "Type a question first" in page.d.find_element(By.ID, "hint").text,
               "an empty question did nothing visible")
     assert len(page.css(".answer")) == before and page.asks() == []
+
+
+def test_an_admin_notice_is_shown_as_plain_text(page: ChatPage) -> None:
+    text = "**Index**: 99 chunks\n- `hr/benefits.md` <img src=x onerror=window.loreXss=5>"
+    page.script({"sse": [sse("notice", {"text": text, "command": "status"})]})
+    page.pick(CAROL)
+    answer = page.ask("!status")
+    assert answer.get_attribute("data-state") == "done"
+    shown = answer.find_element("css selector", "pre.notice")
+    assert shown.text == text  # line breaks kept, markup shown as typed
+    assert shown.find_elements("css selector", "img") == []
+    page.assert_clean()

@@ -226,6 +226,14 @@
       announce(`Answer: ${this.text.textContent}${count ? ` (${count} source${count === 1 ? "" : "s"})` : ""}`);
     }
 
+    // An admin command's output: shown as the plain text it is (never parsed as HTML).
+    notice(text) {
+      this.status.hidden = true;
+      this.text.replaceChildren(h("pre", { className: "notice" }, String(text ?? "")));
+      this.done("done");
+      announce(`Admin: ${String(text ?? "")}`);
+    }
+
     fail(message) {
       this.status.hidden = true;
       // Keep any streamed text visible but mark it as incomplete.
@@ -495,6 +503,9 @@
             state.threadId = data.thread_id;
             ui.log.dataset.threadId = data.thread_id;
           }
+          finished = true;
+        } else if (ev.event === "notice") {
+          view.notice(data.text);
           finished = true;
         } else if (ev.event === "error") {
           view.fail(String(data.message || "The server could not answer."));

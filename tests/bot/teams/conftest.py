@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.server import build_state, create_app
 from bot.teams.surface import TeamsSurface
 from bot.turn import Audience, Identity
+from core.audit.events import AuditSink
 from core.config import Config
 from tests.bot.conftest import dev_config
 from tests.fakes.bot_connector import BotConnectorStandIn
@@ -146,15 +147,21 @@ def teams_tweak() -> Callable[[Config], None]:
 
 
 @pytest.fixture
+def teams_audit() -> AuditSink | None:
+    """Overridden by a test module that runs the admin commands (they need an audit sink)."""
+    return None
+
+
+@pytest.fixture
 async def teams(handbook_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                teams_tweak: Callable[[Config], None]) -> AsyncIterator[Teams]:
+                teams_tweak: Callable[[Config], None], teams_audit: AuditSink | None) -> AsyncIterator[Teams]:
     async with BotTokenIssuer.running(APP_ID) as issuer, BotConnectorStandIn.running({APP_TOKEN}) as connector:
         connector.add_conversation(PERSONAL, "personal", [member("aad-carol")])
         connector.add_conversation(CHANNEL, "channel", [member("aad-carol"), member("aad-erin")])
         connector.add_conversation(GROUP, "groupChat", [member("aad-carol"), member("aad-gina", role="guest")])
         cfg = teams_config(handbook_data, tmp_path, issuer.metadata_url, monkeypatch)
         teams_tweak(cfg)
-        state = build_state(cfg)
+        state = build_state(cfg, audit_sink=teams_audit)
         surface = state.surfaces.by_platform["teams"]
         assert isinstance(surface, TeamsSurface)
         tokens = AppTokens()
