@@ -21,13 +21,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from core.secrets.base import (
     SecretStore,
     SecretStoreError,
     SecretStoreUnavailable,
+    read_credential_file,
     validate_secret_name,
 )
 from core.secrets.redaction import Redactor
@@ -203,24 +203,12 @@ def _credential(settings: AzureKeyVaultSettings, transport: dict[str, Any], reda
     if not settings.tenant_id or not settings.client_id:
         raise SecretStoreError(f"secrets.azure-key-vault: credential = {kind} needs tenant_id and client_id")
     if kind == "client-secret":
-        secret = _read(settings.client_secret_file, "secrets.azure-key-vault.client_secret_file")
+        secret = read_credential_file(settings.client_secret_file, "secrets.azure-key-vault.client_secret_file")
         redactor.register(secret)
         return identity.ClientSecretCredential(settings.tenant_id, settings.client_id, secret, **common)
-    _read(settings.certificate_path, "secrets.azure-key-vault.certificate_path")
+    read_credential_file(settings.certificate_path, "secrets.azure-key-vault.certificate_path")
     return identity.CertificateCredential(settings.tenant_id, settings.client_id,
                                           certificate_path=settings.certificate_path, **common)
-
-
-def _read(path: str, setting: str) -> str:
-    if not path:
-        raise SecretStoreError(f"{setting} is not set")
-    try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise SecretStoreError(f"{setting}: cannot read {path} ({exc.strerror})") from None
-    if not text:
-        raise SecretStoreError(f"{setting}: {path} is empty")
-    return text
 
 
 def open_azure_store(

@@ -9,6 +9,7 @@ secret; values never appear in any error message of this package).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Protocol
 
 from core.errors import CoreError
@@ -97,3 +98,17 @@ def require_secret(store: SecretStore, name: str) -> str:
     if value is None:
         raise SecretNotFound(f"secret {name!r} is not set: set {store.where(name)}")
     return value
+
+
+def read_credential_file(path: str, setting: str) -> str:
+    """A vault's bootstrap credential from a mounted file (a token sink, a client secret), or
+    ``SecretStoreError`` naming the setting; never the contents."""
+    if not path:
+        raise SecretStoreError(f"{setting} is not set")
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SecretStoreError(f"{setting}: cannot read {path} ({exc.strerror})") from None
+    if not text:
+        raise SecretStoreError(f"{setting}: {path} is empty")
+    return text

@@ -19,13 +19,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal, TypeVar
 
 from core.secrets.base import (
     SecretStore,
     SecretStoreError,
     SecretStoreUnavailable,
+    read_credential_file,
     validate_secret_name,
 )
 from core.secrets.redaction import Redactor
@@ -191,7 +191,7 @@ class VaultSecretStore(SecretStore):
         auth = self._client.auth
         mount = s.auth_mount or _DEFAULT_AUTH_MOUNT[s.auth]
         if s.auth == "token":
-            self._client.token = _read_file(s.token_file, "secrets.vault.token_file")
+            self._client.token = read_credential_file(s.token_file, "secrets.vault.token_file")
             self._redactor.register(self._client.token)
             data = self._client.auth.token.lookup_self()["data"]
             self._granted = float(data.get("ttl") or 0)
@@ -200,12 +200,12 @@ class VaultSecretStore(SecretStore):
         if s.auth == "approle":
             if not s.role_id:
                 raise SecretStoreError("secrets.vault.role_id is not set (auth = approle)")
-            secret_id = _read_file(s.secret_id_file, "secrets.vault.secret_id_file")
+            secret_id = read_credential_file(s.secret_id_file, "secrets.vault.secret_id_file")
             response = auth.approle.login(role_id=s.role_id, secret_id=secret_id, mount_point=mount)
         else:
             if not s.kubernetes_role:
                 raise SecretStoreError("secrets.vault.kubernetes_role is not set (auth = kubernetes)")
-            jwt = _read_file(s.kubernetes_token_file, "secrets.vault.kubernetes_token_file")
+            jwt = read_credential_file(s.kubernetes_token_file, "secrets.vault.kubernetes_token_file")
             response = auth.kubernetes.login(role=s.kubernetes_role, jwt=jwt, mount_point=mount)
         lease = response["auth"]
         self._client.token = lease["client_token"]
@@ -234,18 +234,6 @@ class VaultSecretStore(SecretStore):
         self._relogin = not renewable
         # 0: a root or periodic-less token that never expires.
         self._renew_at = self._clock() + ttl * 2 / 3 if ttl > 0 else float("inf")
-
-
-def _read_file(path: str, setting: str) -> str:
-    if not path:
-        raise SecretStoreError(f"{setting} is not set")
-    try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise SecretStoreError(f"{setting}: cannot read {path} ({exc.strerror})") from None
-    if not text:
-        raise SecretStoreError(f"{setting}: {path} is empty")
-    return text
 
 
 def open_vault_store(

@@ -74,7 +74,7 @@ async def test_production_on_key_vault_with_no_secret_in_files_or_environment(
         handbook_data: Path, tmp_path: Path, slack: SlackStandIn) -> None:
     data = tmp_path / "data"
     shutil.copytree(handbook_data, data)
-    with EntraStandIn() as entra, KeyVaultStandIn(entra, TENANT) as kv, \
+    with EntraStandIn() as entra, KeyVaultStandIn(entra, TENANT, host="lore-prod.vault.azure.net") as kv, \
             ManagedIdentityEndpoint(entra, TENANT, IDENTITY) as identity:
         entra.register_app(TENANT, SEEDER, secret=SEEDER_SECRET)
         kv.grant(SEEDER)

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot import server
 from bot.surface import Surface, SurfaceContext, Surfaces
+from bot.surfaces import SURFACES
 from bot.turn import UNKNOWN_AUDIENCE, Identity, Kind, Turn
 from tests.bot.conftest import dev_config
 
@@ -55,7 +56,7 @@ async def test_a_new_surface_is_one_table_entry(handbook_data: Path, tmp_path: P
         built.append(Pager(ctx))
         return built[-1]
 
-    monkeypatch.setitem(server.SURFACES, "pager", build)
+    monkeypatch.setitem(SURFACES, "pager", build)  # the table in bot/surfaces.py
     shutil.copytree(handbook_data, tmp_path / "data")
     app = server.create_app(dev_config(tmp_path / "data"))
     async with TestClient(TestServer(app)) as client:

@@ -70,7 +70,6 @@ import base64
 import datetime as dt
 import hmac
 import ipaddress
-import socket
 import ssl
 import tempfile
 import threading
@@ -87,6 +86,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+
+from tests.fakes.loopback import ThreadedSite
 
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 BOT_FRAMEWORK_RESOURCE = "https://api.botframework.com"
@@ -181,9 +182,7 @@ class EntraStandIn:
         self._fail_status: int | None = None
         self._fail_remaining: int | None = None
         self._hang = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._site: ThreadedSite | None = None
         self._released: asyncio.Event | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="entra-stand-in-")
         self.ca_file = str(Path(self._dir.name) / "ca.pem")
@@ -208,14 +207,7 @@ class EntraStandIn:
         Path(self.ca_file).write_bytes(cert_pem)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.ca_file, str(key_file))
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.port = int(sock.getsockname()[1])
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        ready = threading.Event()
-
-        async def serve() -> None:
+        def build() -> web.Application:
             self._released = asyncio.Event()
             app = web.Application()
             app.router.add_get(
@@ -223,39 +215,21 @@ class EntraStandIn:
             )
             app.router.add_get("/{tenant}/discovery/v2.0/keys", self._keys)
             app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
-            self._runner = web.AppRunner(app, shutdown_timeout=0.5)
-            await self._runner.setup()
-            await web.SockSite(self._runner, sock, ssl_context=context).start()
+            return app
 
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(serve())
-            ready.set()
-            loop.run_forever()
+        async def release() -> None:
+            if self._released is not None:
+                self._released.set()
 
-        self._thread = threading.Thread(target=run, name="entra-stand-in", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the Entra stand-in did not start")
+        self._site = ThreadedSite("Entra stand-in", build, context, before_stop=release)
+        self.port = self._site.start()
         return self
 
     def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-
-        async def shutdown() -> None:
-            if self._released is not None:
-                self._released.set()
-            if self._runner is not None:
-                await self._runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-        self._loop = self._thread = None
-        self._dir.cleanup()
+        if self._site is not None:
+            self._site.stop()
+            self._site = None
+            self._dir.cleanup()
 
     def __enter__(self) -> Self:
         return self.start()

@@ -37,7 +37,6 @@ CAE claims challenges, managed HSM.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import select
 import socket
@@ -56,6 +55,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.fakes.entra import KEY_VAULT_RESOURCE, EntraStandIn, _self_signed
+from tests.fakes.loopback import ThreadedSite
 
 PERMISSIONS = frozenset({"get", "set", "delete", "purge", "recover"})
 
@@ -81,9 +81,7 @@ class KeyVaultStandIn:
         self._dir = tempfile.TemporaryDirectory(prefix="key-vault-stand-in-")
         self.ca_file = str(Path(self._dir.name) / "ca.pem")
         self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._site: ThreadedSite | None = None
 
     # -- test controls -----------------------------------------------------------------------
 
@@ -119,43 +117,20 @@ class KeyVaultStandIn:
         Path(self.ca_file).write_bytes(cert_file.read_bytes() + Path(self.entra.ca_file).read_bytes())
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(cert_file), str(key_file))
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.port = int(sock.getsockname()[1])
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        ready = threading.Event()
-
-        async def serve() -> None:
+        def build() -> web.Application:
             app = web.Application()
             app.router.add_route("*", "/{tail:.*}", self._handle)
-            self._runner = web.AppRunner(app, shutdown_timeout=0.5)
-            await self._runner.setup()
-            await web.SockSite(self._runner, sock, ssl_context=context).start()
+            return app
 
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(serve())
-            ready.set()
-            loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="key-vault-stand-in", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the Key Vault stand-in did not start")
+        self._site = ThreadedSite("Key Vault stand-in", build, context)
+        self.port = self._site.start()
         return self
 
     def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-        self._loop = self._thread = None
-        self._dir.cleanup()
+        if self._site is not None:
+            self._site.stop()
+            self._site = None
+            self._dir.cleanup()
 
     def __enter__(self) -> Self:
         return self.start()
