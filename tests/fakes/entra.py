@@ -207,6 +207,7 @@ class EntraStandIn:
         Path(self.ca_file).write_bytes(cert_pem)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.ca_file, str(key_file))
+
         def build() -> web.Application:
             self._released = asyncio.Event()
             app = web.Application()
