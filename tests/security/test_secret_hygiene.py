@@ -18,6 +18,7 @@ import base64
 import io
 import json
 import logging
+import re
 import secrets as random
 import shutil
 import time
@@ -26,7 +27,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qs, quote, quote_plus, urlparse
 
 import pytest
 from aiohttp import ClientResponse
@@ -44,6 +45,8 @@ from tests.conftest import REPO
 from tests.fakes import slack_signing as sig
 from tests.fakes.bot_connector import BotConnectorStandIn
 from tests.fakes.bot_tokens import BotTokenIssuer
+from tests.fakes.confluence_demo import EMAIL, seed_demo
+from tests.fakes.confluence_stand_in import ConfluenceStandIn
 from tests.fakes.entra import EntraStandIn
 from tests.fakes.entra_fixture import entra_fixture, graph_fixture  # noqa: F401
 from tests.fakes.graph import GraphStandIn, User
@@ -77,6 +80,9 @@ class Secrets:
                          base64.b64encode(value.encode()).decode(),
                          base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")}:
                 found[form] = name
+        if "confluence-api-token" in self.values:  # HTTP Basic auth: base64 of email:token
+            basic = f"{EMAIL}:{self.values['confluence-api-token']}".encode()
+            found[base64.b64encode(basic).decode()] = "confluence-api-token (basic auth)"
         raw_key = base64.b64decode(self.values["audit-key"])
         found[raw_key.hex()] = "audit-key (hex of the key bytes)"
         return found
@@ -108,6 +114,25 @@ def leaks(secrets: Secrets, seen: Seen) -> list[str]:
     return [f"{name} in {where}" for where, text in seen.texts for form, name in forms.items() if form in text]
 
 
+def sweep(secrets: Secrets, seen: Seen, records: list[logging.LogRecord], served: range, redactor: Redactor,
+          data: Path) -> list[str]:
+    """Where any form of a secret turned up: in ``seen``, a log record, or a database file."""
+    # Log records: the commands' as basicConfig prints them (no redaction by value), the
+    # server's (indices ``served``) as `lore serve` does (JSON, the store's redactor).
+    plain = logging.Formatter("%(levelname)s %(name)s %(message)s")
+    for i, record in enumerate(records):
+        line = JsonFormatter(redactor).format(record) if i in served else \
+            plain.format(record) + (plain.formatException(record.exc_info) if record.exc_info else "")
+        seen.add(f"log record {record.name}:{record.lineno}", line)
+    found = leaks(secrets, seen)
+    database_files = [p for p in data.iterdir() if p.name.startswith("lore.db")]
+    assert database_files, list(data.iterdir())
+    for path in database_files:
+        content = path.read_bytes()
+        found += [f"{name} in {path.name}" for form, name in secrets.raw_bytes().items() if form in content]
+    return found
+
+
 @pytest.fixture
 def vault(bao: Bao, tmp_path: Path) -> Iterator[tuple[Secrets, TcpProxy, str, str]]:
     """The scenario's secrets in OpenBao under a fresh prefix; the proxy Lore reaches it by."""
@@ -117,6 +142,7 @@ def vault(bao: Bao, tmp_path: Path) -> Iterator[tuple[Secrets, TcpProxy, str, st
         "slack-bot-token": "xoxb-" + _distinctive("slack-bot"),
         "teams-app-password": _distinctive("teams-password"),
         "groq-api-key": _distinctive("groq"),
+        "confluence-api-token": _distinctive("confluence"),
         "audit-key": base64.b64encode(random.token_bytes(32)).decode(),
     }
     for name, value in values.items():
@@ -130,7 +156,8 @@ def vault(bao: Bao, tmp_path: Path) -> Iterator[tuple[Secrets, TcpProxy, str, st
         proxy.close()
 
 
-def write_config(tmp_path: Path, proxy: TcpProxy, prefix: str, token_file: str, question_text: str) -> Path:
+def write_config(tmp_path: Path, proxy: TcpProxy, prefix: str, token_file: str, question_text: str,
+                 wiki_url: str = "") -> Path:
     handbook = tmp_path / "handbook"
     shutil.copytree(REPO / "examples" / "handbook", handbook)
     (handbook / "general" / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip archive")
@@ -161,7 +188,8 @@ scheduler = false
 [connectors.handbook]
 type = "files"
 path = "{handbook}"
-""")
+""" + (f'[connectors.wiki]\ntype = "confluence"\nurl = "{wiki_url}"\nemail = "{EMAIL}"\nmax_retries = 0\n'
+       if wiki_url else ""))
     return path
 
 
@@ -257,13 +285,20 @@ async def test_no_secret_leaves_lore_in_a_whole_scenario(
     slack, seen = slack_stand_in, Seen()
     caplog.set_level(logging.DEBUG)
     monkeypatch.delenv("LORE_CONFIG", raising=False)
-    config = write_config(tmp_path, proxy, prefix, token_file, question_text)
-    cli_records = len(caplog.records)
-
-    # Ingest: a sync whose broken documents fail (a run with errors, audited).
-    code, out = await asyncio.to_thread(cli, seen, "sync", "--config", str(config), "sync", "--json")
-    [report] = [json.loads(line) for line in out.splitlines()]
-    assert report["counts"]["indexed"] == 27 and report["counts"].get("failed"), report
+    async with ConfluenceStandIn.running() as wiki:
+        seed_demo(wiki)
+        config = write_config(tmp_path, proxy, prefix, token_file, question_text, wiki.wiki_url)
+        # Confluence refuses the token first (a failed run), then takes it; the handbook's
+        # broken documents fail (a run with errors). Both audited, their errors in the database.
+        wiki.credentials[EMAIL] = _distinctive("confluence-expected")
+        code, out = await asyncio.to_thread(cli, seen, "sync", "--config", str(config), "sync", "wiki", "--json")
+        assert code == 1 and "401" in json.loads(out)["errors"][0], out
+        wiki.credentials[EMAIL] = secrets.values["confluence-api-token"]
+        code, out = await asyncio.to_thread(cli, seen, "sync", "--config", str(config), "sync", "--json")
+    reports = {r["connector"]: r for r in map(json.loads, out.splitlines())}
+    assert reports["wiki"]["status"] == "succeeded" and reports["wiki"]["counts"]["indexed"], reports
+    handbook = reports["handbook"]
+    assert handbook["counts"]["indexed"] == 27 and handbook["counts"].get("failed"), handbook
     cli_records = len(caplog.records)
 
     entra.register_app(TENANT, APP_ID, secret=secrets.values["teams-app-password"])
@@ -344,27 +379,92 @@ async def test_no_secret_leaves_lore_in_a_whole_scenario(
     assert {("question", "webchat"), ("question", "slack"), ("question", "teams"), ("admin", "slack"),
             ("auth_failure", "slack"), ("auth_failure", "teams"), ("feedback", "slack")} <= kinds, kinds
     assert any(e["kind"] == "sync" and e["details"]["failed"] for e in events)
+    assert any(e["kind"] == "sync" and e["actor"] == "connector:confluence:wiki" and e["details"]["status"] == "failed"
+               for e in events)
     assert any(e["kind"] == "secret_failure" and e["details"]["error"] == "SecretStoreUnavailable" for e in events)
     if question_text == "hash":
         assert all("text" not in e["details"] for e in events if e["kind"] == "question")
 
-    # Logs: the commands print records as basicConfig formats them (no redaction by value); the
-    # server as `lore serve` does (JSON, redacted with the store's redactor).
-    plain = logging.Formatter("%(levelname)s %(name)s %(message)s")
-    for i, record in enumerate(caplog.records):
-        served = server_records <= i < after_server
-        line = JsonFormatter(redactor).format(record) if served else \
-            plain.format(record) + (plain.formatException(record.exc_info) if record.exc_info else "")
-        seen.add(f"log record {record.name}:{record.lineno}", line)
-    assert cli_records and len(caplog.records) > server_records
+    assert cli_records and after_server > server_records
+    found = sweep(secrets, seen, caplog.records, range(server_records, after_server), redactor, tmp_path / "data")
+    assert found == [], found
 
-    found = leaks(secrets, seen)
-    data = tmp_path / "data"
-    database_files = [p for p in data.iterdir() if p.name.startswith("lore.db")]
-    assert database_files, list(data.iterdir())
-    for path in database_files:
-        content = path.read_bytes()
-        found += [f"{name} in {path.name}" for form, name in secrets.raw_bytes().items() if form in content]
+
+OAUTH_TEAM = "T0NEWTEAM1"
+CLIENT_ID = "1234.5678"
+
+
+async def test_tokens_lore_writes_to_the_vault_never_leave_it(
+        vault: tuple[Secrets, TcpProxy, str, str], bao: Bao, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The multi-workspace install: the client secret from the vault, the bot token Slack issues
+    written to the vault (never to the database), used for an answer, deleted on uninstall; none
+    of them anywhere else."""
+    secrets, proxy, prefix, token_file = vault
+    secrets.values["slack-client-secret"] = _distinctive("slack-client")
+    bao.root.secrets.kv.v2.create_or_update_secret(path=f"{prefix}/slack-client-secret", mount_point="secret",
+                                                   secret={"value": secrets.values["slack-client-secret"]})
+    seen = Seen()
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.delenv("LORE_CONFIG", raising=False)
+    config = write_config(tmp_path, proxy, prefix, token_file, "text")
+    code, _ = await asyncio.to_thread(cli, seen, "sync", "--config", str(config), "sync")
+    assert code == 0
+    async with SlackStandIn.running(team_id=OAUTH_TEAM, scopes=BOT_SCOPES) as slack:
+        slack.register_oauth_app(CLIENT_ID, secrets.values["slack-client-secret"])
+        slack.add_user("UERIN", email="erin@northwind.example")
+        cfg = load_config(config)
+        cfg.slack.enabled, cfg.slack.api_url, cfg.slack.client_id = True, slack.api_url, CLIENT_ID
+        redactor = Redactor()
+        state = build_state(cfg, redactor)
+        server_records = len(caplog.records)
+        async with TestClient(TestServer(create_app(cfg, state))) as client:
+            start = await client.get("/slack/install", allow_redirects=False)
+            body = await seen.response("install", start)
+            link = re.search(r'href="(https://slack\.com/oauth/v2/authorize[^"]+)"', body)
+            location = start.headers.get("Location") or (link.group(1).replace("&amp;", "&") if link else "")
+            oauth_state = parse_qs(urlparse(location).query)["state"][0]
+            slack.grant_code("code-1", team_id=OAUTH_TEAM, installer="UERIN", scopes=BOT_SCOPES)
+            done = await client.get(f"/slack/oauth_redirect?code=code-1&state={oauth_state}", allow_redirects=False,
+                                    cookies={k: v.value for k, v in start.cookies.items()})
+            assert done.status == 200, await seen.response("oauth redirect", done)
+            await seen.response("oauth redirect", done)
+            (exchange,) = slack.calls("oauth.v2.access")
+            issued = str(exchange.response["access_token"])
+            secrets.values["installed bot token"] = issued
+            stored = bao.root.secrets.kv.v2.list_secrets(path=prefix, mount_point="secret")["data"]["keys"]
+            [name] = [k for k in stored if k.startswith("slack-bot-token-")]  # written to the vault
+            assert bao.root.secrets.kv.v2.read_secret_version(
+                path=f"{prefix}/{name}", mount_point="secret", raise_on_deleted_version=True)["data"]["data"] == {"value": issued}
+
+            slack.add_channel("DERIN", is_im=True, members=["UERIN"], team_id=OAUTH_TEAM)
+            question = slack.add_message("DERIN", VPN, user="UERIN")
+            event = sig.message_im(user="UERIN", channel="DERIN", text=VPN, ts=question.ts, team=OAUTH_TEAM)
+            signed = sig.signed_event(event, secrets.values["slack-signing-secret"], team_id=OAUTH_TEAM)
+            await seen.response("slack event", await client.post("/slack/events", data=signed.body,
+                                                                 headers=signed.headers))
+
+            async def answered() -> bool:
+                return any(c.ok for c in slack.calls("chat.update"))
+            await until(answered, "the answer in the installed workspace")  # the stand-in took the token
+            uninstall = sig.signed_event({"type": "app_uninstalled"}, secrets.values["slack-signing-secret"],
+                                         team_id=OAUTH_TEAM)
+            await seen.response("uninstall", await client.post("/slack/events", data=uninstall.body,
+                                                               headers=uninstall.headers))
+
+            async def deleted() -> bool:
+                keys = bao.root.secrets.kv.v2.list_secrets(path=prefix, mount_point="secret")["data"]["keys"]
+                return name not in keys
+            await until(deleted, "the installed token deleted from the vault")
+            seen.add("/metrics", await seen.response("/metrics", await client.get("/metrics")))
+            for call in slack.calls():
+                seen.add(f"posted to Slack {call.method}", json.dumps({k: v for k, v in call.args.items()
+                                                                       if k not in ("token", "client_secret")}))
+    after_server = len(caplog.records)
+    code, exported = await asyncio.to_thread(cli, seen, "audit export", "--config", str(config), "audit", "export")
+    assert code == 0 and exported
+    seen.add("audit rows", exported)
+    found = sweep(secrets, seen, caplog.records, range(server_records, after_server), redactor, tmp_path / "data")
     assert found == [], found
 
 
