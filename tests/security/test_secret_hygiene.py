@@ -322,7 +322,11 @@ async def test_no_secret_leaves_lore_in_a_whole_scenario(
             s = Scenario(client, slack, connector, issuer, llm, secrets, seen)
             await s.get("/readyz")
             # Groq refuses the key, quoting it; then it fails with a 500 (the key echoed too).
-            assert (await s.webchat(VPN))["fell_back"] is True
+            # Someone pastes a secret Lore holds into a question: the model is not sent it.
+            pasted = secrets.values["teams-app-password"]
+            await s.webchat(f"How do I get VPN access from my first day? (VPN password {pasted})")
+            sent = [json.dumps(r.body) for r in llm.requests]
+            assert len(sent) == 1 and "[REDACTED]" in sent[0], "the model was not sent the redacted question"
             assert llm.requests and llm.requests[-1].headers["Authorization"].endswith(secrets.values["groq-api-key"])
             llm.api_keys = frozenset({secrets.values["groq-api-key"]})
             llm.script(Fail(500, message=f"internal error for key {secrets.values['groq-api-key']}"))
@@ -367,6 +371,8 @@ async def test_no_secret_leaves_lore_in_a_whole_scenario(
                                                                        if k != "token"}))
             for message in connector.messages("a:hyg-carol"):
                 seen.add("posted to Teams", json.dumps(message))
+            for request in llm.requests:  # its Authorization header is where the key belongs
+                seen.add("sent to Groq (body)", json.dumps(request.body))
     after_server = len(caplog.records)
 
     code, exported = await asyncio.to_thread(cli, seen, "audit export", "--config", str(config), "audit", "export")
