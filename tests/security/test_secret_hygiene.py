@@ -321,13 +321,15 @@ async def test_no_secret_leaves_lore_in_a_whole_scenario(
         async with TestClient(TestServer(create_app(cfg, state))) as client:
             s = Scenario(client, slack, connector, issuer, llm, secrets, seen)
             await s.get("/readyz")
-            # Groq refuses the key, quoting it; then it fails with a 500 (the key echoed too).
-            # Someone pastes a secret Lore holds into a question: the model is not sent it.
+            # Groq refuses the key, quoting it (a question someone pasted a secret Lore holds
+            # into: the model is not sent the secret); then Groq fails with a 500 echoing the key.
             pasted = secrets.values["teams-app-password"]
             await s.webchat(f"How do I get VPN access from my first day? (VPN password {pasted})")
             sent = [json.dumps(r.body) for r in llm.requests]
             assert len(sent) == 1 and "[REDACTED]" in sent[0], "the model was not sent the redacted question"
-            assert llm.requests and llm.requests[-1].headers["Authorization"].endswith(secrets.values["groq-api-key"])
+            # The key went out, where it belongs, and came back quoted in the 401's message.
+            assert llm.requests[-1].headers["Authorization"] == "Bearer " + secrets.values["groq-api-key"], \
+                "the configured key was not used"
             llm.api_keys = frozenset({secrets.values["groq-api-key"]})
             llm.script(Fail(500, message=f"internal error for key {secrets.values['groq-api-key']}"))
             assert await s.slack_dm(VPN) == 200
@@ -388,8 +390,11 @@ async def test_no_secret_leaves_lore_in_a_whole_scenario(
     assert any(e["kind"] == "sync" and e["actor"] == "connector:confluence:wiki" and e["details"]["status"] == "failed"
                for e in events)
     assert any(e["kind"] == "secret_failure" and e["details"]["error"] == "SecretStoreUnavailable" for e in events)
-    if question_text == "hash":
-        assert all("text" not in e["details"] for e in events if e["kind"] == "question")
+    questions = [e["details"] for e in events if e["kind"] == "question"]
+    field_kept = "question_hmac" if question_text == "hash" else "question"
+    assert all(set(d) & {"question", "question_hmac"} == {field_kept} for d in questions), questions
+    pasted_row = [d for d in questions if "VPN password" in d.get("question", "")]
+    assert question_text == "hash" or "[REDACTED]" in pasted_row[0]["question"]
 
     assert cli_records and after_server > server_records
     found = sweep(secrets, seen, caplog.records, range(server_records, after_server), redactor, tmp_path / "data")
