@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import logging
@@ -114,16 +115,42 @@ def leaks(secrets: Secrets, seen: Seen) -> list[str]:
     return [f"{name} in {where}" for where, text in seen.texts for form, name in forms.items() if form in text]
 
 
-def sweep(secrets: Secrets, seen: Seen, records: list[logging.LogRecord], served: range, redactor: Redactor,
+class ServerLog(logging.Handler):
+    """The server's log lines as `lore serve` writes them: JSON, redacted when emitted with the
+    store's redactor (a value it only learns later does not clean a line already written)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(JsonFormatter(redactor))
+        self.lines: list[str] = []
+        self.records: set[int] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+        self.records.add(id(record))
+
+    @contextlib.contextmanager
+    def attached(self) -> Iterator[ServerLog]:
+        logging.getLogger().addHandler(self)
+        try:
+            yield self
+        finally:
+            logging.getLogger().removeHandler(self)
+
+
+def sweep(secrets: Secrets, seen: Seen, records: list[logging.LogRecord], server: ServerLog,
           data: Path) -> list[str]:
-    """Where any form of a secret turned up: in ``seen``, a log record, or a database file."""
-    # Log records: the commands' as basicConfig prints them (no redaction by value), the
-    # server's (indices ``served``) as `lore serve` does (JSON, the store's redactor).
+    """Where any form of a secret turned up: in ``seen``, a log line, or a database file."""
+    # The server's lines as it wrote them; the commands' records as basicConfig prints them
+    # (no redaction by value).
+    assert server.lines, "the server logged nothing"
+    for line in server.lines:
+        seen.add("server log line", line)
     plain = logging.Formatter("%(levelname)s %(name)s %(message)s")
-    for i, record in enumerate(records):
-        line = JsonFormatter(redactor).format(record) if i in served else \
-            plain.format(record) + (plain.formatException(record.exc_info) if record.exc_info else "")
-        seen.add(f"log record {record.name}:{record.lineno}", line)
+    for record in records:
+        if id(record) not in server.records:
+            line = plain.format(record) + (plain.formatException(record.exc_info) if record.exc_info else "")
+            seen.add(f"command log record {record.name}:{record.lineno}", line)
     found = leaks(secrets, seen)
     database_files = [p for p in data.iterdir() if p.name.startswith("lore.db")]
     assert database_files, list(data.iterdir())
@@ -316,66 +343,65 @@ async def test_no_secret_leaves_lore_in_a_whole_scenario(
         cfg.llm.provider, cfg.llm.base_url = "groq", llm.groq_base_url
         cfg.llm.max_retries, cfg.llm.timeout_seconds = 0, 5
         redactor = Redactor()  # as `lore serve` shares it between the store and the logs
-        state = build_state(cfg, redactor)
-        server_records = len(caplog.records)
-        async with TestClient(TestServer(create_app(cfg, state))) as client:
-            s = Scenario(client, slack, connector, issuer, llm, secrets, seen)
-            await s.get("/readyz")
-            # Groq refuses the key, quoting it (a question someone pasted a secret Lore holds
-            # into: the model is not sent the secret); then Groq fails with a 500 echoing the key.
-            pasted = secrets.values["teams-app-password"]
-            await s.webchat(f"How do I get VPN access from my first day? (VPN password {pasted})")
-            sent = [json.dumps(r.body) for r in llm.requests]
-            assert len(sent) == 1 and "[REDACTED]" in sent[0], "the model was not sent the redacted question"
-            # The key went out, where it belongs, and came back quoted in the 401's message.
-            assert llm.requests[-1].headers["Authorization"] == "Bearer " + secrets.values["groq-api-key"], \
-                "the configured key was not used"
-            llm.api_keys = frozenset({secrets.values["groq-api-key"]})
-            llm.script(Fail(500, message=f"internal error for key {secrets.values['groq-api-key']}"))
-            assert await s.slack_dm(VPN) == 200
-            mention = slack.add_message("CGENERAL", f"<@U0LOREBOT> {VPN}", user="UCAROL")
-            assert await s.slack_event(sig.app_mention(user="UCAROL", channel="CGENERAL", text=mention.text,
-                                                       ts=mention.ts)) == 200
-            assert await s.slack_dm("!status") == 200
-            forged = sig.message_im(user="UCAROL", channel="DCAROL", text=VPN, ts="1700000000.000100")
-            assert await s.slack_event(forged, secret="not-the-signing-secret") == 401
-            assert await s.teams(VPN) == 200
-            assert await s.teams(VPN, token="not.a.jwt") == 401
+        with ServerLog(redactor).attached() as server_log:
+            state = build_state(cfg, redactor)
+            async with TestClient(TestServer(create_app(cfg, state))) as client:
+                s = Scenario(client, slack, connector, issuer, llm, secrets, seen)
+                await s.get("/readyz")
+                # Groq refuses the key, quoting it (a question someone pasted a secret Lore holds
+                # into: the model is not sent the secret); then Groq fails with a 500 echoing the key.
+                pasted = secrets.values["teams-app-password"]
+                await s.webchat(f"How do I get VPN access from my first day? (VPN password {pasted})")
+                sent = [json.dumps(r.body) for r in llm.requests]
+                assert len(sent) == 1 and "[REDACTED]" in sent[0], "the model was not sent the redacted question"
+                # The key went out, where it belongs, and came back quoted in the 401's message.
+                assert llm.requests[-1].headers["Authorization"] == "Bearer " + secrets.values["groq-api-key"], \
+                    "the configured key was not used"
+                llm.api_keys = frozenset({secrets.values["groq-api-key"]})
+                llm.script(Fail(500, message=f"internal error for key {secrets.values['groq-api-key']}"))
+                assert await s.slack_dm(VPN) == 200
+                mention = slack.add_message("CGENERAL", f"<@U0LOREBOT> {VPN}", user="UCAROL")
+                assert await s.slack_event(sig.app_mention(user="UCAROL", channel="CGENERAL", text=mention.text,
+                                                           ts=mention.ts)) == 200
+                assert await s.slack_dm("!status") == 200
+                forged = sig.message_im(user="UCAROL", channel="DCAROL", text=VPN, ts="1700000000.000100")
+                assert await s.slack_event(forged, secret="not-the-signing-secret") == 401
+                assert await s.teams(VPN) == 200
+                assert await s.teams(VPN, token="not.a.jwt") == 401
 
-            async def answered() -> bool:
-                return (len([m for m in slack.messages("DCAROL") if m.user == "U0LOREBOT"]) >= 2
-                        and bool(slack.messages("CGENERAL", thread_ts=mention.ts))
-                        and bool(connector.messages("a:hyg-carol")))
-            await until(answered, "the Slack and Teams answers")
-            assert await s.feedback() == 200
-            assert (await s.get("/readyz"))[0] == 200
+                async def answered() -> bool:
+                    return (len([m for m in slack.messages("DCAROL") if m.user == "U0LOREBOT"]) >= 2
+                            and bool(slack.messages("CGENERAL", thread_ts=mention.ts))
+                            and bool(connector.messages("a:hyg-carol")))
+                await until(answered, "the Slack and Teams answers")
+                assert await s.feedback() == 200
+                assert (await s.get("/readyz"))[0] == 200
 
-            # The vault goes away; once the cache is past its age, reads fail closed.
-            proxy.cut()
-            await asyncio.sleep(CACHE_SECONDS + 0.3)
-            question = slack.add_message("DCAROL", VPN, user="UCAROL")
-            assert await s.slack_event(sig.message_im(user="UCAROL", channel="DCAROL", text=VPN, ts=question.ts)) == 503
-            status, body = await s.get("/readyz")
-            assert status == 503 and json.loads(body)["checks"]["secrets"].startswith("error"), body
-            assert (await s.webchat(VPN))["fell_back"] is True
+                # The vault goes away; once the cache is past its age, reads fail closed.
+                proxy.cut()
+                await asyncio.sleep(CACHE_SECONDS + 0.3)
+                question = slack.add_message("DCAROL", VPN, user="UCAROL")
+                assert await s.slack_event(sig.message_im(user="UCAROL", channel="DCAROL", text=VPN, ts=question.ts)) == 503
+                status, body = await s.get("/readyz")
+                assert status == 503 and json.loads(body)["checks"]["secrets"].startswith("error"), body
+                assert (await s.webchat(VPN))["fell_back"] is True
 
-            # Back again: the same server recovers, nothing rebuilt.
-            proxy.cut(False)
+                # Back again: the same server recovers, nothing rebuilt.
+                proxy.cut(False)
 
-            async def ready() -> bool:
-                await s.slack_dm(VPN)
-                return (await s.get("/readyz"))[0] == 200
-            await until(ready, "ready again after the vault came back")
-            seen.add("/metrics", (await s.get("/metrics"))[1])
-            await state.audit.drain()  # type: ignore[union-attr]
-            for call in slack.calls():
-                seen.add(f"posted to Slack {call.method}", json.dumps({k: v for k, v in call.args.items()
-                                                                       if k != "token"}))
-            for message in connector.messages("a:hyg-carol"):
-                seen.add("posted to Teams", json.dumps(message))
-            for request in llm.requests:  # its Authorization header is where the key belongs
-                seen.add("sent to Groq (body)", json.dumps(request.body))
-    after_server = len(caplog.records)
+                async def ready() -> bool:
+                    await s.slack_dm(VPN)
+                    return (await s.get("/readyz"))[0] == 200
+                await until(ready, "ready again after the vault came back")
+                seen.add("/metrics", (await s.get("/metrics"))[1])
+                await state.audit.drain()  # type: ignore[union-attr]
+                for call in slack.calls():
+                    seen.add(f"posted to Slack {call.method}", json.dumps({k: v for k, v in call.args.items()
+                                                                           if k != "token"}))
+                for message in connector.messages("a:hyg-carol"):
+                    seen.add("posted to Teams", json.dumps(message))
+                for request in llm.requests:  # its Authorization header is where the key belongs
+                    seen.add("sent to Groq (body)", json.dumps(request.body))
 
     code, exported = await asyncio.to_thread(cli, seen, "audit export", "--config", str(config), "audit", "export")
     assert code == 0
@@ -396,8 +422,8 @@ async def test_no_secret_leaves_lore_in_a_whole_scenario(
     pasted_row = [d for d in questions if "VPN password" in d.get("question", "")]
     assert question_text == "hash" or "[REDACTED]" in pasted_row[0]["question"]
 
-    assert cli_records and after_server > server_records
-    found = sweep(secrets, seen, caplog.records, range(server_records, after_server), redactor, tmp_path / "data")
+    assert cli_records
+    found = sweep(secrets, seen, caplog.records, server_log, tmp_path / "data")
     assert found == [], found
 
 
@@ -427,56 +453,68 @@ async def test_tokens_lore_writes_to_the_vault_never_leave_it(
         cfg = load_config(config)
         cfg.slack.enabled, cfg.slack.api_url, cfg.slack.client_id = True, slack.api_url, CLIENT_ID
         redactor = Redactor()
-        state = build_state(cfg, redactor)
-        server_records = len(caplog.records)
-        async with TestClient(TestServer(create_app(cfg, state))) as client:
-            start = await client.get("/slack/install", allow_redirects=False)
-            body = await seen.response("install", start)
-            link = re.search(r'href="(https://slack\.com/oauth/v2/authorize[^"]+)"', body)
-            location = start.headers.get("Location") or (link.group(1).replace("&amp;", "&") if link else "")
-            oauth_state = parse_qs(urlparse(location).query)["state"][0]
-            slack.grant_code("code-1", team_id=OAUTH_TEAM, installer="UERIN", scopes=BOT_SCOPES)
-            done = await client.get(f"/slack/oauth_redirect?code=code-1&state={oauth_state}", allow_redirects=False,
-                                    cookies={k: v.value for k, v in start.cookies.items()})
-            assert done.status == 200, await seen.response("oauth redirect", done)
-            await seen.response("oauth redirect", done)
-            (exchange,) = slack.calls("oauth.v2.access")
-            issued = str(exchange.response["access_token"])
-            secrets.values["installed bot token"] = issued
-            stored = bao.root.secrets.kv.v2.list_secrets(path=prefix, mount_point="secret")["data"]["keys"]
-            [name] = [k for k in stored if k.startswith("slack-bot-token-")]  # written to the vault
-            assert bao.root.secrets.kv.v2.read_secret_version(
-                path=f"{prefix}/{name}", mount_point="secret", raise_on_deleted_version=True)["data"]["data"] == {"value": issued}
-
-            slack.add_channel("DERIN", is_im=True, members=["UERIN"], team_id=OAUTH_TEAM)
-            question = slack.add_message("DERIN", VPN, user="UERIN")
-            event = sig.message_im(user="UERIN", channel="DERIN", text=VPN, ts=question.ts, team=OAUTH_TEAM)
-            signed = sig.signed_event(event, secrets.values["slack-signing-secret"], team_id=OAUTH_TEAM)
-            await seen.response("slack event", await client.post("/slack/events", data=signed.body,
-                                                                 headers=signed.headers))
-
-            async def answered() -> bool:
-                return any(c.ok for c in slack.calls("chat.update"))
-            await until(answered, "the answer in the installed workspace")  # the stand-in took the token
-            uninstall = sig.signed_event({"type": "app_uninstalled"}, secrets.values["slack-signing-secret"],
-                                         team_id=OAUTH_TEAM)
-            await seen.response("uninstall", await client.post("/slack/events", data=uninstall.body,
-                                                               headers=uninstall.headers))
-
-            async def deleted() -> bool:
-                keys = bao.root.secrets.kv.v2.list_secrets(path=prefix, mount_point="secret")["data"]["keys"]
-                return name not in keys
-            await until(deleted, "the installed token deleted from the vault")
-            seen.add("/metrics", await seen.response("/metrics", await client.get("/metrics")))
-            for call in slack.calls():
-                seen.add(f"posted to Slack {call.method}", json.dumps({k: v for k, v in call.args.items()
-                                                                       if k not in ("token", "client_secret")}))
-    after_server = len(caplog.records)
+        with ServerLog(redactor).attached() as server_log:
+            state = build_state(cfg, redactor)
+            async with TestClient(TestServer(create_app(cfg, state))) as client:
+                await install_answer_uninstall(client, slack, bao, prefix, secrets, seen)
     code, exported = await asyncio.to_thread(cli, seen, "audit export", "--config", str(config), "audit", "export")
     assert code == 0 and exported
     seen.add("audit rows", exported)
-    found = sweep(secrets, seen, caplog.records, range(server_records, after_server), redactor, tmp_path / "data")
+    found = sweep(secrets, seen, caplog.records, server_log, tmp_path / "data")
     assert found == [], found
+
+
+async def install_and_answer(client: TestClient[Any, Any], slack: SlackStandIn, bao: Bao, prefix: str,
+                             secrets: Secrets, seen: Seen) -> str:
+    """/slack/install, Slack's consent, /slack/oauth_redirect; then a question from the new
+    workspace. Returns the vault name the issued bot token was written under."""
+    start = await client.get("/slack/install", allow_redirects=False)
+    body = await seen.response("install", start)
+    link = re.search(r'href="(https://slack\.com/oauth/v2/authorize[^"]+)"', body)
+    location = start.headers.get("Location") or (link.group(1).replace("&amp;", "&") if link else "")
+    oauth_state = parse_qs(urlparse(location).query)["state"][0]
+    slack.grant_code("code-1", team_id=OAUTH_TEAM, installer="UERIN", scopes=BOT_SCOPES)
+    done = await client.get(f"/slack/oauth_redirect?code=code-1&state={oauth_state}", allow_redirects=False,
+                            cookies={k: v.value for k, v in start.cookies.items()})
+    assert done.status == 200, await seen.response("oauth redirect", done)
+    await seen.response("oauth redirect", done)
+    (exchange,) = slack.calls("oauth.v2.access")
+    issued = str(exchange.response["access_token"])
+    secrets.values["installed bot token"] = issued
+    stored = bao.root.secrets.kv.v2.list_secrets(path=prefix, mount_point="secret")["data"]["keys"]
+    [name] = [k for k in stored if k.startswith("slack-bot-token-")]  # written to the vault
+    kept = bao.root.secrets.kv.v2.read_secret_version(path=f"{prefix}/{name}", mount_point="secret",
+                                                      raise_on_deleted_version=True)["data"]["data"]
+    assert kept == {"value": issued}, "the vault does not hold the issued token"
+
+    slack.add_channel("DERIN", is_im=True, members=["UERIN"], team_id=OAUTH_TEAM)
+    question = slack.add_message("DERIN", VPN, user="UERIN")
+    event = sig.message_im(user="UERIN", channel="DERIN", text=VPN, ts=question.ts, team=OAUTH_TEAM)
+    signed = sig.signed_event(event, secrets.values["slack-signing-secret"], team_id=OAUTH_TEAM)
+    await seen.response("slack event", await client.post("/slack/events", data=signed.body, headers=signed.headers))
+
+    async def answered() -> bool:
+        return any(c.ok for c in slack.calls("chat.update"))
+    await until(answered, "the answer in the installed workspace")  # the stand-in took the token
+    return str(name)
+
+
+async def install_answer_uninstall(client: TestClient[Any, Any], slack: SlackStandIn, bao: Bao, prefix: str,
+                                   secrets: Secrets, seen: Seen) -> None:
+    name = await install_and_answer(client, slack, bao, prefix, secrets, seen)
+    uninstall = sig.signed_event({"type": "app_uninstalled"}, secrets.values["slack-signing-secret"],
+                                 team_id=OAUTH_TEAM)
+    await seen.response("uninstall", await client.post("/slack/events", data=uninstall.body,
+                                                       headers=uninstall.headers))
+
+    async def deleted() -> bool:
+        keys = bao.root.secrets.kv.v2.list_secrets(path=prefix, mount_point="secret")["data"]["keys"]
+        return name not in keys
+    await until(deleted, "the installed token deleted from the vault")
+    seen.add("/metrics", await seen.response("/metrics", await client.get("/metrics")))
+    for call in slack.calls():
+        seen.add(f"posted to Slack {call.method}", json.dumps({k: v for k, v in call.args.items()
+                                                               if k not in ("token", "client_secret")}))
 
 
 def test_the_sweep_finds_a_planted_value(tmp_path: Path) -> None:
@@ -488,8 +526,12 @@ def test_the_sweep_finds_a_planted_value(tmp_path: Path) -> None:
         seen = Seen()
         seen.add("here", f"prefix {text} suffix")
         assert leaks(secrets, seen) != [], text
-    redactor = Redactor(["hyg-x-0123abcd"])
-    record = logging.LogRecord("lore.x", logging.INFO, __file__, 1, "token %s", (base64.b64encode(b"hyg-x-0123abcd").decode(),), None)
+    encoded = base64.b64encode(b"hyg-x-0123abcd").decode()
+    server = ServerLog(Redactor(["hyg-x-0123abcd"]))
+    served = logging.LogRecord("lore.x", logging.INFO, __file__, 1, "token %s", (encoded,), None)
+    server.handle(served)
+    command = logging.LogRecord("lore.y", logging.INFO, __file__, 2, "token %s", ("hyg-tok-99",), None)
     (tmp_path / "lore.db-wal").write_bytes(b"\x00page" + key + b"\x00")
-    found = sweep(secrets, Seen(), [record], range(1), redactor, tmp_path)
-    assert set(found) == {"x in log record lore.x:1", "audit-key (the key bytes) in lore.db-wal"}
+    found = sweep(secrets, Seen(), [served, command], server, tmp_path)
+    assert set(found) == {"x in server log line", "vault-token in command log record lore.y:2",
+                          "audit-key (the key bytes) in lore.db-wal"}
