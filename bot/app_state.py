@@ -85,7 +85,7 @@ def build_state(cfg: Config, redactor: Redactor | None = None, *, audit_sink: Au
         runtime.close()
         raise
     secret_failures.auditor = auditor
-    answerer = make_answerer(cfg.llm, secrets.get, secrets.where)
+    answerer = make_answerer(cfg.llm, secrets.get, secrets.where, secrets.redactor.redact)
     redis = None
     if cfg.redis.url:
         import redis.asyncio as aioredis

@@ -15,6 +15,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from core.config import Config
 from core.db import Database, open_database
+from tests.fakes.openbao import bao  # noqa: F401 - the session's OpenBao server, for every test folder
 
 PG_URL = os.environ.get("LORE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"

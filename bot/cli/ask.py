@@ -59,7 +59,7 @@ def cmd_ask(cfg: Config, args: argparse.Namespace) -> int:
     except PrincipalError as exc:
         raise CliError(f"--as: {exc}") from None
     secrets = open_configured_store(cfg, redactor=Redactor())
-    answerer = make_answerer(cfg.llm, secrets.get, secrets.where)  # before the index opens: a bad llm setting leaks nothing
+    answerer = make_answerer(cfg.llm, secrets.get, secrets.where, secrets.redactor.redact)  # before the index opens: a bad llm setting leaks nothing
     rt = Runtime(cfg)
     metrics = Metrics()
     try:

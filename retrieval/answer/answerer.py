@@ -229,9 +229,11 @@ def make_answerer(
     config: LlmConfig,
     secret_lookup: Callable[[str], str | None],
     where: Callable[[str], str] | None = None,
+    redact: Callable[[str], str] | None = None,
 ) -> Answerer:
     """The answerer for ``llm.provider``. Secrets are looked up by name; errors name the
-    secret and, with ``where`` (the secret store's), where to set it; never a value."""
+    secret and, with ``where`` (the secret store's), where to set it; never a value.
+    ``redact`` (the store's redactor): applied to the questions an LLM is sent."""
 
     def set_it(name: str) -> str:
         return f"; set {where(name)}" if where is not None else ""
@@ -259,7 +261,7 @@ def make_answerer(
         from retrieval.answer.groq import GroqProvider
 
         llm = GroqProvider(settings, api_key=key, base_url=config.base_url,
-                           key_source=lambda: secret_lookup(secret))
+                           key_source=lambda: secret_lookup(secret), outbound=redact)
     else:
         if not config.base_url:
             raise ConfigError(
@@ -278,5 +280,6 @@ def make_answerer(
 
         name = config.api_key_secret
         llm = OpenAICompatProvider(settings, base_url=config.base_url, api_key=key,
-                                   key_source=(lambda: secret_lookup(name)) if name else None)
+                                   key_source=(lambda: secret_lookup(name)) if name else None,
+                                   outbound=redact)
     return Answerer(llm, fallback=ExtractiveProvider(), rewriter=llm)

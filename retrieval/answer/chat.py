@@ -107,8 +107,12 @@ class ChatCompletionsProvider(AnswerProvider, abc.ABC):
     _client: Any  # the SDK's async client, built by the subclass
 
     def __init__(self, settings: ChatSettings, *, secrets: Sequence[str] = (),
-                 key_source: Callable[[], str | None] | None = None) -> None:
+                 key_source: Callable[[], str | None] | None = None,
+                 outbound: Callable[[str], str] | None = None) -> None:
         self.settings = settings
+        # What the asker wrote goes through this before it leaves for the provider: a secret
+        # Lore holds (the store's redactor knows it), pasted into a question, stays here.
+        self._outbound = outbound if outbound is not None else (lambda text: text)
         self._secrets = tuple(s for s in secrets if s)
         # Read before each request (the secret store caches it): a key rotated in the vault is
         # used without a restart. None: the key given at construction is used for good.
@@ -152,7 +156,7 @@ class ChatCompletionsProvider(AnswerProvider, abc.ABC):
         await self._client.close()
 
     async def stream(self, question: str, sources: Sequence[Source]) -> AsyncGenerator[str, None]:
-        messages = _as_dicts(build_messages(question, sources))
+        messages = _as_dicts(build_messages(self._outbound(question), sources))
         timeout = self.settings.timeout_seconds
         # Deadline per await, not one `asyncio.timeout` around the generator: a timeout spanning
         # a `yield` would cancel whatever the consumer awaits between deltas.
@@ -178,7 +182,8 @@ class ChatCompletionsProvider(AnswerProvider, abc.ABC):
             await self._close_quietly(chunks)
 
     async def rewrite(self, question: str, earlier_questions: Sequence[str]) -> str:
-        messages = _as_dicts(build_rewrite_messages(question, earlier_questions))
+        messages = _as_dicts(build_rewrite_messages(self._outbound(question),
+                                                    [self._outbound(q) for q in earlier_questions]))
         timeout = min(REWRITE_TIMEOUT_SECONDS, self.settings.timeout_seconds)
         try:
             async with asyncio.timeout(timeout):

@@ -24,8 +24,9 @@ class GroqProvider(ChatCompletionsProvider):
     tokens_param = "max_completion_tokens"
 
     def __init__(self, settings: ChatSettings, *, api_key: str, base_url: str = "",
-                 key_source: Callable[[], str | None] | None = None) -> None:
-        super().__init__(settings, secrets=(api_key,), key_source=key_source)
+                 key_source: Callable[[], str | None] | None = None,
+                 outbound: Callable[[str], str] | None = None) -> None:
+        super().__init__(settings, secrets=(api_key,), key_source=key_source, outbound=outbound)
         # The base URL is always passed so that a stray GROQ_BASE_URL in the environment cannot
         # redirect questions (and the key) somewhere the config does not say.
         self._client = groq.AsyncGroq(

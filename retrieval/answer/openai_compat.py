@@ -28,8 +28,10 @@ class OpenAICompatProvider(ChatCompletionsProvider):
     def __init__(
         self, settings: ChatSettings, *, base_url: str, api_key: str | None = None,
         key_source: Callable[[], str | None] | None = None,
+        outbound: Callable[[str], str] | None = None,
     ) -> None:
-        super().__init__(settings, secrets=(api_key,) if api_key else (), key_source=key_source)
+        super().__init__(settings, secrets=(api_key,) if api_key else (), key_source=key_source,
+                         outbound=outbound)
         self._client = openai.AsyncOpenAI(
             api_key=api_key or UNUSED_KEY,
             base_url=base_url,

