@@ -103,7 +103,7 @@ def build_state(cfg: Config, redactor: Redactor | None = None, *, audit_sink: Au
     admin = admin_commands(runtime, auditor.sink, sync=trigger)
     conversation = conversation_service(runtime, answerer, identities=surfaces, audiences=surfaces,
                                         rate_limiter=limiter, threads=threads, metrics=metrics, audit=auditor,
-                                        admin=admin)
+                                        admin=admin, redact=secrets.redactor.redact)
     state = AppState(cfg, runtime, secrets, metrics, answerer, conversation, surfaces, redis, audit=auditor,
                      sync_trigger=trigger)
     context = SurfaceContext(cfg, secrets, runtime.db, conversation, metrics, redis, state.answering, auditor)

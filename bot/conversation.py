@@ -90,6 +90,7 @@ class ConversationService:
         stale_after_days: int = 365,
         relevance: RelevanceGate | None = None,
         audit: Auditor | None = None,
+        redact: Callable[[str], str] = lambda text: text,
         admin: AdminCommands | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -105,6 +106,7 @@ class ConversationService:
         self.stale_after_days = stale_after_days
         self.relevance = relevance  # None: every permitted hit goes to the answerer
         self.audit = audit  # None: nothing recorded (tests of other behaviour)
+        self.redact = redact  # the secret store's redactor, for what is kept beyond the answer
         self.admin = admin  # None: a message starting with "!" is an ordinary question
         self.now = now
         # Retrieval (query embedding + index searches) is CPU-bound and slow next to everything
@@ -246,7 +248,9 @@ class ConversationService:
                 now = time.perf_counter()
                 self.metrics.observe("answer", now - t_answer)
                 self.metrics.observe("total", now - started)
-                await self.threads.remember(thread_key, question)
+                # Thread memory may be Redis, shared and persisted: a secret pasted into a
+                # question is kept there masked, as in the logs.
+                await self.threads.remember(thread_key, self.redact(question))
                 closest_hits = [] if final.found_sources else list(hits)
                 facts = await self._facts([c.document_id for c in final.citations] + [h.document_id for h in closest_hits])
                 citations = tuple(replace(c, updated_at=facts[c.document_id].updated_at) if c.document_id in facts else c

@@ -4,6 +4,7 @@ the server and ``lore ask``; the caller brings who is asking and the per-process
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.audit import Auditor
@@ -36,6 +37,7 @@ def conversation_service(
     search_workers: int = 0,
     audit: Auditor | None = None,
     admin: AdminCommands | None = None,
+    redact: Callable[[str], str] = lambda text: text,
 ) -> ConversationService:
     """``admin``: the admin commands (bot.admin.admin_commands, with the audit sink); None: a
     message starting with "!" is answered as a question."""
@@ -58,4 +60,5 @@ def conversation_service(
         search_workers=search_workers,
         audit=audit,
         admin=admin,
+        redact=redact,
     )

@@ -21,6 +21,7 @@ from core.audit.events import AuditEvent
 from core.db import Database
 from core.ratelimit import InProcessRateLimiter
 from core.secrets import EnvSecretStore
+from core.secrets.redaction import Redactor
 from core.sections import AuditConfig
 from retrieval.runtime import Runtime
 from retrieval.search import Mode
@@ -135,3 +136,13 @@ async def test_many_concurrent_askers_leave_one_complete_verifiable_chain(runtim
     recorded = sorted(str(r.details) for r in iter_events(database) if r.kind == "question")
     assert len(recorded) == len(turns)
     assert all(f"({n})" in "".join(recorded) for n in range(len(turns)))
+
+
+async def test_thread_memory_keeps_a_pasted_secret_masked(runtime: Runtime) -> None:
+    redactor = Redactor()
+    redactor.register("hunter2-very-secret-value", name="slack-bot-token")
+    svc = service(runtime)
+    svc.redact = redactor.redact
+    await final(svc, turn(CAROL.email, "does hunter2-very-secret-value open the VPN?", thread="tm"))
+    [kept] = await svc.threads.questions(f"test:w1:c1:tm:{CAROL.email}")
+    assert "hunter2-very-secret-value" not in kept and "[REDACTED]" in kept
