@@ -56,6 +56,26 @@ Documented behaviour covered (learn.microsoft.com/graph/...):
 - Throttling (/graph/throttling): :meth:`throttle` answers the next requests 429 (or 503) with
   ``Retry-After``; errors in Graph's ``{"error": {"code", "message", "innerError"}}`` shape.
 
+- ``file.hashes.quickXorHash`` (learn.microsoft.com/onedrive/developer/code-snippets/quickxorhash)
+  on files, in delta too; a permission change logs the item (new ``eTag``, same hash and
+  ``lastModifiedDateTime``) -- sharing changes appear in delta (driveitem-delta, "Scanning
+  permissions hierarchies"); site-level grants and group memberships do not.
+
+Test controls (the shared control API, plus extras marked +): ``SharePointStandIn(entra,
+tenant, host)``, ``start``/``stop``/context manager, ``graph_url``, ``rest_url``, ``calls``
+(every request: (method, path with query)), ``throttle(count, status, retry_after)``,
+``add_site(path, title)`` -> :class:`Site` (``id``, ``default``, ``owners``/``members``/
+``visitors``, ``add_library``, ``add_site_group``, ``set_group_members``, ``grant``, + ``revoke``,
+``add_page`` -> :class:`Page` (+ ``update``), + ``delete_page``); :class:`Library`
+(``add_folder``, ``add_file``, ``edit``, ``delete``, ``move``, + ``rename``, ``copy_in``, +
+``item(path)``); :class:`Item` (``break_inheritance(copy)``, ``grant``, + ``revoke``,
++ ``reset_inheritance``, ``share_link(scope, users)``, + ``remove_link``); principals
+``"user:<email>"``, ``"aad:<object id>"``, a site group, + ``"everyone"`` (Everyone except
+external users); ``add_aad_group(id, members, nested, + display_name)``, ``grant_app``,
+``grant_app_site``, ``expire_delta_tokens(lib)``, + ``expire_download_urls()``, +
+``page_size`` (delta/pages default page), + ``max_page_size`` (caps ``$top``), +
+``rest_page_size``, + ``download_lifetime`` (seconds).
+
 Not covered: writes through the API, ``Prefer`` headers of delta, ``$filter``, list items API,
 Range requests, versions, the recycle bin, ``roles`` claims in tokens (grants are looked up at
 request time, so a grant takes effect without a new token).

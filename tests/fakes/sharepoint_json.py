@@ -103,7 +103,7 @@ def item_json(item: Item, *, in_delta: bool, select: set[str] | None = None) -> 
         body["folder"] = {"childCount": len(item.children)}
     else:
         mime = mimetypes.guess_type(item.name)[0] or "application/octet-stream"
-        body["file"] = {"mimeType": mime}
+        body["file"] = {"mimeType": mime, "hashes": {"quickXorHash": item.quick_xor_hash}}
     if item.links:
         body["shared"] = {"scope": "anonymous" if any(k.scope == "anonymous" for k in item.links)
                           else "organization" if any(k.scope == "organization" for k in item.links) else "users"}

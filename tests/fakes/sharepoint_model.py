@@ -17,8 +17,11 @@ drives delta).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import functools
 import itertools
+import operator
 import threading
 import uuid
 from collections.abc import Iterator
@@ -52,6 +55,22 @@ def now() -> dt.datetime:
 
 def iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def quick_xor_hash(data: bytes) -> str:
+    """OneDrive's QuickXorHash (learn.microsoft.com/onedrive/developer/code-snippets/
+    quickxorhash): each byte XORed into a 160-bit register at a bit offset advancing by 11 and
+    wrapping, then the length (64-bit little-endian) XORed into the last 8 bytes; base64. The
+    offsets repeat every 160 bytes, so bytes 160 apart are XORed together first."""
+    register = 0
+    for start in range(min(160, len(data))):
+        byte = functools.reduce(operator.xor, data[start::160], 0)
+        shifted = byte << (start * 11 % 160)
+        register ^= (shifted & ((1 << 160) - 1)) | (shifted >> 160)
+    out = bytearray(register.to_bytes(20, "little"))
+    for offset, value in enumerate(len(data).to_bytes(8, "little")):
+        out[12 + offset] ^= value
+    return base64.b64encode(bytes(out)).decode("ascii")
 
 
 def user_id(email: str) -> str:
@@ -118,6 +137,13 @@ class Item(Securable):
     children: dict[str, Item] = field(default_factory=dict)
     unique: list[tuple[Principal, str]] | None = None
     links: list[SharingLink] = field(default_factory=list)
+    _hash: tuple[int, str] = (0, "")
+
+    @property
+    def quick_xor_hash(self) -> str:
+        if self._hash[0] != self.content_version:
+            self._hash = (self.content_version, quick_xor_hash(self.content))
+        return self._hash[1]
 
     @property
     def path(self) -> str:

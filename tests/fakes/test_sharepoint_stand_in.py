@@ -288,3 +288,18 @@ def test_holds_twenty_thousand_files(sp: SharePointStandIn, graph: httpx.Client)
     assert len(first["value"]) == 500 and "@odata.nextLink" in first
     items, _, pages = _delta(graph, first["@odata.nextLink"])
     assert len(items) + 500 == 20_051 and pages == 40  # 41 pages of 500 in all
+
+
+def test_permission_change_shows_in_delta_without_a_content_change(sp: SharePointStandIn, graph: httpx.Client) -> None:
+    lib = sp.add_site("/sites/hr").default
+    item = lib.add_file("hello.txt", b"hello world")
+    items, link, _ = _delta(graph, f"/drives/{lib.id}/root/delta")
+    before = next(i for i in items if i["id"] == item.id)
+    assert before["file"]["hashes"]["quickXorHash"] == "aCgDG9jwBhDc4Q1yawMZAAAAAAA="  # the docs' algorithm
+    item.break_inheritance(copy=True)
+    after = _delta(graph, link)[0]
+    assert [a["id"] for a in after] == [item.id]
+    assert after[0]["eTag"] != before["eTag"]
+    same = ("lastModifiedDateTime", "size")
+    assert {k: after[0][k] for k in same} == {k: before[k] for k in same}
+    assert after[0]["file"]["hashes"] == before["file"]["hashes"]
