@@ -161,6 +161,8 @@ def test_content_redirects_to_an_expiring_preauthenticated_url(sp: SharePointSta
     assert r.status_code == 302
     target = r.headers["Location"]
     assert httpx.get(target).content == item.content  # no Authorization needed
+    assert httpx.get(target, headers={"Authorization": "Bearer not-checked"}).content == item.content
+    assert graph.get(f"/sites/{lib.site.id}/drive").json()["id"] == lib.id
     sp.expire_download_urls()
     assert httpx.get(target).status_code == 401
 
