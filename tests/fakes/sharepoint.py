@@ -32,7 +32,8 @@ Documented behaviour covered (learn.microsoft.com/graph/...):
   token encodes a position in the drive's change log; the latest state of each changed item,
   once; ``deleted`` facet (no ``name``); no ``parentReference.path`` and no ``cTag`` (the docs'
   OneDrive for Business table); a folder move returns the folder only; ``token=latest``;
-  ``$select`` (``id`` and ``deleted`` always). After :meth:`expire_delta_tokens` an older token
+  ``$select`` (``id`` and ``deleted`` always); parents before children (a moved folder is sent
+  ahead of its first descendant, once); a page may exceed ``$top`` by those folders. After :meth:`expire_delta_tokens` an older token
   answers 410 Gone, ``{"error": {"code": "resyncRequired", "innerError": {"code":
   "resyncChangesApplyDifferences"}}}`` and ``Location`` = a fresh enumeration's URL.
 - ``GET /drives/{id}/items/{item-id}/content`` (driveitem-get-content): 302 to a

@@ -83,6 +83,7 @@ class GraphHandlers(SharePointCore):
             epoch = lib.epoch
             if state:
                 start, end, cursor, epoch = (int(state[k]) for k in ("s", "e", "c", "g"))
+                round_id = state.get("r", "")
             elif token is not None:
                 try:
                     drive, generation, position = unb64(token).split(";")
@@ -92,8 +93,10 @@ class GraphHandlers(SharePointCore):
                 if drive != lib.id:
                     return graph_error(400, "invalidRequest", "The delta token is for another drive.")
                 end, cursor = len(lib.log), start
+                round_id = secrets.token_hex(8)
             else:
                 start, end, cursor = 0, len(lib.log), 0
+                round_id = secrets.token_hex(8)
             if epoch != lib.epoch:
                 fresh = f"{self.graph_url}/drives/{lib.id}/root/delta"
                 return graph_error(410, "resyncRequired", "Resync required. Replace any local items with the server's "
@@ -101,12 +104,16 @@ class GraphHandlers(SharePointCore):
                               "local changes when you last sync'd.", {"Location": fresh},
                               inner={"code": "resyncChangesApplyDifferences"})
             select = set(request.query["$select"].split(",")) if "$select" in request.query else None
-            items, cursor = lib.delta_page(start, end, cursor, top)
+            early = lib.rounds.get(round_id, set())  # kept until the round ends: a retried page sees it
+            items, cursor = lib.delta_page(start, end, cursor, top, early)
             body: dict[str, Any] = {"@odata.context": f"{self.graph_url}/$metadata#Collection(driveItem)",
                                     "value": [js.item_json(i, in_delta=True, select=select) for i in items]}
             if cursor < end:
-                body["@odata.nextLink"] = self._next(request, s=start, e=end, c=cursor, g=epoch)
+                body["@odata.nextLink"] = self._next(request, s=start, e=end, c=cursor, g=epoch, r=round_id)
+                if early:
+                    lib.rounds[round_id] = early
             else:
+                lib.rounds.pop(round_id, None)
                 body["@odata.deltaLink"] = self._delta_link(lib, end)
             return web.json_response(body)
 

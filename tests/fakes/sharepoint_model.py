@@ -220,14 +220,17 @@ class Library:
         self.created = now()
         self._ids = itertools.count(1)
         self.items: dict[str, Item] = {}
+        self.by_number: dict[int, Item] = {}  # list item id -> item, for REST's items(N)
         self.log: list[str] = []  # item ids; the index is the change's sequence number
         self.epoch = 0  # delta tokens (and next links) of an older epoch answer 410
+        self.rounds: dict[str, set[str]] = {}  # delta round id -> folders sent ahead of their turn
         self.root = self._new(None, "root", True)
 
     def _new(self, parent: Item | None, name: str, folder: bool, **kw: Any) -> Item:
         number = next(self._ids)
         item = Item(self, f"01{uuid.uuid4().hex.upper()[:30]}{number:06d}"[-38:], number, name, parent, folder, **kw)
         self.items[item.id] = item
+        self.by_number[number] = item
         if parent is not None:
             parent.children[name.lower()] = item
         self._log(item)
@@ -338,14 +341,27 @@ class Library:
             node = node.parent
         return self.site.unique, None
 
-    def delta_page(self, start: int, end: int, cursor: int, top: int) -> tuple[list[Item], int]:
+    def delta_page(self, start: int, end: int, cursor: int, top: int,
+                   early: set[str]) -> tuple[list[Item], int]:
         """Items whose last change lies in ``[start, end)``, scanning the log from ``cursor``:
-        (up to ``top`` items, the next cursor; ``end`` when the round is done)."""
+        (about ``top`` items, the next cursor; ``end`` when the round is done). A folder whose
+        own last change comes later in the round (it was moved) is sent before its first
+        descendant instead, and remembered in ``early`` (the round's state) to skip it there:
+        parents precede children, as in the service's hierarchical enumeration."""
         found: list[Item] = []
         position = max(cursor, start)
         while position < end and len(found) < top:
             item = self.items[self.log[position]]
-            if item.last_seq == position:
+            if item.last_seq == position and item.id not in early:
+                ahead = []
+                node = item.parent
+                while node is not None and not item.deleted:
+                    if position < node.last_seq < end and node.id not in early:
+                        ahead.append(node)
+                    node = node.parent
+                for ancestor in reversed(ahead):
+                    early.add(ancestor.id)
+                    found.append(ancestor)
                 found.append(item)
             position += 1
         return found, position

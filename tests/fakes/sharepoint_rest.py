@@ -67,8 +67,8 @@ class RestHandlers(SharePointCore):
             if lib is None:
                 return rest_error(404, "-1, System.ArgumentException", "List does not exist.")
             number = int(match.group(2))
-            item = next((i for i in lib.items.values() if i.list_item_id == number and not i.deleted), None)
-            if item is None:
+            item = lib.by_number.get(number)
+            if item is None or item.deleted:
                 return rest_error(404, "-2147024809, System.ArgumentException", "Item does not exist. "
                                    "It may have been deleted by another user.")
             if match.group(3):

@@ -137,6 +137,12 @@ def test_delta_pages_and_changes(sp: SharePointStandIn, graph: httpx.Client) -> 
     lib.move(lib.item("Policies"), "Archive")
     moved, _, _ = _delta(graph, link3)
     assert [m["name"] for m in moved] == ["Policies"]
+    # a fresh enumeration sends a moved folder before its children, whatever the log's order
+    enumerated, _, _ = _delta(graph, f"/drives/{lib.id}/root/delta?$top=2")
+    order = [e["id"] for e in enumerated]
+    policies = lib.item("Archive/Policies")
+    assert order.index(policies.id) < order.index(files[0].id)
+    assert order.index(archive.id) < order.index(policies.id) and len(order) == len(set(order))
     latest = graph.get(f"/drives/{lib.id}/root/delta", params={"token": "latest"}).json()
     assert latest["value"] == [] and "@odata.deltaLink" in latest
 
