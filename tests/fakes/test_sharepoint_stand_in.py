@@ -311,3 +311,20 @@ def test_permission_change_shows_in_delta_without_a_content_change(sp: SharePoin
     same = ("lastModifiedDateTime", "size")
     assert {k: after[0][k] for k in same} == {k: before[k] for k in same}
     assert after[0]["file"]["hashes"] == before["file"]["hashes"]
+
+
+def test_rest_checks_signature_tenant_and_grant(entra: EntraStandIn, sp: SharePointStandIn) -> None:
+    sp.add_site("/sites/hr")
+    url, accept = f"{sp.rest_url}/sites/hr/_api/web", {"Accept": "application/json;odata=nometadata"}
+    missing = httpx.get(url, headers=accept)
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith("Bearer realm=")
+    forged, _ = EntraStandIn().mint_access_token(TENANT, APP, "https://contoso.sharepoint.com", credential="certificate")
+    assert httpx.get(url, headers={**accept, "Authorization": "Bearer " + forged}).status_code == 401
+    other_tenant, _ = entra.mint_access_token("other-tenant", APP, "https://contoso.sharepoint.com",
+                                              credential="certificate")
+    assert httpx.get(url, headers={**accept, "Authorization": "Bearer " + other_tenant}).status_code == 401
+    good = {**accept, "Authorization": "Bearer " + _token(entra, SP_SCOPE)}
+    denied = httpx.get(url, headers=good)
+    assert denied.status_code == 403 and "UnauthorizedAccessException" in denied.json()["odata.error"]["code"]
+    sp.grant_app_site(APP, sp.sites["/sites/hr"], "read")
+    assert httpx.get(url, headers=good).json()["ServerRelativeUrl"] == "/sites/hr"
