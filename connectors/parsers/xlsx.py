@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import openpyxl
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from .ooxml_limits import XLSX_LIMITS, check_package
 from .parsed import Outline, Parsed, ParseError, describe
@@ -66,9 +67,11 @@ class _Budget:
 def parse_xlsx(relpath: str, data: bytes) -> Parsed:
     check_package(data, XLSX_LIMITS)
     try:
-        workbook = openpyxl.load_workbook(
+        reader = _VisibleSheetsReader(
             io.BytesIO(data), read_only=True, data_only=True, keep_links=False
         )
+        reader.read()
+        workbook = reader.wb
     except Exception as exc:  # openpyxl/zipfile/lxml raise many types on corrupt input
         raise ParseError(f"not a readable XLSX: {describe(exc)}") from exc
     try:
@@ -88,6 +91,31 @@ def parse_xlsx(relpath: str, data: bytes) -> Parsed:
         raise ParseError(f"not a readable XLSX: {describe(exc)}") from exc
     finally:
         workbook.close()  # read-only workbooks keep the archive open until closed
+
+
+class _UnsizedSheet(ReadOnlyWorksheet):  # type: ignore[misc]
+    """A read-only worksheet that skips openpyxl's look for the ``<dimension>`` element at
+    load: in a sheet without one (Excel writes it; some generators do not) that look parses
+    the whole sheet before the first row is read, 20 s for a million rows, outside any budget
+    here. The parser reads rows as they come (``reset_dimensions``), so the size is unused."""
+
+    def _get_size(self) -> None:
+        pass
+
+
+class _VisibleSheetsReader(ExcelReader):  # type: ignore[misc]
+    """openpyxl's reader (what ``load_workbook`` runs, read-only), making _UnsizedSheets of the
+    visible worksheets only: hidden ones and chart sheets are never opened. Written against
+    openpyxl 3.1's ``ExcelReader.read_worksheets``; a test fails if a release changes it."""
+
+    def read_worksheets(self) -> None:
+        for sheet, rel in self.parser.find_sheets():
+            if rel.target not in self.valid_files or "chartsheet" in rel.Type:
+                continue
+            if (sheet.state or "visible") != "visible":
+                continue
+            worksheet = _UnsizedSheet(self.wb, sheet.name, rel.target, self.shared_strings)
+            self.wb._sheets.append(worksheet)
 
 
 def _add_sheet(outline: Outline, sheet: Any, budget: _Budget) -> None:
