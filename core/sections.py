@@ -14,7 +14,6 @@ ServerMode = Literal["production", "development"]
 TeamsAppType = Literal["single-tenant", "multi-tenant"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
-
 @dataclass
 class DatabaseConfig:
     # Empty means SQLite at <data_dir>/lore.db. PostgreSQL: postgresql+psycopg://user@host/db
@@ -79,9 +78,7 @@ class FilesConfig:
 
 @dataclass
 class AnswersConfig:
-    stale_after_days: int = (
-        365  # all cited pages older: the answer says so, with the date; 0: never
-    )
+    stale_after_days: int = 365  # all cited pages older: the answer says so, with the date; 0: never
     # The relevance gate (retrieval/relevance.py): a question whose best permitted passages score
     # below this (dense similarity + share of the question's words, 0 to 2) gets the honest "couldn't
     # find" reply and the closest pages, without asking any answer provider. 0: never abstain.
@@ -192,9 +189,7 @@ class AdminsConfig:
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 3978
-    mode: ServerMode = (
-        "production"  # or "development" (make run): allows the web chat and env secrets
-    )
+    mode: ServerMode = "production"  # or "development" (make run): allows the web chat and env secrets
     shutdown_timeout_seconds: float = 30.0  # answers in flight get this long to finish
     log_level: LogLevel = "INFO"
 
@@ -225,7 +220,6 @@ class TeamsConfig:
     identity_cache_seconds: float = 600.0  # a user's email and groups from Graph
     # Endpoint overrides (a proxy or test stand-ins); empty: Microsoft's public cloud.
     openid_metadata_url: str = ""  # Bot Framework's OpenID configuration (inbound tokens)
-    authority_url: str = (
-        ""  # Microsoft Entra login (outbound tokens), https://login.microsoftonline.com
-    )
+    authority_url: str = ""  # Microsoft Entra login (outbound tokens), https://login.microsoftonline.com
     graph_url: str = ""  # Microsoft Graph, https://graph.microsoft.com/v1.0
+
