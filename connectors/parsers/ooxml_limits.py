@@ -11,7 +11,8 @@ python-docx, which loads and parses every part at once. So before it sees the by
 - every entry is then inflated for real, in 64 KB steps that are discarded as they go, because
   declared sizes can lie; inflating stops at the first cap exceeded, and an entry whose real
   size differs from its declared one is refused (zipfile would trust the declaration);
-- paragraphs (or whatever element a format counts) are counted while the XML streams past.
+- paragraphs (or whatever element a format counts) are counted while the XML streams past;
+- parts the parser streams (XLSX worksheets) may be larger, and their nesting is capped.
 
 Memory stays at a few chunks whatever the file; time is bounded by the caps.
 """
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from .parsed import ParseError
+from .xml_depth import DepthGauge
 
 _MB = 1024 * 1024
 _CHUNK = 64 * 1024
@@ -53,9 +55,10 @@ class OoxmlLimits:
     element_label: str  # "paragraphs"
     max_elements: int
     # XML parts the parser streams instead of loading whole (XLSX worksheets), by name prefix,
-    # and their larger cap; empty: none.
+    # their larger size cap and their nesting cap (xml_depth.DepthGauge); empty: none.
     streamed_prefix: str = ""
     max_streamed_part_bytes: int = 0
+    max_streamed_depth: int = 0
 
 
 # A real large handbook (500 pages, 20,000 paragraphs, a hundred tables, screenshots) is a
@@ -109,6 +112,7 @@ XLSX_LIMITS = OoxmlLimits(
     max_elements=4_000_000,  # four sheets of Excel's 1,048,576 rows
     streamed_prefix="xl/worksheets/",
     max_streamed_part_bytes=384 * _MB,
+    max_streamed_depth=100,  # a worksheet nests about 8 deep (worksheet, sheetData, row, c, is, r, t)
 )
 
 
@@ -162,11 +166,14 @@ def _check_declared(info: zipfile.ZipInfo, limits: OoxmlLimits) -> None:
 
 def _check_real_sizes(data: memoryview, infos: list[zipfile.ZipInfo], limits: OoxmlLimits) -> None:
     counter = _ElementCounter(limits.element)
+    gauge = DepthGauge()
     total = 0
     for info in infos:
         cap = _xml_cap(info, limits)
         xml = cap is not None
+        streamed = xml and _streamed(info, limits)
         counter.start_part()
+        gauge.start_part()
         size = 0
         for chunk in _inflate(data, info, limits):
             size += len(chunk)
@@ -186,6 +193,8 @@ def _check_real_sizes(data: memoryview, infos: list[zipfile.ZipInfo], limits: Oo
                     limits,
                     f"its XML holds more than {limits.max_elements:,} {limits.element_label} (cap)",
                 )
+            if streamed:
+                _check_depth(info, gauge.feed(chunk), limits)
         if size != info.file_size:
             # zipfile would trust the declaration and inflate whatever the entry really holds.
             _refuse(
@@ -193,6 +202,16 @@ def _check_real_sizes(data: memoryview, infos: list[zipfile.ZipInfo], limits: Oo
                 f"{info.filename} declares {info.file_size:,} bytes uncompressed but holds "
                 f"{size:,}: its zip headers lie",
             )
+
+
+def _check_depth(info: zipfile.ZipInfo, depth: int | None, limits: OoxmlLimits) -> None:
+    if depth is None:
+        _refuse(limits, f"{info.filename} holds XML comments or CDATA, which hide its structure")
+    if depth > limits.max_streamed_depth:
+        _refuse(
+            limits,
+            f"{info.filename} nests its XML more than {limits.max_streamed_depth} levels deep (cap)",
+        )
 
 
 def _inflate(data: memoryview, info: zipfile.ZipInfo, limits: OoxmlLimits) -> Iterator[bytes]:
@@ -255,9 +274,11 @@ def _xml_cap(info: zipfile.ZipInfo, limits: OoxmlLimits) -> int | None:
     """The size cap of an XML part; None for other entries (media), which only the total caps."""
     if not info.filename.lower().endswith(_XML_SUFFIXES):
         return None
-    if limits.streamed_prefix and info.filename.startswith(limits.streamed_prefix):
-        return limits.max_streamed_part_bytes
-    return limits.max_xml_part_bytes
+    return limits.max_streamed_part_bytes if _streamed(info, limits) else limits.max_xml_part_bytes
+
+
+def _streamed(info: zipfile.ZipInfo, limits: OoxmlLimits) -> bool:
+    return bool(limits.streamed_prefix) and info.filename.startswith(limits.streamed_prefix)
 
 
 def _mb(size: int) -> str:
