@@ -9,8 +9,9 @@ from core.models import Section
 def test_headings_carry_across_web_parts_and_tables_keep_their_rows() -> None:
     parts = [
         "<h2>Leave</h2><p>Everyone gets <strong>28 days</strong>.</p>",
-        "<p>Ask your manager first.</p>"  # no heading of its own: still under "Leave"
-        "<table><tr><th>Grade</th><th>Days</th></tr><tr><td>A</td><td>28</td></tr></table>",
+        # No heading of its own: still under "Leave".
+        "<p>Ask your manager first.</p><table><tr><th>Grade</th><th>Days</th></tr>"
+        + "<tr><td>A</td><td>28</td></tr></table>",
         "<h3>Carry-over</h3><ul><li>Up to 5 days</li><li>By March</li></ul>",
         "<h2>Sick leave</h2><p>Call before 10:00.</p><script>alert(1)</script>",
     ]
