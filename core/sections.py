@@ -67,7 +67,9 @@ class SearchConfig:
 @dataclass
 class FilesConfig:
     max_file_mb: float = 20.0
-    extensions: list[str] = field(default_factory=lambda: [".md", ".txt", ".html", ".htm", ".pdf", ".docx"])
+    extensions: list[str] = field(
+        default_factory=lambda: [".md", ".txt", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx"]
+    )
     # The parse sandbox (connectors/parsers/sandbox.py): per-document budgets of the worker process.
     parse_timeout_seconds: float = 30.0  # wall clock; the worker is killed and replaced after it
     parse_memory_mb: int = 1024  # the worker's address space (RLIMIT_AS), where the OS has it

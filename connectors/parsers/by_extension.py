@@ -1,5 +1,5 @@
 """One table: file extension -> parser function, and :func:`parse_document`, which looks a
-file up in it. A new format (PPTX, XLSX, ...) is a module with its parser plus one line here.
+file up in it. A new format is a module with its parser plus one line here.
 
 Every failure surfaces as :class:`~connectors.parsers.parsed.ParseError` (or as the caller's
 own source error, such as the files connector's RuleError for bad front matter), so a broken
@@ -19,7 +19,9 @@ from .html import parse_html
 from .markdown import parse_markdown
 from .parsed import Parsed, ParseError, describe
 from .pdf import parse_pdf
+from .pptx import parse_pptx
 from .text import parse_text
+from .xlsx import parse_xlsx
 
 __all__ = ["PARSERS", "SUPPORTED_SUFFIXES", "Parser", "parse_document"]
 
@@ -34,6 +36,8 @@ PARSERS: Mapping[str, Parser] = MappingProxyType(
         ".htm": parse_html,
         ".pdf": parse_pdf,
         ".docx": parse_docx,
+        ".pptx": parse_pptx,
+        ".xlsx": parse_xlsx,
     }
 )
 

@@ -3,11 +3,13 @@
 The title is the ``<title>``, else the first ``<h1>``; ``h1``-``h6`` open sections; block
 elements end paragraphs, list items become ``- `` lines and table cells are joined by `` | ``.
 The tree is walked with an explicit stack: deeply nested HTML must not hit the recursion limit.
+:func:`parse_web_parts` reads a SharePoint modern page's text web parts the same way.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PreformattedString, Tag
@@ -35,6 +37,25 @@ def parse_html(relpath: str, data: bytes) -> Parsed:
         h1 = soup.find("h1")
         title = h1.get_text(" ", strip=True) if h1 else ""
     outline = Outline("\n\n")
+    _walk(soup, outline)
+    return Parsed(re.sub(r"\s+", " ", title).strip() or None, outline.sections())
+
+
+def parse_web_parts(inner_htmls: Sequence[str], title: str | None = None) -> Parsed:
+    """A SharePoint modern page's text web parts (their ``innerHtml``, in the page's order) as
+    one document: a heading in one web part heads the text of the following ones until the
+    next heading, as a reader sees the page. ``title`` is the page's own (Graph's sitePage
+    ``title``); the web parts' markup never supplies it. Scripts, styles and other markup
+    outside the text are dropped as for an HTML file.
+
+    Graph: https://learn.microsoft.com/en-us/graph/api/resources/textwebpart (``innerHtml``)."""
+    outline = Outline("\n\n")
+    for html in inner_htmls:
+        _walk(BeautifulSoup(html, "html.parser"), outline)
+    return Parsed(re.sub(r"\s+", " ", title or "").strip() or None, outline.sections())
+
+
+def _walk(soup: BeautifulSoup, outline: Outline) -> None:
     parts: list[str] = []
 
     def end_paragraph() -> None:
@@ -76,4 +97,3 @@ def parse_html(relpath: str, data: bytes) -> Parsed:
             # PreformattedString covers comments, doctypes and CDATA: markup, not content.
             parts.append(re.sub(r"\s+", " ", str(node)))
     end_paragraph()
-    return Parsed(re.sub(r"\s+", " ", title).strip() or None, outline.sections())

@@ -1,4 +1,4 @@
-"""Caps on an Office Open XML package (DOCX; PPTX and XLSX later), checked before a parser opens it.
+"""Caps on an Office Open XML package (DOCX, PPTX, XLSX), checked before a parser opens it.
 
 One rule: nothing here inflates more bytes than the caps allow, whatever the zip's headers
 claim. A 646 KB DOCX holding 200 MB of XML once ran past 10 minutes and 3 GB of memory inside
@@ -11,7 +11,8 @@ python-docx, which loads and parses every part at once. So before it sees the by
 - every entry is then inflated for real, in 64 KB steps that are discarded as they go, because
   declared sizes can lie; inflating stops at the first cap exceeded, and an entry whose real
   size differs from its declared one is refused (zipfile would trust the declaration);
-- paragraphs (or whatever element a format counts) are counted while the XML streams past.
+- paragraphs (or whatever element a format counts) are counted while the XML streams past;
+- parts the parser streams (XLSX worksheets) may be larger, and their nesting is capped.
 
 Memory stays at a few chunks whatever the file; time is bounded by the caps.
 """
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from .parsed import ParseError
+from .xml_depth import DepthGauge
 
 _MB = 1024 * 1024
 _CHUNK = 64 * 1024
@@ -52,6 +54,11 @@ class OoxmlLimits:
     element: str  # local name of the element counted in XML parts: "p" for paragraphs
     element_label: str  # "paragraphs"
     max_elements: int
+    # XML parts the parser streams instead of loading whole (XLSX worksheets), by name prefix,
+    # their larger size cap and their nesting cap (xml_depth.DepthGauge); empty: none.
+    streamed_prefix: str = ""
+    max_streamed_part_bytes: int = 0
+    max_streamed_depth: int = 0
 
 
 # A real large handbook (500 pages, 20,000 paragraphs, a hundred tables, screenshots) is a
@@ -70,6 +77,42 @@ DOCX_LIMITS = OoxmlLimits(
     element="p",
     element_label="paragraphs",
     max_elements=250_000,  # 20,000 in the 500-page handbook, table cells included
+)
+
+
+# A large training deck (300 slides, screenshots, speaker notes) is a 20-100 MB file whose
+# slide parts are small XML; its media dominate. python-pptx parses one slide at a time, so the
+# per-part cap matters less than for DOCX; the totals leave room for big embedded media.
+PPTX_LIMITS = OoxmlLimits(
+    file_type="PPTX",
+    max_entries=10_000,  # a 1,000-slide deck holds about 3 entries per slide plus media
+    max_total_bytes=512 * _MB,
+    max_xml_part_bytes=32 * _MB,
+    max_ratio=200.0,  # as for DOCX: slide XML compresses 5-20:1, bombs 300-1,000:1
+    ratio_floor_bytes=_MB,
+    element="p",  # DrawingML paragraphs (a:p): every line of text on slides and in notes
+    element_label="paragraphs",
+    max_elements=250_000,  # 300 slides of 50 lines each plus notes: about 20,000
+)
+
+# openpyxl (read_only) streams worksheet XML row by row and the XLSX parser stops at its own
+# row and cell budget, so a worksheet part may be large: a 1,048,576-row sheet of a few
+# columns is 100-300 MB of XML. The other parts (shared strings, styles, workbook) are loaded
+# whole, so they keep DOCX's cap. Rows are counted only as a last bound on the time the check
+# itself takes (inflating and scanning 512 MB: about 4 s).
+XLSX_LIMITS = OoxmlLimits(
+    file_type="XLSX",
+    max_entries=10_000,  # one entry per sheet, drawing, chart and their relationships
+    max_total_bytes=512 * _MB,
+    max_xml_part_bytes=64 * _MB,
+    max_ratio=200.0,  # sheet XML compresses 8-50:1 (a column of 0s: about 100:1)
+    ratio_floor_bytes=_MB,
+    element="row",
+    element_label="rows",
+    max_elements=4_000_000,  # four sheets of Excel's 1,048,576 rows
+    streamed_prefix="xl/worksheets/",
+    max_streamed_part_bytes=384 * _MB,
+    max_streamed_depth=100,  # a worksheet nests about 8 deep (worksheet, sheetData, row, c, is, r, t)
 )
 
 
@@ -105,11 +148,11 @@ def _check_declared(info: zipfile.ZipInfo, limits: OoxmlLimits) -> None:
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         # Office writes only these two; the others cannot be inflated in bounded steps here.
         _refuse(limits, f"{name} uses zip compression method {info.compress_type}")
-    if _is_xml(info) and info.file_size > limits.max_xml_part_bytes:
+    cap = _xml_cap(info, limits)
+    if cap is not None and info.file_size > cap:
         _refuse(
             limits,
-            f"{name} declares {_mb(info.file_size)} of XML "
-            f"(cap per XML part: {_mb(limits.max_xml_part_bytes)})",
+            f"{name} declares {_mb(info.file_size)} of XML (cap per XML part: {_mb(cap)})",
         )
     if info.file_size >= limits.ratio_floor_bytes:
         ratio = info.file_size / max(info.compress_size, 1)
@@ -123,19 +166,22 @@ def _check_declared(info: zipfile.ZipInfo, limits: OoxmlLimits) -> None:
 
 def _check_real_sizes(data: memoryview, infos: list[zipfile.ZipInfo], limits: OoxmlLimits) -> None:
     counter = _ElementCounter(limits.element)
+    gauge = DepthGauge()
     total = 0
     for info in infos:
-        xml = _is_xml(info)
+        cap = _xml_cap(info, limits)
+        xml = cap is not None
+        streamed = xml and _streamed(info, limits)
         counter.start_part()
+        gauge.start_part()
         size = 0
         for chunk in _inflate(data, info, limits):
             size += len(chunk)
             total += len(chunk)
-            if xml and size > limits.max_xml_part_bytes:
+            if cap is not None and size > cap:
                 _refuse(
                     limits,
-                    f"{info.filename} inflates to more than {_mb(limits.max_xml_part_bytes)} "
-                    "of XML (cap per XML part)",
+                    f"{info.filename} inflates to more than {_mb(cap)} of XML (cap per XML part)",
                 )
             if total > limits.max_total_bytes:
                 _refuse(
@@ -147,6 +193,8 @@ def _check_real_sizes(data: memoryview, infos: list[zipfile.ZipInfo], limits: Oo
                     limits,
                     f"its XML holds more than {limits.max_elements:,} {limits.element_label} (cap)",
                 )
+            if streamed:
+                _check_depth(info, gauge.feed(chunk), limits)
         if size != info.file_size:
             # zipfile would trust the declaration and inflate whatever the entry really holds.
             _refuse(
@@ -154,6 +202,16 @@ def _check_real_sizes(data: memoryview, infos: list[zipfile.ZipInfo], limits: Oo
                 f"{info.filename} declares {info.file_size:,} bytes uncompressed but holds "
                 f"{size:,}: its zip headers lie",
             )
+
+
+def _check_depth(info: zipfile.ZipInfo, depth: int | None, limits: OoxmlLimits) -> None:
+    if depth is None:
+        _refuse(limits, f"{info.filename} holds XML comments or CDATA, which hide its structure")
+    if depth > limits.max_streamed_depth:
+        _refuse(
+            limits,
+            f"{info.filename} nests its XML more than {limits.max_streamed_depth} levels deep (cap)",
+        )
 
 
 def _inflate(data: memoryview, info: zipfile.ZipInfo, limits: OoxmlLimits) -> Iterator[bytes]:
@@ -212,8 +270,15 @@ class _ElementCounter:
         return self.count
 
 
-def _is_xml(info: zipfile.ZipInfo) -> bool:
-    return info.filename.lower().endswith(_XML_SUFFIXES)
+def _xml_cap(info: zipfile.ZipInfo, limits: OoxmlLimits) -> int | None:
+    """The size cap of an XML part; None for other entries (media), which only the total caps."""
+    if not info.filename.lower().endswith(_XML_SUFFIXES):
+        return None
+    return limits.max_streamed_part_bytes if _streamed(info, limits) else limits.max_xml_part_bytes
+
+
+def _streamed(info: zipfile.ZipInfo, limits: OoxmlLimits) -> bool:
+    return bool(limits.streamed_prefix) and info.filename.startswith(limits.streamed_prefix)
 
 
 def _mb(size: int) -> str:

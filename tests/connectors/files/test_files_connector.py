@@ -15,6 +15,7 @@ from core.acl import Acl
 from core.config import ConfigError, FilesConfig
 from core.models import Document, Section
 from tests.builders import write
+from tests.connectors.parsers import office_files
 
 GOOD = {"guide.md", "team/notes.txt", "team/page.html"}
 
@@ -189,6 +190,19 @@ def test_real_pdf_and_docx(
     assert ("Leave handbook", "Leave", "Carry-over") in [s.heading_path for s in docx_doc.sections]
     assert any("Portugal | 25" in s.text for s in docx_doc.sections)
     assert set(documents(items)) == GOOD | {"team/plan.pdf", "team/leave.docx"}
+
+
+def test_slides_and_sheets_are_read_by_default(tree: Path) -> None:
+    write(tree, "team/deck.pptx", office_files.deck())
+    write(tree, "team/staff.xlsx", office_files.workbook())
+    items = scan(tree)
+    deck, sheet = items["team/deck.pptx"], items["team/staff.xlsx"]
+    assert isinstance(deck, Document) and isinstance(sheet, Document)
+    assert deck.title == "Leave handbook"
+    assert [s.heading_path for s in deck.sections] == [("Annual leave",), ("Slide 2",)]
+    assert sheet.sections[0] == Section(
+        ("Staff",), "Name | Team | Days\nAna | HR | 28\nBo | Eng | 25.5"
+    )
 
 
 # --- bad inputs: each fails alone, and nothing else is lost ---------------------------------

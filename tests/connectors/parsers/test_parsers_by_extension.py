@@ -230,7 +230,7 @@ def test_unsupported_suffix() -> None:
     max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(
-    name=st.sampled_from(["a.md", "a.txt", "a.html", "a.pdf", "a.docx"]),
+    name=st.sampled_from(["a.md", "a.txt", "a.html", "a.pdf", "a.docx", "a.pptx", "a.xlsx"]),
     data=st.binary(max_size=300) | st.sampled_from([b"%PDF-1.4\n", b"PK\x03\x04", b"---\n"]),
 )
 def test_arbitrary_bytes_never_escape_as_other_exceptions(name: str, data: bytes) -> None:
