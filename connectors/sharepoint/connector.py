@@ -239,8 +239,10 @@ class SharePointConnector(SyncConnector):
         self._sites = None
         libraries = {lib.drive_id: lib for lib in self.libraries()}
         sites = {s.id: s for s in self.sites()}
-        # Every site in scope is validated, whether or not a page of it is asked for.
-        site_acls = {sid: self.access.site_acl(s.path, site_guid(s.id)) for sid, s in sites.items()}
+        # Every site in scope is validated, whether or not a page of it is asked for (REST: a
+        # connector with a client secret, which reads no site pages, cannot).
+        site_acls = ({sid: self.access.site_acl(s.path, site_guid(s.id)) for sid, s in sites.items()}
+                     if self.site_pages else {})
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sharepoint-acl") as pool:
             yield from pool.map(lambda sid: self._acl_of(sid, libraries, site_acls), source_ids)
 
