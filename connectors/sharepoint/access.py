@@ -13,8 +13,9 @@ copied. Sharing links (learn.microsoft.com/graph/api/resources/sharinglink): ``o
 Site pages take the site's ACL: its role assignments read through SharePoint REST
 (``_api/web/roleassignments?$expand=Member,RoleDefinitionBindings``; learn.microsoft.com/
 sharepoint/dev/sp-add-ins/set-custom-permissions-on-a-list-by-using-the-rest-interface). A
-binding grants reading when its BasePermissions hold ViewListItems (bit 0x1 of ``Low``); else by
-RoleTypeKind (Guest = 1 is Limited Access) or by name.
+binding grants reading by its RoleTypeKind for the built-in levels (Guest = 1 is Limited Access),
+or, for a custom level
+(RoleTypeKind 0), when its BasePermissions hold ViewListItems (bit 0x1 of ``Low``).
 
 Groups. Site groups' members come from ``_api/web/sitegroups/getbyid(<id>)/users``; an Entra
 group among them, and every Entra group granted directly, is expanded through Graph
@@ -45,15 +46,16 @@ def grants_read(roles: Iterable[object]) -> bool:
 
 
 def binding_reads(binding: Mapping[str, Any]) -> bool:
+    """The built-in levels by RoleTypeKind; a custom level (kind 0) by its ViewListItems bit."""
+    kind = binding.get("RoleTypeKind")
+    if isinstance(kind, int) and kind:
+        return kind in _READ_KINDS
     base = binding.get("BasePermissions")
-    if isinstance(base, Mapping) and base.get("Low") is not None:
+    if isinstance(base, Mapping) and str(base.get("Low") or "0") not in {"", "0"}:
         try:
             return int(str(base["Low"])) & 0x1 == 1
         except ValueError:
             pass
-    kind = binding.get("RoleTypeKind")
-    if isinstance(kind, int) and kind:
-        return kind in _READ_KINDS
     return str(binding.get("Name") or "").strip().lower() in _READ_NAMES
 
 

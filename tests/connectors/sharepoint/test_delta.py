@@ -43,7 +43,7 @@ def docs(changes: list[Any]) -> dict[str, Document]:
 
 
 def test_last_wins_keeps_one_entry_per_id_in_last_order() -> None:
-    items = [{"id": "a", "v": 1}, {"id": "b"}, {"id": "a", "v": 2}]
+    items: list[dict[str, Any]] = [{"id": "a", "v": 1}, {"id": "b"}, {"id": "a", "v": 2}]
     assert last_wins(items) == [{"id": "b"}, {"id": "a", "v": 2}]
 
 

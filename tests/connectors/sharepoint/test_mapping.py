@@ -68,8 +68,10 @@ def test_roles_that_read_and_limited_access_that_does_not() -> None:
     assert binding_reads({"Name": "Read", "RoleTypeKind": 2})
     assert not binding_reads({"Name": "Limited Access", "RoleTypeKind": 1})
     # BasePermissions decide when present: ViewListItems is bit 0x1 of Low
-    assert not binding_reads({"Name": "Custom", "BasePermissions": {"Low": "134418528", "High": "0"}})
-    assert binding_reads({"Name": "Custom", "BasePermissions": {"Low": "138612833", "High": "176"}})
+    assert binding_reads({"Name": "Read", "RoleTypeKind": 2, "BasePermissions": {"Low": "0", "High": "0"}})
+    # a custom level (RoleTypeKind 0): ViewListItems is bit 0x1 of BasePermissions.Low
+    assert not binding_reads({"Name": "Custom", "RoleTypeKind": 0, "BasePermissions": {"Low": "134418528", "High": "0"}})
+    assert binding_reads({"Name": "Custom", "RoleTypeKind": 0, "BasePermissions": {"Low": "138612833", "High": "176"}})
 
 
 def test_every_kind_of_graph_permission_maps_to_its_principal() -> None:
