@@ -5,8 +5,9 @@ Source ids: a file's ``<drive id>/<item id>``; a site page's ``page/<site id>/<p
 Content. Per document library in scope, Graph delta (delta.py) from the stored link; a
 CheckpointMark after every delta page holds, per drive, the link to resume from and the folder
 paths seen (folders only: files are never held). Files become documents in documents.py after
-their ACL is read (access.py); a file moved out of scope is deleted; a folder whose path changed
-has its files read again (their breadcrumb and link changed). Site pages are listed per site and
+their ACL is read (access.py); a file moved out of scope is deleted; a folder that moved or was
+renamed has its files read again (their breadcrumb and link changed), found by a fresh
+enumeration of the library (delta reports a moved folder without its descendants). Site pages are listed per site and
 read when modified after the newest one the checkpoint saw.
 
 Permissions. ``read_acls`` reads every file's effective permissions and every site's role
@@ -143,10 +144,10 @@ class SharePointConnector(SyncConnector):
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sharepoint") as pool:
             for library in list(self.libraries()):
                 saved = drives.get(library.drive_id) or {}
-                folders = Folders(saved.get("folders"))
+                folders = self._folders(library, saved.get("folders"))
                 for page in walk(self.client, library.drive_id, saved.get("link")):
                     yield from self._delta_page(pool, library, folders, page.items)
-                    drives[library.drive_id] = {"link": page.link, "folders": dict(folders.paths)}
+                    drives[library.drive_id] = {"link": page.link, "folders": folders.saved()}
                     yield mark()
             if self.site_pages:
                 for site in self.sites():
@@ -156,30 +157,46 @@ class SharePointConnector(SyncConnector):
 
     def _delta_page(self, pool: ThreadPoolExecutor, library: Library, folders: Folders,
                     items: list[dict[str, Any]]) -> Iterator[Change]:
+        latest = last_wins(items)
+        # Folders first: a page may list a file before the folder it was moved into.
+        moved = {str(i["id"]) for i in latest if ("folder" in i or "root" in i) and folders.update(i)}
         files: list[tuple[dict[str, Any], str]] = []
-        for item in last_wins(items):
+        for item in latest:
             if "folder" in item or "root" in item:
-                old, new = folders.update(item)
-                if old is not None and new is not None and old != new:
-                    files += self._descendants(library, str(item["id"]), new)
-            elif item.get("deleted") is not None:
+                continue
+            if item.get("deleted") is not None:
                 yield Deleted(f"{library.drive_id}/{item.get('id', '')}")
             else:
                 files.append((item, folders.parent_path(item) or ""))
+        if moved:
+            listed = {str(item.get("id")) for item, _ in files}
+            files += [(i, w) for i, w in self._descendants(library, folders, moved) if str(i.get("id")) not in listed]
         yield from pool.map(lambda pair: self._file_change(library, pair[1], pair[0]), files)
 
-    def _descendants(self, library: Library, folder_id: str, path: str) -> list[tuple[dict[str, Any], str]]:
-        """Every file below a moved or renamed folder, with its folder's new path."""
-        found: list[tuple[dict[str, Any], str]] = []
-        stack = [(folder_id, path)]
-        while stack:
-            current, where = stack.pop()
-            for child in self.client.paged(f"drives/{library.drive_id}/items/{current}/children"):
-                if "folder" in child:
-                    stack.append((str(child["id"]), f"{where}/{child.get('name', '')}".strip("/")))
-                else:
-                    found.append((child, where))
-        return found
+    def _descendants(self, library: Library, folders: Folders, moved: set[str]) -> Iterator[tuple[dict[str, Any], str]]:
+        """Every file below the folders ``moved``, with its folder's path. Delta is the one
+        listing SharePoint offers from the root only, so the library is enumerated afresh (a
+        rename or move is rare)."""
+        for page in walk(self.client, library.drive_id, None):
+            latest = last_wins(page.items)
+            for item in latest:
+                if "folder" in item or "root" in item:
+                    folders.update(item)
+            for item in latest:
+                parent = item.get("parentReference") or {}
+                if ("folder" in item or "root" in item or item.get("deleted") is not None
+                        or not folders.below(str(parent.get("id") or ""), moved)):
+                    continue
+                yield item, folders.parent_path(item) or ""
+
+    def _folders(self, library: Library, saved: Mapping[str, Any] | None = None) -> Folders:
+        def lookup(folder_id: str) -> Mapping[str, Any] | None:
+            try:
+                return self.client.get(f"drives/{library.drive_id}/items/{folder_id}",
+                                       {"$select": "id,name,root,parentReference"})
+            except SharePointNotFound:
+                return None
+        return Folders(saved, lookup)
 
     def _file_change(self, library: Library, folder: str, item: Mapping[str, Any]) -> Change:
         source_id = f"{library.drive_id}/{item.get('id', '')}"
@@ -282,12 +299,15 @@ class SharePointConnector(SyncConnector):
     def list_ids(self) -> Iterator[str]:
         self._sites = None
         for library in list(self.libraries()):
-            folders = Folders()
+            folders = self._folders(library)
             for page in walk(self.client, library.drive_id, None):
-                for item in last_wins(page.items):
+                latest = last_wins(page.items)
+                for item in latest:
                     if "folder" in item or "root" in item:
                         folders.update(item)
-                    elif item.get("deleted") is None and self._listed(library, folders, item):
+                for item in latest:
+                    if ("folder" not in item and "root" not in item and item.get("deleted") is None
+                            and self._listed(library, folders, item)):
                         yield f"{library.drive_id}/{item.get('id', '')}"
         if self.site_pages:
             for site in self.sites():

@@ -47,15 +47,24 @@ def test_last_wins_keeps_one_entry_per_id_in_last_order() -> None:
     assert last_wins(items) == [{"id": "b"}, {"id": "a", "v": 2}]
 
 
-def test_folder_paths_from_parent_ids_and_from_parent_reference_path() -> None:
-    folders = Folders()
+def test_folder_paths_from_parent_ids_in_any_order_and_from_parent_reference_path() -> None:
+    asked: list[str] = []
+
+    def lookup(folder_id: str) -> dict[str, Any] | None:
+        asked.append(folder_id)
+        return {"id": "far", "name": "Far", "parentReference": {"path": "/drives/x/root:/Top"}}
+
+    folders = Folders(lookup=lookup)
+    folders.update({"id": "f2", "name": "2026", "folder": {}, "parentReference": {"id": "f1"}})  # child first
     folders.update({"id": "root", "root": {}, "folder": {}})
-    folders.update({"id": "f1", "name": "Policies", "folder": {}, "parentReference": {"id": "root"}})
-    folders.update({"id": "f2", "name": "2026", "folder": {}, "parentReference": {"id": "f1"}})
+    assert not folders.update({"id": "f1", "name": "Policies", "folder": {}, "parentReference": {"id": "root"}})
     assert folders.parent_path({"parentReference": {"id": "f2"}}) == "Policies/2026"
     assert folders.parent_path({"parentReference": {"path": "/drives/x/root:/A%20B/C"}}) == "A B/C"
-    assert folders.update({"id": "f1", "name": "Old", "folder": {}, "parentReference": {"id": "root"}}) == ("Policies", "Old")
-    assert folders.paths["f2"] == "Old/2026"  # descendants follow a rename
+    assert folders.update({"id": "f1", "name": "Old", "folder": {}, "parentReference": {"id": "root"}})  # renamed
+    assert folders.path("f2") == "Old/2026" and folders.below("f2", {"f1"}) and not folders.below("f1", {"f2"})
+    assert folders.parent_path({"parentReference": {"id": "far"}}) == "Top/Far" and asked == ["far"]
+    again = Folders(folders.saved())
+    assert again.path("f2") == "Old/2026"  # the checkpoint keeps the chain
 
 
 def test_first_sync_pages_to_the_delta_link_and_checkpoints_every_page(graph: FakeGraph, connector: SharePointConnector) -> None:
@@ -115,7 +124,7 @@ def test_a_folder_move_rereads_its_files_with_the_new_breadcrumb(graph: FakeGrap
     changes, state = run(connector, state)
     moved = docs(changes)[leave]
     assert moved.sections[0].heading_path[:5] == ("HR", "Documents", "Archive", "Policies", "2026")
-    assert state["drives"][DRIVE]["folders"][deep] == "Archive/Policies/2026"
+    assert Folders(state["drives"][DRIVE]["folders"]).path(deep) == "Archive/Policies/2026"
 
 
 def test_a_file_moved_into_an_excluded_folder_is_deleted(graph: FakeGraph, connector: SharePointConnector) -> None:
