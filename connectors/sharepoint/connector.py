@@ -81,6 +81,9 @@ class SharePointConnector(SyncConnector):
         if not conf.tenant_id or not conf.client_id:
             raise ConfigError(f"{where}.tenant_id and .client_id are required (the app registration's)")
         certificate = not conf.client_secret_secret
+        if not certificate and conf.site_pages:
+            raise ConfigError(f"{where}.site_pages needs a certificate (certificate_secret): a page's readers "
+                              "come from SharePoint REST, which refuses tokens got with a client secret")
         secret = conf.certificate_secret if certificate else conf.client_secret_secret
         tokens = AppTokens(tenant_id=conf.tenant_id, client_id=conf.client_id,
                            credential=require_secret(secrets, secret), certificate=certificate,
