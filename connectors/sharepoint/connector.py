@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from connectors.base import (
     AclItem,
@@ -113,7 +114,9 @@ class SharePointConnector(SyncConnector):
     def sites(self) -> list[Site]:
         if self._sites is None:
             if self.scope.sites:
-                found = [self._site(self.client.get(f"sites/{self.scope.host}:{path or '/'}"))
+                # GET /sites/{hostname}:/{server-relative-path}; the root site is /sites/{hostname}
+                found = [self._site(self.client.get(f"sites/{self.scope.host}:{path}" if path else
+                                                    f"sites/{self.scope.host}"))
                          for path in self.scope.sites]
             else:
                 found = [self._site(s) for s in self.client.paged("sites", {"search": "*"})]
@@ -122,8 +125,8 @@ class SharePointConnector(SyncConnector):
 
     def _site(self, body: Mapping[str, Any]) -> Site:
         web_url = str(body.get("webUrl") or "")
-        path = web_url.split(self.scope.host, 1)[-1] if self.scope.host in web_url.lower() else ""
-        path = "/" + path.strip("/") if path.strip("/") else ""
+        path = unquote(urlsplit(web_url).path).strip("/")
+        path = f"/{path}" if path else ""
         return Site(id=str(body.get("id") or ""), path=path.lower(),
                     title=str(body.get("displayName") or body.get("name") or path), web_url=web_url)
 
