@@ -47,7 +47,7 @@ from .client import SharePointClient
 from .credentials import AppTokens
 from .delta import Folders, last_wins, walk
 from .documents import file_document, page_document, parse_instant
-from .errors import SharePointNotFound
+from .errors import SharePointAuthError, SharePointNotFound
 from .principals import Namer, site_guid
 from .scope import Library, Scope, Site
 from .settings import SharePointConnectorConfig
@@ -215,6 +215,10 @@ class SharePointConnector(SyncConnector):
             acl = self.access.file_acl(library.drive_id, str(item["id"]), site_guid(library.site.id))
         except SharePointNotFound:
             return Deleted(source_id, "no longer in SharePoint")
+        except SharePointAuthError as exc:
+            if exc.status != 403:
+                raise  # the token itself: the whole source is unreadable
+            return Failed(source_id, f"its permissions cannot be read: {exc}")
         if acl is None:
             return Skipped(source_id, "no permission lets anyone read it")
         return file_document(self._source, source_id, library, folder, item, acl, self.client,
@@ -284,6 +288,10 @@ class SharePointConnector(SyncConnector):
             file_acl = self.access.file_acl(drive_id, item_id, site_guid(library.site.id))
         except SharePointNotFound:
             return Deleted(source_id, "no longer in SharePoint")
+        except SharePointAuthError as exc:
+            if exc.status != 403:
+                raise
+            return Failed(source_id, f"its permissions cannot be read: {exc}")
         return AclRead(source_id, file_acl) if file_acl else Skipped(source_id, "no permission lets anyone read it")
 
     def groups(self, referenced: frozenset[str]) -> GroupSnapshot:
@@ -325,4 +333,4 @@ class SharePointConnector(SyncConnector):
                 and self.scope.problem(str(item.get("name") or ""), item.get("size"), self._parsers) is None)
 
 
-__all__ = ["Failed", "SharePointConnector"]
+__all__ = ["SharePointConnector"]

@@ -186,3 +186,22 @@ def test_permission_sync_reads_acls_without_downloading(graph: FakeGraph, connec
     assert not any(c.startswith("content") for c in graph.calls)
     graph.delete(a)
     assert isinstance(next(connector.read_acls([f"{DRIVE}/{a}"])), Deleted)
+
+
+def test_a_file_whose_permissions_are_refused_fails_alone(graph: FakeGraph, connector: SharePointConnector) -> None:
+    from connectors.base import Failed
+    from connectors.sharepoint.errors import SharePointAuthError
+
+    hidden = graph.file("hidden.txt", "hidden")
+    graph.file("open.txt", "open")
+    original = graph.paged
+
+    def paged(path: str, params: Any = None) -> Iterator[dict[str, Any]]:
+        if path.endswith(f"/{hidden}/permissions"):
+            raise SharePointAuthError("GET permissions -> 403: accessDenied", status=403)
+        yield from original(path, params)
+
+    graph.paged = paged  # type: ignore[method-assign]
+    changes, _ = run(connector, None)
+    assert [c.source_id for c in changes if isinstance(c, Failed)] == [f"{DRIVE}/{hidden}"]
+    assert {d.title for d in docs(changes).values()} == {"open.txt"}
