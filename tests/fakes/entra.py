@@ -29,7 +29,8 @@ v2-oauth2-client-creds-grant-flow, .../certificate-credentials, .../reference-er
 - ``POST /{tenant}/oauth2/v2.0/token``, form-encoded only (else 400 ``invalid_request``
   AADSTS900144-style), ``grant_type=client_credentials`` only (else 400
   ``unsupported_grant_type`` AADSTS70003); ``client_id`` required; exactly one scope, which must
-  be ``<resource>/.default`` for a known resource (Graph, Bot Framework, Key Vault) -> else 400
+  be ``<resource>/.default`` for a known resource (Graph, Bot Framework, Key Vault, and any
+  added by :meth:`EntraStandIn.register_resource`, e.g. ``https://contoso.sharepoint.com``) -> else 400
   ``invalid_scope`` AADSTS1002012 / AADSTS70011; unknown tenant -> 400 ``invalid_request``
   AADSTS90002; an app not registered in the tenant -> 400 ``unauthorized_client`` AADSTS700016.
 - Client authentication: either ``client_secret`` (wrong -> 401 ``invalid_client``
@@ -48,7 +49,9 @@ v2-oauth2-client-creds-grant-flow, .../certificate-credentials, .../reference-er
 - Success: ``token_type: Bearer``, ``expires_in``, ``ext_expires_in``, ``access_token`` -- a v1
   app-only access token (JWT, RS256, ``kid``) with ``aud`` = the resource (e.g.
   ``https://graph.microsoft.com``), ``iss`` = ``https://sts.windows.net/{tid}/``, ``tid``,
-  ``appid``, ``oid``, ``idtyp: app``, ``iat``/``nbf``/``exp``, ``ver: 1.0``.
+  ``appid``, ``oid``, ``idtyp: app``, ``iat``/``nbf``/``exp``, ``ver: 1.0``, and ``appidacr``:
+  ``1`` for a client secret, ``2`` for a certificate (SharePoint Online refuses app-only REST
+  calls with an ``appidacr: 1`` token; see :mod:`tests.fakes.sharepoint`).
 - Workload identity federation (learn.microsoft.com/entra/workload-id/workload-identity-federation):
   a ``client_assertion`` without a certificate thumbprint, for an app with federated
   credentials, is an external token: RS256-signed by the registered issuer, ``aud``
@@ -176,6 +179,7 @@ class EntraStandIn:
         self._apps: dict[tuple[str, str], RegisteredApp] = {}
         self._tenants: set[str] = set()
         self._lock = threading.Lock()
+        self._resources: set[str] = set(KNOWN_RESOURCES)
         self.issued: list[IssuedToken] = []
         self.token_requests = 0
         self.metadata_requests = 0
@@ -265,6 +269,12 @@ class EntraStandIn:
                 app.certificates[_b64url(cert.fingerprint(hashes.SHA1()))] = cert
                 app.certificates[_b64url(cert.fingerprint(hashes.SHA256()))] = cert
             return app
+
+    def register_resource(self, resource: str) -> None:
+        """Accept ``<resource>/.default`` scopes, e.g. a SharePoint tenant's
+        ``https://contoso.sharepoint.com`` (each tenant's SharePoint is its own resource)."""
+        with self._lock:
+            self._resources.add(resource.rstrip("/"))
 
     def register_federated_credential(
         self, tenant_id: str, client_id: str, *, issuer: str, subject: str, public_key_pem: str
@@ -469,7 +479,9 @@ class EntraStandIn:
                 "(application ID URI).",
             )
         resource = scopes[0][: -len("/.default")]
-        if resource not in KNOWN_RESOURCES:
+        with self._lock:
+            known = resource in self._resources
+        if not known:
             return _error(
                 400,
                 "invalid_resource",
