@@ -19,6 +19,7 @@ from connectors.base import Source, SyncConnector
 from connectors.confluence import source as confluence
 from connectors.files import source as files
 from connectors.files.settings import FilesConnectorConfig
+from connectors.sharepoint import source as sharepoint
 from connectors.sync.scheduler import ScheduledConnector
 from core.config import Config, ConnectorConfig
 from core.errors import ConfigError
@@ -27,6 +28,7 @@ from core.secrets import SecretStore
 SOURCES: dict[str, Source[Any]] = {
     "files": files.SOURCE,
     "confluence": confluence.SOURCE,
+    "sharepoint": sharepoint.SOURCE,
 }
 
 

@@ -43,7 +43,7 @@ def test_connector_instances(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "toml, fragment",
     [
-        ('[connectors.wiki]\nurl = "x"\n', "type must be one of confluence, files, got None"),
+        ('[connectors.wiki]\nurl = "x"\n', "type must be one of confluence, files, sharepoint, got None"),
         ('[connectors.wiki]\ntype = "jira"\n', "type must be one of"),
         ('[connectors.Wiki]\ntype = "files"\n', "connector name 'Wiki'"),
         ('[connectors.status]\ntype = "files"\n', "connector name 'status'"),

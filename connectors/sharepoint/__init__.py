@@ -1,0 +1,1 @@
+"""The SharePoint Online connector (Microsoft Graph and SharePoint REST); see connector.py."""
