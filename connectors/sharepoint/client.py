@@ -103,6 +103,10 @@ class SharePointClient:
         for page in self._rest.pages(url, params, _REST_PAGING):
             yield from page
 
+    def rest_get(self, site_path: str, api: str, params: Params | None = None) -> dict[str, Any]:
+        """One object of ``<rest_url><site_path>/_api/<api>``."""
+        return self._rest.get_json(f"{self.rest_url}{site_path.rstrip('/')}/_api/{api.lstrip('/')}", params)
+
     def close(self) -> None:
         self._graph.close()
         self._rest.close()

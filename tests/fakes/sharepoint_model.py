@@ -383,6 +383,11 @@ class Page:
     created: dt.datetime
     modified: dt.datetime
     version: int = 1
+    unique: bool = False  # its list item's inheritance broken (its own permissions)
+
+    def break_inheritance(self) -> None:
+        with self.site.sp.lock:
+            self.unique = True
 
     def update(self, html_web_parts: list[str] | None = None, title: str | None = None,
                modified: dt.datetime | None = None) -> None:

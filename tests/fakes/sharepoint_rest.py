@@ -61,6 +61,15 @@ class RestHandlers(SharePointCore):
                 return web.json_response(js.member_json(group, site))
             members = [m if m.startswith("aad:") else "user:" + m for m in group.members]
             return self._rest_page(request, [js.member_json(m, site) for m in members])
+        # SP.Web.getFileByServerRelativeUrl(...)/ListItemAllFields: the file's list item (for a
+        # site page, whether it inherits the site's permissions). REST names are case-insensitive.
+        match = re.fullmatch(r"web/getfilebyserverrelativeurl\('(.*)'\)/listitemallfields", rest, re.IGNORECASE)
+        if match:
+            path = match.group(1).replace("''", "'")
+            page = next((pg for pg in site.pages if f"{site.path}/SitePages/{pg.name}".lower() == path.lower()), None)
+            if page is None:
+                return rest_error(404, "-2130575338, Microsoft.SharePoint.SPException", "File Not Found.")
+            return web.json_response({"HasUniqueRoleAssignments": page.unique})
         match = re.fullmatch(r"web/lists\(guid'([0-9a-fA-F-]+)'\)/items\((\d+)\)(/roleassignments)?", rest)
         if match:
             lib = next((x for x in site.libraries if x.list_id == match.group(1).lower()), None)
