@@ -38,7 +38,6 @@ CAE claims challenges, managed HSM.
 from __future__ import annotations
 
 import ipaddress
-import select
 import socket
 import ssl
 import tempfile
@@ -56,6 +55,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.fakes.entra import KEY_VAULT_RESOURCE, EntraStandIn, _self_signed
 from tests.fakes.loopback import ThreadedSite
+from tests.fakes.tcp_proxy import TcpProxy
 
 PERMISSIONS = frozenset({"get", "set", "delete", "purge", "recover"})
 
@@ -260,48 +260,15 @@ def _not_found(code: str, name: str, *, deleted: bool = False) -> web.Response:
                   "https://go.microsoft.com/fwlink/?linkid=2125182")
 
 
-class VaultProxy:
-    """An HTTP CONNECT proxy on loopback that tunnels every connection to ``target_port``."""
+class VaultProxy(TcpProxy):
+    """An HTTP CONNECT proxy on loopback that tunnels every connection to ``target_port``
+    (``cut`` as for :class:`TcpProxy`); ``connects`` lists the hosts asked for."""
 
     def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
         self.connects: list[str] = []
-        self._cut = threading.Event()
-        self._stop = threading.Event()
-        self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._server.bind(("127.0.0.1", 0))
-        self._server.listen(16)
-        self._server.settimeout(0.2)
-        self.port = int(self._server.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._open: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, name="vault-proxy", daemon=True)
-        self._thread.start()
+        super().__init__(target_port)
 
-    def cut(self, cut: bool = True) -> None:
-        """Refuse new tunnels and close the open ones (the vault is unreachable)."""
-        if cut:
-            self._cut.set()
-            for sock in list(self._open):
-                _close(sock)
-        else:
-            self._cut.clear()
-
-    def close(self) -> None:
-        self._stop.set()
-        self.cut()
-        self._thread.join(5)
-        self._server.close()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
-
-    def _tunnel(self, client: socket.socket) -> None:
+    def _handshake(self, client: socket.socket) -> bool:
         head = b""
         while b"\r\n\r\n" not in head and len(head) < 8192:
             chunk = client.recv(4096)
@@ -310,30 +277,7 @@ class VaultProxy:
             head += chunk
         line = head.split(b"\r\n", 1)[0].decode("latin-1")
         if self._cut.is_set() or not line.startswith("CONNECT "):
-            _close(client)
-            return
+            return False
         self.connects.append(line.split()[1])
-        upstream = socket.create_connection(("127.0.0.1", self.target_port))
         client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        self._open += [client, upstream]
-        try:
-            while not self._cut.is_set():
-                ready, _, _ = select.select([client, upstream], [], [], 0.2)
-                for sock in ready:
-                    data = sock.recv(65536)
-                    if not data:
-                        return
-                    (upstream if sock is client else client).sendall(data)
-        except OSError:
-            return
-        finally:
-            _close(client)
-            _close(upstream)
-
-
-def _close(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    sock.close()
+        return True

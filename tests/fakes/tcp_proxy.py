@@ -63,7 +63,14 @@ class TcpProxy:
             self.connections += 1
             threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
 
+    def _handshake(self, client: socket.socket) -> bool:
+        """What a connection says before bytes are forwarded: nothing for a plain forwarder."""
+        return True
+
     def _pipe(self, client: socket.socket) -> None:
+        if not self._handshake(client):
+            _close(client)
+            return
         try:
             upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
         except OSError:
