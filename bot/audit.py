@@ -20,10 +20,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.metrics import Metrics
-from core.audit import DatabaseAuditLog
+from core.audit import AuditError, DatabaseAuditLog, load_audit_key, prune_events
 from core.audit.events import AuditEvent, AuditSink, JsonValue
 from core.config import Config
 from core.db import Database
@@ -143,10 +144,6 @@ async def prune_forever(cfg: Config, db: Database, secrets: SecretStore,
                         every: float = PRUNE_EVERY_SECONDS) -> None:
     """``audit.retention_days``: events older than that are pruned once a day behind a signed
     checkpoint (several replicas may do it; the chain's lock makes the later ones find nothing)."""
-    from datetime import UTC, datetime
-
-    from core.audit import AuditError, load_audit_key, prune_events
-
     while True:
         try:
             key = await asyncio.to_thread(load_audit_key, secrets, cfg.audit.key_secret,
